@@ -1,0 +1,3 @@
+"""mirrorflow's numeric layer: models, mirror-flow integration, diagnostics."""
+
+__all__: list[str] = []

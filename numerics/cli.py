@@ -1,0 +1,209 @@
+"""The ``mirrorflow`` command line.
+
+``mirrorflow derive EXPR`` derives mirror map, inverse, conjugate, balance function, horizon
+and predicted rates for a potential typed in sympy syntax. Bad input exits with status 2
+and a one-line reason on stderr (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _parse_params(items: Sequence[str]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise CliError(f"--param expects NAME=VALUE (e.g. --param b=0.1), got {item!r}")
+        params[name.strip()] = value.strip()
+    return params
+
+
+def _num(value) -> float | str | None:
+    """JSON form of a sympy number: float, "inf"/"-inf", or None."""
+    import sympy as sp
+
+    if value is None:
+        return None
+    if value in (sp.oo, -sp.oo):
+        return "inf" if value == sp.oo else "-inf"
+    return float(value)
+
+
+def derive_report(expr: str, params: dict[str, str], depth: int = 1, dim: int = 2,
+                  invert: str | None = None, dps: int = 50) -> dict:
+    """Everything ``mirrorflow derive`` prints, as a JSON-ready dict.
+
+    Examples
+    --------
+    >>> rep = derive_report("x*asinh(x/b) - sqrt(x**2 + b**2)", {"b": "0.1"})
+    >>> rep["mirror_map"], rep["inverse_mirror_map"], rep["horizon"]["norm"]
+    ('asinh(10*x)', 'sinh(z)/10', 'l1')
+    """
+    import mpmath
+    import sympy as sp
+
+    from theory import Potential
+    from theory._balance import balance_law
+
+    pot = Potential(expr, **params)
+    h, r = pot.horizon, pot.rates(depth)
+    inv, conj = pot.inverse_mirror_map.expr, pot.conjugate.expr
+
+    def bound(e):
+        return None if e is None else str(pot.bind(e))
+
+    rep: dict = {
+        "potential": str(pot.f),
+        "params": {k: str(v) for k, v in pot.params.items()},
+        "mirror_map": bound(pot.mirror_map.expr),
+        "hessian": bound(pot.hessian.expr),
+        "inverse_mirror_map": bound(inv),
+        "inverse_method": pot.inverse_mirror_map.method,
+        "conjugate": bound(conj),
+        "balance_function": bound(pot.balance_function.expr),
+        "horizon": {
+            "positive_index": _num(h.positive_index),
+            "negative_index": _num(h.negative_index),
+            "norm": h.norm,
+            "p": None if h.p is None or h.p == sp.oo else float(h.p),
+            "side_ratio": _num(h.side_ratio),
+            "gauge": None if h.p is None else str(h.gauge(dim)),
+            "predictor_norm_p": None if h.p is None else _num(h.predictor_norm(depth)),
+            "reason": h.reason,
+        },
+        "rates": {
+            "depth": depth,
+            "regime": r.regime,
+            "loss": str(r.loss),
+            "primal_norm": str(r.primal_norm),
+            "dual_norm": str(pot.bind(r.dual_norm)),
+            "loss_exponent": None if r.loss_exponent is None else str(r.loss_exponent),
+        },
+        "balance_law_two_layer": str(balance_law((dim, 1), 1, pot).quantities[0].expr),
+        "parametric": {
+            "potential": str(pot.expr),
+            "mirror_map": str(pot.mirror_map.expr),
+            "inverse_mirror_map": None if inv is None else str(inv),
+            "conjugate": None if conj is None else str(conj),
+            "balance_function": str(pot.balance_function.expr),
+        },
+    }
+    if invert is not None:
+        value = pot.inverse(invert, dps=dps)
+        with mpmath.workdps(dps):
+            rep["inverse_at"] = mpmath.nstr(value, dps, strip_zeros=False)
+        rep["inverse_at_z"] = invert
+        rep["inverse_at_dps"] = dps
+    return rep
+
+
+def _print_human(pot_expr: str, rep: dict, latex: bool) -> None:
+    import sympy as sp
+
+    names = {n: sp.Symbol(n, real=True) for n in ("x", "z", "t", "rho")}
+    names["gamma"] = sp.Symbol("gamma", positive=True)   # not the Gamma function
+
+    def show(s):
+        return "(numeric)" if s is None else (sp.latex(sp.sympify(s, locals=names))
+                                              if latex else s)
+
+    h, r = rep["horizon"], rep["rates"]
+    lines = [
+        f"potential        f(x)      = {show(rep['potential'])}",
+        f"mirror map       f'(x)     = {show(rep['mirror_map'])}",
+        f"Hessian          f''(x)    = {show(rep['hessian'])}",
+        f"inverse map      (f')^-1(z)= {show(rep['inverse_mirror_map'])}"
+        + ("" if rep["inverse_mirror_map"] else f"  [{rep['inverse_method']}]"),
+        f"conjugate        f*(z)     = {show(rep['conjugate'])}",
+        f"balance function g(x)      = {show(rep['balance_function'])}",
+        f"horizon: {h['norm']} (p = {h['p'] if h['p'] is not None else 'inf'}), growth index "
+        f"{h['positive_index']} at +inf, {h['negative_index']} at -inf; side ratio "
+        f"{h['side_ratio']}",
+        f"  gauge: {show(h['gauge'])}",
+        f"  {h['reason']}",
+        f"  predictor-space exponent for depth-{r['depth']} diagonal nets: {h['predictor_norm_p']}",
+        f"rates (L = {r['depth']}, margin gamma): {r['regime']}",
+        f"  loss ~ {show(r['loss'])}",
+        f"  primal norm ~ {show(r['primal_norm'])}",
+        f"  dual norm ~ {show(r['dual_norm'])}",
+        f"balance law (two-layer, one neuron): C = {show(rep['balance_law_two_layer'])}",
+    ]
+    if "inverse_at" in rep:
+        lines.append(f"(f')^-1({rep['inverse_at_z']}) = {rep['inverse_at']}")
+    print("\n".join(lines))
+
+
+def _cmd_derive(args: argparse.Namespace) -> int:
+    if args.depth < 1:
+        raise CliError(f"--depth must be >= 1, got {args.depth}")
+    if args.dim < 1:
+        raise CliError(f"--dim must be >= 1, got {args.dim}")
+    if args.dps < 1:
+        raise CliError(f"--dps must be >= 1, got {args.dps}")
+    rep = derive_report(args.expr, _parse_params(args.param), args.depth, args.dim,
+                        args.invert, args.dps)
+    if args.json:
+        print(json.dumps(rep, indent=2))
+    else:
+        _print_human(args.expr, rep, args.latex)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="mirrorflow",
+        description="Implicit bias of mirror flow in homogeneous networks: derive, integrate, "
+                    "verify, reproduce.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("derive", help="derive mirror map, inverse, conjugate, balance law, "
+                                      "horizon and rates for a potential")
+    d.add_argument("expr", help="f(x) in sympy syntax, e.g. 'x*asinh(x/b) - sqrt(x**2+b**2)'")
+    d.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="parameter value, e.g. --param b=0.1 (repeatable)")
+    d.add_argument("--depth", type=int, default=1, help="homogeneity degree L (default 1)")
+    d.add_argument("--dim", type=int, default=2, help="dimension for the horizon gauge")
+    d.add_argument("--invert", metavar="Z", help="evaluate (f')^{-1}(Z)")
+    d.add_argument("--dps", type=int, default=50, help="significant digits for --invert")
+    d.add_argument("--latex", action="store_true", help="print formulas as LaTeX")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+    d.set_defaults(func=_cmd_derive)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mirrorflow`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, ValueError, ArithmeticError, NotImplementedError) as exc:
+        msg = " ".join(str(exc).split())
+        print(f"mirrorflow {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mirrorflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # our own bug: one line, traceback on request
+        if os.environ.get("MIRRORFLOW_DEBUG"):
+            raise
+        print(f"mirrorflow {args.command}: internal error ({type(exc).__name__}: "
+              f"{' '.join(str(exc).split())[:300]}); rerun with MIRRORFLOW_DEBUG=1 for the "
+              "traceback and please report it", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The THEORY.md §1 table, inverse/conjugate properties, and validation errors."""
+from functools import cache
+
+import mpmath
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from theory import InvalidPotentialError, Potential, X, Z, invert_increasing
+
+B = sp.Symbol("b", positive=True)
+POS = sp.Symbol("y", positive=True)
+
+
+def same(a, b, var=X):
+    """a == b for real var: symbolically on each sign (Abs/sign collapse there), else
+    numerically to 40 digits at 8 points (sympy cannot simplify e.g. asinh(sinh(x)))."""
+    a, b = a.subs(B, sp.Rational(1, 10)), b.subs(B, sp.Rational(1, 10))
+    if all(sp.simplify((a - b).subs(var, s * POS)) == 0 for s in (1, -1)):
+        return True
+    fa, fb = sp.lambdify(var, a, "mpmath"), sp.lambdify(var, b, "mpmath")
+    with mpmath.workdps(50):
+        pts = [mpmath.mpf(v) for v in ("0.37", "1.9", "4.2", "11.5")]
+        return all(abs(fa(s * v) - fb(s * v)) < mpmath.mpf(10) ** -40 * (1 + abs(fb(s * v)))
+                   for v in pts for s in (1, -1))
+
+
+@cache
+def builtin(name):
+    return {
+        "quadratic": Potential.quadratic,
+        "l1.5": lambda: Potential.lp(sp.Rational(3, 2)),
+        "l3": lambda: Potential.lp(3),
+        "hyp": lambda: Potential.hyperbolic_entropy(sp.Rational(1, 10)),
+        "cosh": Potential.cosh,
+        "gauss": Potential.gaussian_exp,
+        "mix": lambda: Potential("x**2/2 + abs(x)**3/3"),   # no closed-form inverse
+        "asym": lambda: Potential("x**2 + exp(x)"),
+    }[name]()
+
+
+# THEORY.md §1 table, typed in independently of the code: (f', (f')^-1, g)
+TABLE = {
+    "quadratic": (X, Z, X**2 / 2),
+    "l1.5": (sp.sign(X) * sp.Abs(X) ** sp.Rational(1, 2), sp.sign(Z) * sp.Abs(Z) ** 2,
+             sp.Rational(1, 3) * sp.Abs(X) ** sp.Rational(3, 2)),
+    "l3": (sp.sign(X) * sp.Abs(X) ** 2, sp.sign(Z) * sp.Abs(Z) ** sp.Rational(1, 2),
+           sp.Rational(2, 3) * sp.Abs(X) ** 3),
+    "hyp": (sp.asinh(X / B), B * sp.sinh(Z), sp.sqrt(X**2 + B**2)),
+    "cosh": (sp.sinh(X), sp.asinh(Z), X * sp.sinh(X) - sp.cosh(X)),
+    "gauss": (X * sp.exp(X**2 / 2), None, (X**2 - 1) * sp.exp(X**2 / 2)),
+}
+
+
+# f and f' written directly in mpmath (independent of the code under test)
+def _b():
+    return mpmath.mpf(1) / 10   # at the caller's precision
+
+
+F_AND_F1 = {
+    "quadratic": (lambda x: x * x / 2, lambda x: x),
+    "l1.5": (lambda x: abs(x) ** 1.5 / 1.5, lambda x: mpmath.sign(x) * mpmath.sqrt(abs(x))),
+    "l3": (lambda x: abs(x) ** 3 / 3, lambda x: mpmath.sign(x) * x * x),
+    "hyp": (lambda x: x * mpmath.asinh(x / _b()) - mpmath.sqrt(x * x + _b() ** 2),
+            lambda x: mpmath.asinh(x / _b())),
+    "cosh": (mpmath.cosh, mpmath.sinh),
+    "gauss": (lambda x: mpmath.exp(x * x / 2), lambda x: x * mpmath.exp(x * x / 2)),
+    "mix": (lambda x: x * x / 2 + abs(x) ** 3 / 3, lambda x: x + x * abs(x)),
+    "asym": (lambda x: x * x + mpmath.exp(x), lambda x: 2 * x + mpmath.exp(x)),
+}
+
+
+@pytest.mark.parametrize("name", list(TABLE))
+def test_table_exact(name):
+    pot = builtin(name)
+    f1, inv, g = TABLE[name]
+    assert same(pot.mirror_map.expr, f1)
+    assert same(pot.balance_function.expr, g)
+    if inv is not None:
+        assert same(pot.inverse_mirror_map.expr, inv, Z)
+    else:   # Lambert-W form: on z = y > 0, w = inverse(y) > 0 and f'(w)^2 = W e^W = y^2
+        w = pot.inverse_mirror_map.expr.subs(Z, POS)
+        assert w.is_positive is not False
+        sq = sp.expand(f1.subs(X, w) ** 2).replace(   # definition of W: e^{W(a)} = a / W(a)
+            lambda e: isinstance(e, sp.exp) and isinstance(e.args[0], sp.LambertW),
+            lambda e: e.args[0].args[0] / e.args[0])
+        assert sp.simplify(sq - POS**2) == 0
+
+
+def test_balance_is_conjugate_of_mirror_map():
+    # g = f* o f' (THEORY.md §1) wherever a closed-form conjugate exists
+    for name in ("quadratic", "hyp", "cosh", "l3"):
+        pot = builtin(name)
+        fstar = pot.conjugate.expr
+        assert fstar is not None, name
+        assert same(fstar.subs(Z, pot.mirror_map.expr), pot.balance_function.expr)
+
+
+@pytest.mark.parametrize("name", ["quadratic", "l1.5", "l3", "hyp", "cosh", "gauss", "mix",
+                                  "asym"])
+@given(z=st.floats(-1e3, 1e3, allow_nan=False))
+def test_inverse_to_50_digits(name, z):
+    pot = builtin(name)
+    f1 = F_AND_F1[name][1]
+    with mpmath.workdps(80):
+        x = pot.inverse(repr(z), dps=50)
+        assert abs(f1(x) - mpmath.mpf(repr(z))) <= mpmath.mpf(10) ** -50 * (1 + abs(z))
+
+
+@given(z=st.floats(-50, 50, allow_nan=False))
+def test_numeric_inverse_matches_independent_closed_form(z):
+    # hyperbolic entropy: (f')^-1(z) = b sinh(z) (THEORY.md table); force the numeric path
+    b = mpmath.mpf(1) / 10
+    with mpmath.workdps(70):
+        root = invert_increasing(lambda t: mpmath.asinh(t / b),
+                                 lambda t: 1 / mpmath.sqrt(t * t + b * b), repr(z), dps=45)
+        exact = b * mpmath.sinh(mpmath.mpf(repr(z)))
+        assert abs(root - exact) <= mpmath.mpf(10) ** -45 * max(abs(exact), mpmath.mpf(10) ** -45)
+
+
+def test_mixture_inverse_against_quadratic_formula():
+    # x + x|x| = z  =>  x = (-1 + sqrt(1 + 4z))/2 for z >= 0 (independent closed form)
+    pot = builtin("mix")
+    assert pot.inverse_mirror_map.expr is None
+    with mpmath.workdps(60):
+        for z in ("0.3", "2.5", "1e6"):
+            exact = (-1 + mpmath.sqrt(1 + 4 * mpmath.mpf(z))) / 2
+            assert abs(pot.inverse(z, dps=45) - exact) < mpmath.mpf(10) ** -44 * exact
+            assert abs(pot.inverse("-" + z, dps=45) + exact) < mpmath.mpf(10) ** -44 * exact
+
+
+@pytest.mark.parametrize("name", ["quadratic", "l3", "hyp", "cosh", "gauss", "mix", "asym"])
+@given(x=st.floats(-8, 8, allow_nan=False))
+def test_fenchel_young_equality(name, x):
+    # f(x) + f*(f'(x)) = x f'(x)  (equality case of Fenchel-Young)
+    pot = builtin(name)
+    f, f1 = F_AND_F1[name]
+    with mpmath.workdps(60):
+        xx = mpmath.mpf(repr(x))
+        y = f1(xx)
+        lhs = f(xx) + pot.conjugate_value(y, dps=40)
+        assert abs(lhs - xx * y) <= mpmath.mpf(10) ** -35 * (1 + abs(xx * y) + abs(f(xx)))
+
+
+def test_sum_and_scaling_build_potentials():
+    s = Potential.quadratic() + Potential("abs(x)**3/3")
+    assert sp.simplify(s.f - (X**2 / 2 + sp.Abs(X) ** 3 / 3)) == 0
+    assert s.scaled(3).f.equals(3 * s.f)
+    with pytest.raises(ValueError, match="positive"):
+        s.scaled(-1)
+
+
+# ------------------------------------------------------------------ errors
+@pytest.mark.parametrize("expr, kwargs, pattern", [
+    ("x**2 + abs(x)", {}, r"not differentiable at x = 0.*f' jumps"),
+    ("x**2 + Max(x, 0)**2", {}, r"not twice differentiable at x = 0.*f'' jumps"),
+    ("x**2 - x**4", {}, r"not convex: f''\(x\) = .* < 0 at x = "),
+    ("x**2 + Max(x, 0)**3 - Max(x, 0)**3 - x**2 + Max(x - 1, 0)**3", {},
+     r"not (strictly convex|twice)"),
+    ("x**4*Heaviside(x) + x", {}, r"not (strictly convex|twice)"),
+    ("x**2 + c*x", {}, r"unknown symbol\(s\) c.*c=1.0"),
+    ("sqrt(1 + x**2)", {}, r"tends to 1 as x -> \+inf.*allow_bounded_mirror_map"),
+    ("x*log(x)", {}, r"not real and finite at x = .*only part of the real line"),
+    ("x**2 +", {}, r"could not parse"),
+    ("x**2", {"b": 1}, r"parameter\(s\) b do not appear"),
+    ("b*x**2", {"b": "nan"}, r"finite real number"),
+    ("7", {}, r"does not depend on x"),
+])
+def test_bad_potentials_are_named(expr, kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        Potential(expr, **kwargs)
+
+
+def test_invalid_potential_is_value_error_subclass():
+    with pytest.raises(InvalidPotentialError):
+        Potential("-x**2")
+
+
+def test_bounded_mirror_map_accepted_with_flag_and_warning():
+    with pytest.warns(UserWarning, match="range is not all of R"):
+        pot = Potential("sqrt(1 + x**2)", allow_bounded_mirror_map=True)
+    with pytest.raises(ValueError, match="outside the range"):
+        pot.inverse(2, dps=20)
+
+
+def test_bad_dps():
+    with pytest.raises(ValueError, match="dps"):
+        Potential.cosh().inverse(1, dps=0)

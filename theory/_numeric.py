@@ -1,0 +1,109 @@
+"""Arbitrary-precision evaluation of scalar sympy expressions (mpmath), shared by the layer.
+
+Precision is always an argument (never global): every function here sets ``mp.dps``
+only inside :func:`mpmath.workdps` and returns values computed at that precision.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import mpmath
+import sympy as sp
+
+__all__ = ["GUARD_DIGITS", "mp_function", "symbolic_timeout", "to_mpf"]
+
+#: Extra decimal digits carried internally on top of the precision a caller asks for.
+GUARD_DIGITS = 15
+
+
+def _clean_special(expr: sp.Basic) -> sp.Basic:
+    """Drop measure-zero artefacts of differentiating ``Abs``/``sign`` (``DiracDelta``)."""
+    return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+
+
+_IMAG = sp.Symbol("imaginary_unit_")
+
+
+@lru_cache(maxsize=512)
+def _compiled(expr: sp.Basic, var: sp.Symbol) -> Callable:
+    # sympy prints I as the float literal 1j: pass it as an argument to keep full precision
+    return sp.lambdify((var, _IMAG), _clean_special(expr).subs(sp.I, _IMAG), modules="mpmath")
+
+
+def mp_function(expr: sp.Basic, var: sp.Symbol) -> Callable[[mpmath.mpf], mpmath.mpf]:
+    """Compile a scalar expression in ``var`` to an mpmath callable returning a real mpf.
+
+    Complex results with a negligible imaginary part (e.g. from ``LambertW``) are made real;
+    a genuinely complex result raises :class:`ValueError`.
+
+    Examples
+    --------
+    >>> import sympy as sp, mpmath
+    >>> x = sp.Symbol("x", real=True)
+    >>> f = mp_function(sp.cosh(x), x)
+    >>> with mpmath.workdps(30):
+    ...     print(f(mpmath.mpf(1)))
+    1.54308063481524377847790562075
+    """
+    fn = _compiled(expr, var)
+
+    def raw(value):
+        try:
+            out = fn(value, mpmath.mpc(0, 1))
+        except ZeroDivisionError:
+            out = mpmath.nan
+        if out == out:          # not NaN
+            return out
+        # a removable singularity at an isolated point (x/|x|^(1/2) at 0): the two-sided
+        # mean at distance 10^-dps (our expressions are continuous wherever they are finite)
+        eps = mpmath.mpf(10) ** (-mpmath.mp.dps) * max(1, abs(value))
+        return (fn(value - eps, mpmath.mpc(0, 1)) + fn(value + eps, mpmath.mpc(0, 1))) / 2
+
+    def call(value: mpmath.mpf) -> mpmath.mpf:
+        out = raw(value)
+        if isinstance(out, mpmath.mpc):
+            if abs(out.imag) > mpmath.mpf(10) ** (-mpmath.mp.dps + 5) * (1 + abs(out.real)):
+                raise ValueError(f"{expr} is not real at {var} = {value}")
+            out = out.real
+        return mpmath.mpf(out)
+
+    return call
+
+
+def to_mpf(value: object) -> mpmath.mpf:
+    """Convert a number, decimal string or sympy number to an mpf at the current precision."""
+    if isinstance(value, sp.Basic):
+        value = sp.Float(value, mpmath.mp.dps + 5)
+        return mpmath.mpf(str(value))
+    if isinstance(value, str):
+        return mpmath.mpf(value)
+    return mpmath.mpf(value)
+
+
+@contextmanager
+def symbolic_timeout(seconds: float) -> Iterator[None]:
+    """Raise :class:`TimeoutError` if the block runs longer than ``seconds``.
+
+    Sympy's ``limit``/``solve``/``simplify`` can run for minutes on unusual input; every
+    symbolic attempt that has a numeric fallback runs under this guard. Outside the main
+    thread (where signals are unavailable) it does not interrupt.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: object) -> None:
+        raise TimeoutError(f"symbolic step exceeded {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
