@@ -1,0 +1,157 @@
+"""MirrorFlowSolution: a trajectory with its diagnostics, saved and loaded atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._loss import log_loss_and_weights
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "MirrorFlowSolution"]
+
+FORMAT, FORMAT_VERSION = "mirrorflow-solution", 1
+
+
+def _package_version() -> str:
+    try:
+        return version("mirrorflow")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class MirrorFlowSolution:
+    """A mirror-flow trajectory at the recorded points.
+
+    Attributes
+    ----------
+    log_t, s : (N,) arrays
+        log t and the time-changed clock s at each recorded point.
+    theta, z : (N, P) arrays
+        Primal parameters and dual variables ∇φ(θ).
+    log_loss : (N,) array
+        log ℒ(θ) (log-sum-exp; no underflow).
+    min_margin : (N,) array
+        min_i q_i(θ).
+    balance_residual_max : (N,) array
+        max_j |C_j(t) - C_j(0)| over the model's neurons (0 if it has none).
+    status, method, precision_bits, rhs_evals, seconds
+        Solver outcome and cost.
+    """
+
+    log_t: NDArray[np.float64]
+    s: NDArray[np.float64]
+    theta: NDArray[np.float64]
+    z: NDArray[np.float64]
+    log_loss: NDArray[np.float64]
+    min_margin: NDArray[np.float64]
+    balance_residual_max: NDArray[np.float64]
+    status: str
+    method: str
+    precision_bits: int
+    rhs_evals: int
+    seconds: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_states(cls, problem, *, s, log_t, thetas, status, method, precision_bits,
+                    rhs_evals, seconds, extra=None) -> MirrorFlowSolution:
+        """Compute the diagnostics of a problem's trajectory (float64)."""
+        X, y, model = problem.data.X, problem.data.y, problem.model
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+        q = np.array([y * model.outputs(th, X) for th in thetas])
+        log_loss = np.array([log_loss_and_weights(qi, problem.loss)[0] for qi in q])
+        groups = model.neuron_groups(problem.d)
+        if groups:
+            g = np.array([problem.balance_terms(th) for th in thetas])
+            C = np.stack([g[:, list(gr.incoming)].sum(1) - gr.k * g[:, list(gr.outgoing)].sum(1)
+                          for gr in groups], axis=1)
+            resid = np.abs(C - C[0]).max(axis=1)
+        else:
+            resid = np.zeros(len(thetas))
+        z = np.array([problem.mirror(th) for th in thetas])
+        meta = {"problem": problem_to_dict(problem), **(extra or {})}
+        return cls(np.asarray(log_t, float), np.asarray(s, float), thetas, z, log_loss,
+                   q.min(axis=1), resid, status, method, precision_bits, rhs_evals,
+                   float(seconds), meta)
+
+    # ------------------------------------------------------------- persistence
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (floats as repr strings: no digits lost)."""
+        def arr(a):
+            return np.vectorize(repr, otypes=[object])(np.asarray(a, float)).tolist()
+        return {
+            "format": FORMAT, "version": FORMAT_VERSION, "package_version": _package_version(),
+            "status": self.status, "method": self.method, "precision_bits": self.precision_bits,
+            "rhs_evals": self.rhs_evals, "seconds": self.seconds,
+            "arrays": {k: arr(getattr(self, k)) for k in (
+                "log_t", "s", "theta", "z", "log_loss", "min_margin", "balance_residual_max")},
+            "meta": self.meta,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically (temp file + rename): an interrupted save leaves the old file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self.to_dict(), fh)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> MirrorFlowSolution:
+        """Read a saved solution; a corrupt or foreign file raises a ValueError naming it."""
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is not a mirrorflow results file (invalid JSON: {exc}); "
+                             "re-run the computation or restore the file") from exc
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a mirrorflow results file (no format={FORMAT!r})")
+        if raw.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path} has format version {raw.get('version')}, this mirrorflow "
+                             f"reads version {FORMAT_VERSION}: upgrade mirrorflow or re-run")
+        try:
+            a = {k: np.array(v, dtype=float) for k, v in raw["arrays"].items()}
+            return cls(a["log_t"], a["s"], a["theta"], a["z"], a["log_loss"], a["min_margin"],
+                       a["balance_residual_max"], raw["status"], raw["method"],
+                       int(raw["precision_bits"]), int(raw["rhs_evals"]),
+                       float(raw["seconds"]), raw.get("meta", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path} is a corrupt mirrorflow results file ({exc!r} missing or "
+                             "malformed); re-run the computation") from exc
+
+
+def problem_to_dict(problem) -> dict[str, Any]:
+    """The full problem as JSON-ready data (data, model, potential, loss, θ0, init)."""
+    from theory import PerLayer
+
+    def pot(p):
+        return {"expr": str(p.expr), "params": {k: str(v) for k, v in p.params.items()}}
+    pots = problem.potential
+    return {
+        "data": {"X": problem.data.X.tolist(), "y": problem.data.y.tolist(),
+                 "name": problem.data.name},
+        "model": problem.model.to_dict(),
+        "potential": [pot(p) for p in pots.potentials] if isinstance(pots, PerLayer)
+        else pot(pots),
+        "loss": problem.loss,
+        "theta0": [repr(float(v)) for v in problem.theta0],
+        "init": problem.init,
+    }

@@ -1,0 +1,86 @@
+"""Float64 mirror flow: closed forms, conservation, persistence (THEORY.md §1-2, §7)."""
+import json
+
+import numpy as np
+import pytest
+
+from numerics._data import Dataset, make_dataset
+from numerics._float64 import solve_float64
+from numerics._loss import log_loss_and_weights
+from numerics._models import Linear, SquareReLU, TwoLayer
+from numerics._problem import Problem
+from numerics._solution import MirrorFlowSolution
+from theory import Potential
+
+
+def test_one_point_gradient_flow_closed_form():
+    # one point, exp loss, GD: dz/ds = y x, so θ(s) = θ0 + s y x, and with q(s) = q0 + s|x|^2
+    # dt/ds = 1/ℒ = e^{q(s)}  =>  t(s) = 1 + e^{q0} (e^{s|x|^2} - 1)/|x|^2   (t(0) = 1)
+    x, th0 = np.array([0.6, -0.8]), np.array([0.05, 0.02])
+    data = Dataset.from_arrays(x[None, :], np.array([1.0]))
+    prob = Problem.create(data, Linear(), Potential.quadratic(), theta0=th0)
+    log_t = 40.0
+    sol = solve_float64(prob, log_t=log_t, rtol=1e-12, atol=1e-14)
+    q0, nx2 = float(x @ th0), float(x @ x)
+    s_exact = np.log1p((np.exp(log_t) - 1) * nx2 * np.exp(-q0)) / nx2
+    assert sol.status == "reached"
+    np.testing.assert_allclose(sol.theta[-1], th0 + s_exact * x, rtol=1e-8)
+    np.testing.assert_allclose(sol.log_loss[-1], -(q0 + s_exact * nx2), rtol=1e-8)
+
+
+def test_logistic_weights_match_direct_formula():
+    q = np.array([-2.0, 0.3, 5.0, 40.0])
+    ll, w = log_loss_and_weights(q, "logistic")
+    loss = np.sum(np.log1p(np.exp(-q)))
+    assert ll == pytest.approx(np.log(loss), rel=1e-12)
+    np.testing.assert_allclose(w, 1 / (1 + np.exp(q)) / loss, rtol=1e-12)
+
+
+def test_two_layer_balance_conserved_in_float64():
+    data = make_dataset("separable_gaussian", n=8, d=4, margin=0.1, seed=0)
+    prob = Problem.create(data, TwoLayer(width=6, activation=SquareReLU()),
+                          Potential.hyperbolic_entropy(0.1), seed=0, scale=0.5)
+    sol = solve_float64(prob, log_t=30.0, rtol=1e-12, atol=1e-14)
+    assert sol.status == "reached"
+    # C_j = Σ_in g - 2 g(a_j), g = sqrt(x^2 + b^2): conserved up to integration error
+    assert sol.balance_residual_max[-1] < 1e-8
+    assert np.all(np.diff(sol.log_loss) < 1e-12)          # the loss never increases
+
+
+def test_mirror_descent_direction_matches_max_margin_for_gd():
+    # linear GD -> l2 max-margin direction (Soudry et al.; THEORY.md §4), gap ~ 1/log t
+    from theory import max_margin
+    data = make_dataset("two_d", n=12, seed=3)
+    prob = Problem.create(data, Linear(), Potential.quadratic(), seed=0)
+    sol = solve_float64(prob, log_t=400.0)
+    mm = max_margin(data.X, data.y, 2)
+    u = sol.theta[-1] / np.linalg.norm(sol.theta[-1])
+    assert np.linalg.norm(u - mm.direction) < 0.05
+
+
+def test_save_load_round_trip_and_corrupt_file(tmp_path):
+    data = make_dataset("two_d", n=6, seed=0)
+    prob = Problem.create(data, Linear(), Potential.cosh(), seed=0)
+    sol = solve_float64(prob, log_t=5.0)
+    path = sol.save(tmp_path / "run.json")
+    back = MirrorFlowSolution.load(path)
+    np.testing.assert_array_equal(back.theta, sol.theta)
+    np.testing.assert_array_equal(back.log_t, sol.log_t)
+    assert back.meta["problem"]["potential"]["expr"] == "cosh(x)"
+    assert list(tmp_path.iterdir()) == [path]           # no temp files left behind
+    path.write_text(path.read_text()[:100])
+    with pytest.raises(ValueError, match="not a mirrorflow results file"):
+        MirrorFlowSolution.load(path)
+    path.write_text(json.dumps({"format": "mirrorflow-solution", "version": 1}))
+    with pytest.raises(ValueError, match="corrupt"):
+        MirrorFlowSolution.load(path)
+
+
+def test_problem_errors():
+    data = make_dataset("two_d", n=6, seed=0)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        Problem.create(data, Linear(), Potential.cosh(), loss="hinge")
+    with pytest.raises(ValueError, match="parameters"):
+        Problem.create(data, Linear(), Potential.cosh(), theta0=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="log_t"):
+        solve_float64(Problem.create(data, Linear(), Potential.cosh()), log_t=-1)
