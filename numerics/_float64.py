@@ -22,9 +22,14 @@ __all__ = ["solve_float64"]
 
 
 def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: float = 1e-12,
-                  method: str = "DOP853", max_seconds: float = 60.0,
-                  progress: bool = False) -> MirrorFlowSolution:
+                  method: str = "DOP853", max_seconds: float = 60.0, progress: bool = False,
+                  theta_start=None, log_t0: float = 0.0, s0: float = 0.0,
+                  log_loss_target: float | None = None) -> MirrorFlowSolution:
     """Integrate to ``log t = log_t`` (or until ``max_seconds``) in float64.
+
+    ``theta_start``, ``log_t0`` and ``s0`` continue a run (the default starts at θ0, t = 1,
+    s = 0). ``log_loss_target`` stops early once log ℒ falls below it. Ctrl-C returns what
+    was computed, with status ``"interrupted"``.
 
     Examples
     --------
@@ -36,8 +41,9 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     >>> sol.status, round(float(sol.log_t[-1]), 6)
     ('reached', 50.0)
     """
-    if not np.isfinite(log_t) or log_t <= 0:
-        raise ValueError(f"log_t must be a positive finite target, got {log_t}")
+    if not np.isfinite(log_t) or log_t <= log_t0:
+        raise ValueError(f"log_t must be a finite target above the start log t = {log_t0}, "
+                         f"got {log_t}")
     X, y, model = problem.data.X, problem.data.y, problem.model
     dual = problem.has_closed_form_inverse
     theta_of = problem.inverse_mirror if dual else (lambda v: v)
@@ -59,26 +65,33 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
         return state[-1] - log_t
     reached.terminal, reached.direction = True, 1
 
-    theta0 = problem.theta0
-    q0 = y * model.outputs(theta0, X)
-    ll0, _ = log_loss_and_weights(q0, problem.loss)
-    # start at t = 1 (log t = 0) ; s = 0
+    def loss_reached(_s, state):
+        q = y * model.outputs(theta_of(state[:-1]), X)
+        return log_loss_and_weights(q, problem.loss)[0] - log_loss_target
+    loss_reached.terminal, loss_reached.direction = True, -1
+    events = [reached] + ([loss_reached] if log_loss_target is not None else [])
+
+    theta0 = problem.theta0 if theta_start is None else np.asarray(theta_start, dtype=float)
     v0 = problem.mirror(theta0) if dual else theta0.copy()
     start = time.perf_counter()
-    s_span, states, status, bar = [0.0], [np.append(v0, 0.0)], "running", None
+    s_span, states, status, bar = [float(s0)], [np.append(v0, log_t0)], "running", None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=float(log_t), unit="log t", desc="mirror flow (float64)")
     s_end = 1.0
     while status == "running":
-        sol = solve_ivp(rhs, (s_span[-1], s_span[-1] + s_end), states[-1], method=method,
-                        rtol=rtol, atol=atol, events=reached, dense_output=False)
+        try:
+            sol = solve_ivp(rhs, (s_span[-1], s_span[-1] + s_end), states[-1], method=method,
+                            rtol=rtol, atol=atol, events=events, dense_output=False)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            break
         s_span += list(sol.t[1:])
         states += list(sol.y.T[1:])
         if bar is not None:
             bar.update(min(float(states[-1][-1]), log_t) - bar.n)
         if sol.status == 1:
-            status = "reached"
+            status = "reached" if len(sol.t_events[0]) else "log_loss_target"
         elif sol.status == -1:
             status = f"failed: {sol.message}"
         elif time.perf_counter() - start > max_seconds:
@@ -91,5 +104,4 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     return MirrorFlowSolution.from_states(
         problem, s=np.array(s_span), log_t=states_arr[:, -1], thetas=thetas,
         status=status, method=f"scipy {method} (float64, {'dual' if dual else 'primal'})",
-        precision_bits=53, rhs_evals=n_rhs, seconds=time.perf_counter() - start,
-        extra={"log_loss0": ll0})
+        precision_bits=53, rhs_evals=n_rhs, seconds=time.perf_counter() - start)

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from ._loss import log_loss_and_weights
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MirrorFlowSolution"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MirrorFlowSolution", "balance_residuals"]
 
 FORMAT, FORMAT_VERSION = "mirrorflow-solution", 1
 
@@ -69,14 +69,7 @@ class MirrorFlowSolution:
         thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
         q = np.array([y * model.outputs(th, X) for th in thetas])
         log_loss = np.array([log_loss_and_weights(qi, problem.loss)[0] for qi in q])
-        groups = model.neuron_groups(problem.d)
-        if groups:
-            g = np.array([problem.balance_terms(th) for th in thetas])
-            C = np.stack([g[:, list(gr.incoming)].sum(1) - gr.k * g[:, list(gr.outgoing)].sum(1)
-                          for gr in groups], axis=1)
-            resid = np.abs(C - C[0]).max(axis=1)
-        else:
-            resid = np.zeros(len(thetas))
+        resid = balance_residuals(problem, thetas)
         z = np.array([problem.mirror(th) for th in thetas])
         meta = {"problem": problem_to_dict(problem), **(extra or {})}
         return cls(np.asarray(log_t, float), np.asarray(s, float), thetas, z, log_loss,
@@ -136,6 +129,21 @@ class MirrorFlowSolution:
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path} is a corrupt mirrorflow results file ({exc!r} missing or "
                              "malformed); re-run the computation") from exc
+
+
+def balance_residuals(problem, thetas) -> NDArray[np.float64]:
+    """max_j |C_j(θ_k) - C_j(θ_0)| for each row θ_k (THEORY.md §2; 0 if no neurons).
+
+    C_j = Σ_{m in I_j} g(θ_m) - k Σ_{m in O_j} g(θ_m) with the model's neuron groups.
+    """
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+    groups = problem.model.neuron_groups(problem.d)
+    if not groups:
+        return np.zeros(len(thetas))
+    g = np.array([problem.balance_terms(th) for th in thetas])
+    C = np.stack([g[:, list(gr.incoming)].sum(1) - gr.k * g[:, list(gr.outgoing)].sum(1)
+                  for gr in groups], axis=1)
+    return np.abs(C - C[0]).max(axis=1)
 
 
 def problem_to_dict(problem) -> dict[str, Any]:

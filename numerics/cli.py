@@ -161,6 +161,82 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+def integrate_summary(cfg, sol) -> dict:
+    """The JSON summary of ``mirrorflow integrate`` (see the README for the keys)."""
+    import numpy as np
+
+    from ._diagnostics import q_margin
+
+    theta = sol.theta[-1]
+    try:
+        margin = float(q_margin(cfg.problem, theta))
+    except (NotImplementedError, ValueError):
+        margin = None                        # e.g. per-layer potentials with mixed horizons
+    return {
+        "log_t": float(sol.log_t[-1]),
+        "log_loss": float(sol.log_loss[-1]),
+        "margin": margin,
+        "min_margin": float(sol.min_margin[-1]),
+        "theta": [repr(float(v)) for v in theta],
+        "balance_residual_max": float(np.max(sol.balance_residual_max)),
+        "digits": sol.meta.get("digits"),
+        "rhs_evals": sol.rhs_evals,
+        "seconds": sol.seconds,
+        "status": sol.status,
+        "method": sol.method,
+        "precision_bits": sol.precision_bits,
+    }
+
+
+def _plot(sol, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    keep = sol.log_t >= 1e-2                      # log axis: from t = e^0.01 on
+    lt = sol.log_t[keep]
+    ax[0].plot(lt, -sol.log_loss[keep])
+    ax[0].set(xscale="log", yscale="symlog", xlabel="log t", ylabel="-log loss",
+              title="loss (log domain)")
+    norms = np.linalg.norm(sol.theta[keep], axis=1)
+    ax[1].plot(lt, norms, label="||theta||_2")
+    ax[1].plot(lt, np.linalg.norm(sol.z[keep], axis=1), label="||z||_2 (dual)")
+    ax[1].set(xscale="log", yscale="log", xlabel="log t", title="norm growth")
+    ax[1].legend()
+    ax[2].plot(lt, sol.theta[keep] / norms[:, None])
+    ax[2].set(xscale="log", xlabel="log t", title="direction theta/||theta||")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _cmd_integrate(args: argparse.Namespace) -> int:
+    from ._config import load_config
+    from ._solve import solve_mirror_flow
+
+    cfg = load_config(args.config)
+    sol = solve_mirror_flow(cfg.problem, log_t=cfg.log_t, dps=cfg.dps,
+                            max_seconds=args.max_seconds, progress=not args.json)
+    if args.save:
+        sol.save(args.save)
+    if args.plot:
+        _plot(sol, args.plot)
+    summary = integrate_summary(cfg, sol)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        d = summary["digits"] or {}
+        print(f"status {summary['status']}: log t = {summary['log_t']:.6g}, log loss = "
+              f"{summary['log_loss']:.6g}, normalized Q-margin = {summary['margin']}, "
+              f"balance residual max = {summary['balance_residual_max']:.2e}, digits "
+              f"(direction) = {d.get('direction', 'n/a')}, {summary['rhs_evals']} RHS "
+              f"evaluations in {summary['seconds']:.2f} s [{summary['method']}]")
+    return 0 if summary["status"] in ("reached", "log_loss_target") else 3
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -180,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--latex", action="store_true", help="print formulas as LaTeX")
     d.add_argument("--json", action="store_true", help="print one JSON object")
     d.set_defaults(func=_cmd_derive)
+    i = sub.add_parser("integrate", help="integrate mirror flow for a JSON configuration")
+    i.add_argument("config", help="CONFIG.json (see README: model, potential, params, loss, "
+                                  "data, init, until, precision)")
+    i.add_argument("--json", action="store_true", help="print one JSON summary")
+    i.add_argument("--plot", metavar="OUT.png", help="write loss / norms / direction plots")
+    i.add_argument("--save", metavar="RUN.json", help="save the full trajectory (atomic)")
+    i.add_argument("--max-seconds", type=float, default=600.0, help="wall-clock budget")
+    i.set_defaults(func=_cmd_integrate)
     return parser
 
 

@@ -9,12 +9,35 @@ from ._errors import InvalidPotentialError, NoClosedFormError
 from ._horizon import Horizon, HorizonCheck, horizon_of_expr
 from ._inverse import PrecisionError, invert_increasing
 from ._max_margin import MarginCertificate, MaxMarginResult, max_margin
+from ._plotting import horizon_boundary, plot_sublevel_sets, sublevel_boundary
 from ._potential import PerLayer, Potential, X, Z, tidy
 from ._rates import REGIMES, Rates, predicted_rates
 
 __all__ = [
-    "REGIMES", "BalanceLaw", "BalanceQuantity", "Derivation", "Horizon", "HorizonCheck",
-    "InvalidPotentialError", "MarginCertificate", "MaxMarginResult", "NoClosedFormError",
-    "PerLayer", "Potential", "PrecisionError", "Rates", "Step", "X", "Z", "balance_law",
-    "horizon_of_expr", "invert_increasing", "max_margin", "predicted_rates", "tidy",
+    "REGIMES",
+    "BalanceLaw",
+    "BalanceQuantity",
+    "Derivation",
+    "Horizon",
+    "HorizonCheck",
+    "InvalidPotentialError",
+    "MarginCertificate",
+    "MaxMarginResult",
+    "NoClosedFormError",
+    "PerLayer",
+    "Potential",
+    "PrecisionError",
+    "Rates",
+    "Step",
+    "X",
+    "Z",
+    "balance_law",
+    "horizon_boundary",
+    "horizon_of_expr",
+    "invert_increasing",
+    "max_margin",
+    "plot_sublevel_sets",
+    "predicted_rates",
+    "sublevel_boundary",
+    "tidy",
 ]

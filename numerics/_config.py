@@ -1,0 +1,167 @@
+"""Run configurations (the JSON read by ``mirrorflow integrate``) -> Problem + run options.
+
+Every invalid field raises :class:`ConfigError` (a ValueError) whose message starts with the
+field's path, e.g. ``model.width: must be a positive integer, got -3``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from theory import Potential
+
+from ._data import Dataset, make_dataset
+from ._models import Model, make_model
+from ._problem import LOSSES, Problem
+
+__all__ = ["ConfigError", "RunConfig", "load_config", "parse_config"]
+
+_TOP = {"model", "potential", "params", "loss", "data", "init", "until", "precision"}
+
+
+class ConfigError(ValueError):
+    """A configuration field is missing or invalid; the message names the field."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A parsed configuration: the problem and how far / how precisely to integrate."""
+
+    problem: Problem
+    log_t: float
+    dps: int | None
+    raw: dict[str, Any]
+
+
+def _need(cond: bool, field: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{field}: {msg}")
+
+
+def _model(spec: Any) -> Model:
+    _need(isinstance(spec, dict), "model", "must be an object like {\"kind\": \"two_layer\", "
+          "\"width\": 8, \"activation\": \"square_relu\"}")
+    spec = dict(spec)
+    kind = spec.pop("kind", None)
+    _need(kind in ("linear", "diagonal", "two_layer", "mlp"), "model.kind",
+          f"must be one of linear, diagonal, two_layer, mlp; got {kind!r}")
+    if kind == "mlp" and "width" in spec and "widths" not in spec:
+        width, depth = spec.pop("width"), spec.pop("depth", 2)
+        _need(isinstance(depth, int) and depth >= 2, "model.depth", "an mlp needs depth >= 2")
+        spec["widths"] = [width] * (depth - 1)
+    for key in ("width", "depth"):
+        if key in spec:
+            _need(isinstance(spec[key], int) and not isinstance(spec[key], bool)
+                  and spec[key] >= 1, f"model.{key}", f"must be a positive integer, got "
+                  f"{spec[key]!r}")
+    try:
+        return make_model(kind, **spec)
+    except ValueError as exc:
+        raise ConfigError(f"model: {exc}") from None
+
+
+def _data(spec: Any) -> Dataset:
+    _need(isinstance(spec, dict), "data", "must be {\"X\": [[...]], \"y\": [...]} or "
+          "{\"kind\": \"separable_gaussian\", \"n\": ..., \"d\": ..., \"seed\": ...}")
+    if "X" in spec or "y" in spec:
+        _need("X" in spec and "y" in spec, "data", "give both X and y")
+        try:
+            return Dataset.from_arrays(np.asarray(spec["X"], dtype=float),
+                                       np.asarray(spec["y"], dtype=float))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"data.X/data.y: {exc}") from None
+    spec = dict(spec)
+    kind = spec.pop("kind", None)
+    try:
+        return make_dataset(kind, **spec)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"data.kind: {exc}") from None
+
+
+def _potential(expr: Any, params: Any) -> Potential:
+    _need(isinstance(expr, str) and expr.strip() != "", "potential",
+          "must be a string in sympy syntax, e.g. \"x*asinh(x/b) - sqrt(x**2+b**2)\"")
+    _need(isinstance(params, dict), "params", "must be an object like {\"b\": 0.1}")
+    try:
+        return Potential(expr, **params)
+    except ValueError as exc:
+        raise ConfigError(f"potential: {' '.join(str(exc).split())}") from None
+
+
+def parse_config(raw: dict[str, Any]) -> RunConfig:
+    """Validate a configuration dict and build the :class:`Problem`.
+
+    Examples
+    --------
+    >>> cfg = parse_config({"model": {"kind": "linear"}, "potential": "cosh(x)",
+    ...                     "data": {"X": [[1.0, 0.5]], "y": [1]}, "until": {"log_t": 10}})
+    >>> cfg.problem.n_params, cfg.log_t, cfg.dps
+    (2, 10.0, None)
+    >>> parse_config({"model": {"kind": "linear"}, "potential": "cosh(x)",
+    ...               "data": {"X": [[1.0]], "y": [1]}, "until": {"log_t": -1}})
+    Traceback (most recent call last):
+    ...
+    numerics._config.ConfigError: until.log_t: must be a positive finite number, got -1
+    """
+    _need(isinstance(raw, dict), "config", "must be a JSON object")
+    unknown = sorted(set(raw) - _TOP)
+    _need(not unknown, unknown[0] if unknown else "", f"unknown field; known fields are "
+          f"{sorted(_TOP)}")
+    for key in ("model", "potential", "data", "until"):
+        _need(key in raw, key, "missing (required)")
+    model = _model(raw["model"])
+    data = _data(raw["data"])
+    pot = _potential(raw["potential"], raw.get("params", {}))
+    loss = raw.get("loss", "exp")
+    _need(loss in LOSSES, "loss", f"must be one of {list(LOSSES)}, got {loss!r}")
+    until = raw["until"]
+    _need(isinstance(until, dict) and "log_t" in until, "until", "must be {\"log_t\": ...}")
+    log_t = until["log_t"]
+    _need(isinstance(log_t, int | float) and not isinstance(log_t, bool)
+          and math.isfinite(log_t) and log_t > 0, "until.log_t",
+          f"must be a positive finite number, got {log_t!r}")
+    init = raw.get("init", {"scale": 0.1, "seed": 0})
+    _need(isinstance(init, dict), "init", "must be {\"scale\": ..., \"seed\": ...} or "
+          "{\"theta\": [...]}")
+    theta0 = None
+    if "theta" in init:
+        theta0 = init["theta"]
+        n = model.n_params(data.X.shape[1])
+        _need(isinstance(theta0, list) and len(theta0) == n, "init.theta",
+              f"must be a list of {n} numbers (the model's parameters in documented order)")
+    scale, seed = init.get("scale", 0.1), init.get("seed", 0)
+    _need(isinstance(scale, int | float) and scale > 0, "init.scale",
+          f"must be a positive number, got {scale!r}")
+    _need(isinstance(seed, int) and not isinstance(seed, bool), "init.seed",
+          f"must be an integer, got {seed!r}")
+    precision = raw.get("precision")
+    dps = None
+    if precision is not None:
+        _need(isinstance(precision, dict) and isinstance(precision.get("dps"), int)
+              and precision["dps"] >= 5, "precision.dps",
+              "must be an integer >= 5 (decimal digits); omit precision for float64")
+        dps = precision["dps"]
+    try:
+        problem = Problem.create(data, model, pot, loss=loss, scale=float(scale), seed=seed,
+                                 theta0=theta0)
+    except ValueError as exc:
+        raise ConfigError(f"init: {exc}") from None
+    return RunConfig(problem, float(log_t), dps, raw)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and parse a JSON configuration file (errors name the file and the field)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    return parse_config(raw)
