@@ -1,0 +1,580 @@
+"""Taylor integration of the time-changed mirror-flow ODE with heyoka.
+
+:func:`integrate_taylor` compiles a :class:`~numerics._system.MirrorFlowSystem` with
+``heyoka.taylor_adaptive(..., compact_mode=True)`` in float64, real128 or MPFR ``real``, starts it
+at a small clock value ``s0 > 0`` from the first-order expansion at ``s = 0``, integrates until
+``log t`` reaches a target, records the state at log-spaced levels of ``log t`` and stops at a
+wall-clock budget.
+
+Two ways to carry ``log t`` (it never feeds back into the flow):
+
+- ``logt_mode="ode"``: ``d(log t)/ds = exp(-log t - log L)`` is part of the ODE; targets and output
+  levels are heyoka events.  This equation relaxes at rate ``d(log t)/ds``: one unit of ``log t``
+  per relaxation time, so explicit steps grow at least linearly with ``log t``.
+- ``logt_mode="quadrature"``: the ODE carries ``-log L`` instead, and after every step
+  ``t = int exp(-log L) ds`` is advanced in the log domain by composite Gauss-Legendre quadrature of
+  that step's Taylor polynomial.  No stiff ``log t`` mode: the step count then follows the flow
+  alone (e.g. one-sample diagonal networks under gradient flow reach ``log t = 1e16`` in a few
+  hundred steps).
+
+Explicit Taylor steps remain limited by the fastest relaxation rate of the flow itself
+(``-grad^2 log L / f''``), see ``benchmarks/bench_clock.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import heyoka as hy
+import mpmath
+import numpy as np
+
+from ._system import MirrorFlowSystem
+
+__all__ = ["FpType", "TaylorRun", "compile_functions", "integrate_taylor", "to_mpf"]
+
+FpType = Literal["float64", "real128", "real"]
+
+_BITS = {"float64": 53, "real128": 113}
+
+
+def _bits(fp_type: FpType, prec: int | None) -> int:
+    if fp_type == "real":
+        if prec is None or prec < 2:
+            raise ValueError("fp_type='real' needs prec=<bits>, e.g. prec=128 for about 38 digits")
+        return int(prec)
+    if fp_type not in _BITS:
+        raise ValueError(f"fp_type must be 'float64', 'real128' or 'real', got {fp_type!r}")
+    return _BITS[fp_type]
+
+
+def _hy_fp(fp_type: FpType) -> Any:
+    return {"float64": float, "real128": hy.real128, "real": hy.real}[fp_type]
+
+
+def _dtype(fp_type: FpType) -> Any:
+    return {"float64": np.float64, "real128": hy.real128, "real": hy.real}[fp_type]
+
+
+def _converter(fp_type: FpType, bits: int) -> Callable[[Any], Any]:
+    """``conv(value) -> scalar`` of the fp type, from mpmath / sympy / str / float values.
+
+    A Python float is taken at its exact binary value; a string at its decimal value.
+    """
+    digits = int(bits * 0.30103) + 8
+
+    def conv(value: Any) -> Any:
+        with mpmath.workprec(bits + 20):
+            if isinstance(value, mpmath.mpf):
+                v = value
+            elif isinstance(value, float | int | np.floating | np.integer):
+                v = mpmath.mpf(
+                    float(value) if isinstance(value, float | np.floating) else int(value)
+                )
+            else:  # str, sympy numbers, heyoka types: their decimal value
+                v = mpmath.mpf(str(value))
+            text = mpmath.nstr(v, digits, min_fixed=1, max_fixed=0)
+        if fp_type == "float64":
+            return float(text)
+        if fp_type == "real128":
+            return hy.real128(text)
+        return hy.real(text, bits)
+
+    return conv
+
+
+def to_mpf(values: Any) -> Any:
+    """Convert a scalar or array of float64 / real128 / real values to mpmath numbers.
+
+    The result carries all printed digits (exact for float64; for real128 / real the printed
+    decimal, which round-trips), independently of the ambient ``mpmath.mp.prec``.
+    """
+    if isinstance(values, np.ndarray):
+        return np.array([to_mpf(v) for v in values.ravel()], dtype=object).reshape(values.shape)
+    if isinstance(values, mpmath.mpf):
+        return values
+    if isinstance(values, float | int | np.floating):
+        return mpmath.mpf(float(values))
+    text = str(values)
+    # Enough bits to read every printed digit back, whatever the ambient mpmath precision.
+    with mpmath.workprec(max(mpmath.mp.prec, int(3.33 * len(text)) + 16)):
+        return mpmath.mpf(text)
+
+
+def _div(a: float, b: float, bits: int) -> Any:
+    with mpmath.workprec(bits):
+        return mpmath.mpf(a) / b
+
+
+def _n_pars(exprs: Sequence[Any]) -> int:
+    """Number of runtime parameters heyoka expects for ``exprs`` (highest index + 1)."""
+    idx = [int(str(p)[1:]) for p in hy.get_params(list(exprs))]
+    return max(idx) + 1 if idx else 0
+
+
+def _par_array(
+    system: MirrorFlowSystem, n: int, scale: float, fp_type: FpType, bits: int
+) -> np.ndarray:
+    conv = _converter(fp_type, bits)
+    vals = []
+    for v in system.par_values[:n]:
+        if v is None:
+            vals.append(conv(scale))
+        else:
+            with mpmath.workprec(bits + 20):
+                vals.append(conv(mpmath.mpf(v.evalf(int(bits * 0.30103) + 10))))
+    return np.array(vals, dtype=_dtype(fp_type))
+
+
+def compile_functions(
+    system: MirrorFlowSystem,
+    outputs: Sequence[Any],
+    inputs: Sequence[Any] | None = None,
+    *,
+    fp_type: FpType = "float64",
+    prec: int | None = None,
+    scale: float = 1.0,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Compile expressions of the state (or of ``inputs``) to a callable at the working precision.
+
+    Returns ``f(x) -> array`` with ``x`` of shape (n_inputs,) or (n_inputs, N); the runtime
+    parameters of ``system`` are bound at the same precision (``par[0]`` to ``scale``).
+
+    Examples
+    --------
+    >>> import numpy as np, sympy as sp
+    >>> from numerics._system import ScalarPotential, build_mirror_flow_system
+    >>> x = sp.Symbol("x", real=True)
+    >>> gd = ScalarPotential(x, x, sp.Integer(1), x, "gd")
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> sysm = build_mirror_flow_system(lambda th: (X @ th, X.astype(object)), 2, gd)
+    >>> f = compile_functions(sysm, [rhs for _, rhs in sysm.equations[:2]])
+    >>> f(np.array([0.0, 0.0, 0.0]))  # -grad log L at theta = 0: weights 1/2 each
+    array([0.5, 0.5])
+    """
+    bits = _bits(fp_type, prec)
+    inputs = list(system.variables if inputs is None else inputs)
+    kw: dict[str, Any] = {"fp_type": _hy_fp(fp_type), "compact_mode": True}
+    if fp_type == "real":
+        kw["prec"] = bits
+    cf = hy.cfunc(list(outputs), inputs, **kw)
+    npar = _n_pars(outputs)
+    pars = _par_array(system, npar, scale, fp_type, bits)
+
+    def call(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=_dtype(fp_type))
+        if not npar:
+            return cf(x)
+        return cf(x, pars=pars if x.ndim == 1 else np.repeat(pars[:, None], x.shape[1], axis=1))
+
+    return call
+
+
+@dataclass(frozen=True)
+class TaylorRun:
+    """Result of :func:`integrate_taylor`.
+
+    Attributes
+    ----------
+    clock, s, logt : ndarray of mpmath numbers
+        Clock (``s`` or ``u = log s``), ``s`` and ``log t`` at the recorded points: the start, every
+        output level of ``log t`` that was crossed, and the final point.
+    states : ndarray, shape (N, P + 1)
+        Integrator state (parameters, then the scaled ``log t`` or ``-log L``), working fp type.
+    theta : ndarray, shape (N, P)
+        ``theta`` evaluated from ``states`` at the working precision.
+    log_loss : ndarray, shape (N,)
+        ``log L`` evaluated from ``states`` at the working precision.
+    status : str
+        ``"reached"`` (log t target hit), ``"budget"`` (wall-clock budget spent), ``"clock_limit"``
+        or ``"error"`` (non-finite state or failed step).
+    stats : dict
+        ``steps``, ``seconds`` (integration), ``compile_seconds``, ``order``, ``tol``, ``fp_type``,
+        ``prec`` (bits), ``s0``, ``scale``, ``logt_mode``, ``kinks_crossed``.
+    """
+
+    clock: np.ndarray
+    s: np.ndarray
+    logt: np.ndarray
+    states: np.ndarray
+    theta: np.ndarray
+    log_loss: np.ndarray
+    status: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_logt(self) -> float:
+        """``log t`` at the last recorded point, as a float."""
+        return float(self.logt[-1])
+
+
+def _out_levels(logt0: float, target: float, per_decade: int) -> list[float]:
+    lo = max(1.0, logt0)
+    if target <= lo or per_decade <= 0:
+        return []
+    k0 = math.floor(math.log10(lo) * per_decade) + 1
+    k1 = math.ceil(math.log10(target) * per_decade) - 1
+    return [10.0 ** (k / per_decade) for k in range(k0, k1 + 1)]
+
+
+class _LogTime:
+    """Advance ``log t = log int exp(E(c)) dc`` over Taylor steps, in the log domain.
+
+    ``E`` on a step is a polynomial in the step offset ``sigma`` (from the step's Taylor
+    coefficients of ``-log L``, plus ``c`` itself in the ``u = log s`` clock).  The integral is
+    composite Gauss-Legendre from the right end leftwards, on pieces over which ``E`` drops by at
+    most ``_DROP``, stopping once the drop exceeds the working precision (older contributions are
+    carried by ``log t`` of the previous step).
+    """
+
+    _DROP = 8
+
+    def __init__(self, bits: int, logt0: Any) -> None:
+        self.bits = bits
+        self.wp = bits + 24
+        with mpmath.workprec(self.wp):
+            self.logt = mpmath.mpf(logt0)
+            self.cut = mpmath.mpf(bits + 24) * mpmath.ln2
+            half = self._DROP / 2
+            n = 4
+            while (2 * n) * math.log(half) - math.lgamma(2 * n + 1) > -(bits + 12) * math.log(2):
+                n += 1
+            xs, ws = mpmath.mp.gauss_quadrature(n, "legendre")
+            self.nodes = [((mpmath.mpf(1) + xs[i]) / 2, ws[i] / 2) for i in range(n)]
+
+    @staticmethod
+    def _horner(coef: list[Any], x: Any) -> Any:
+        acc = coef[-1]
+        for c in reversed(coef[:-1]):
+            acc = acc * x + c
+        return acc
+
+    def log_integral(self, E: list[Any], dE: list[Any], a: Any, b: Any) -> Any:
+        """``log int_a^b exp(E(sigma)) d sigma`` for polynomials ``E`` (coefficients) and ``dE``."""
+        ev = self._horner
+        Eb = ev(E, b)
+        total = mpmath.mpf(0)
+        right = b
+        for _ in range(100_000):
+            if right <= a:
+                break
+            Er = ev(E, right)
+            if Eb - Er > self.cut:
+                break
+            slope = ev(dE, right)
+            w = right - a
+            if slope * w > self._DROP:
+                w = self._DROP / slope
+            while Er - ev(E, right - w) > 1.5 * self._DROP:
+                w /= 2
+            left = right - w
+            total += w * mpmath.fsum(
+                wt * mpmath.exp(ev(E, left + x * w) - Eb) for x, wt in self.nodes
+            )
+            right = left
+        else:
+            raise RuntimeError("log-time quadrature did not converge (exponent not resolvable)")
+        return Eb + mpmath.log(total) if total > 0 else mpmath.mpf("-inf")
+
+    def at(self, E: list[Any], dE: list[Any], sigma: Any) -> Any:
+        """``log t`` at offset ``sigma`` into the current step."""
+        if sigma <= 0:
+            return self.logt
+        li = self.log_integral(E, dE, mpmath.mpf(0), sigma)
+        hi, lo = (li, self.logt) if li > self.logt else (self.logt, li)
+        return hi + mpmath.log1p(mpmath.exp(lo - hi))
+
+    def solve(self, E: list[Any], dE: list[Any], h: Any, level: Any) -> Any:
+        """Offset ``sigma`` in ``[0, h]`` with ``log t(sigma) = level`` (safeguarded Newton)."""
+        lo, hi = mpmath.mpf(0), h
+        sig = h
+        for _ in range(200):
+            lt = self.at(E, dE, sig)
+            f = lt - level
+            if abs(f) <= mpmath.mpf(2) ** (-self.bits) * max(1, abs(level)):
+                break
+            if f > 0:
+                hi = sig
+            else:
+                lo = sig
+            step = f * mpmath.exp(lt - self._horner(E, sig))  # f / (d log t / d sigma)
+            new = sig - step
+            sig = new if lo < new < hi else (lo + hi) / 2
+            if hi - lo <= mpmath.mpf(2) ** (-self.bits) * max(1, abs(hi)):
+                break
+        return sig
+
+
+def integrate_taylor(
+    system: MirrorFlowSystem,
+    theta0: Sequence[Any],
+    logt_target: float,
+    *,
+    fp_type: FpType = "float64",
+    prec: int | None = None,
+    tol: float | None = None,
+    logt_mode: Literal["ode", "quadrature"] = "ode",
+    s0: float | None = None,
+    per_decade: int = 4,
+    budget_seconds: float = 60.0,
+    max_clock: float | None = None,
+    kink_events: bool = True,
+) -> TaylorRun:
+    """Integrate mirror flow from ``theta0`` (at ``t = 0``) until ``log t = logt_target``.
+
+    Parameters
+    ----------
+    system : MirrorFlowSystem
+        From :func:`numerics._system.build_mirror_flow_system`.
+    theta0 : sequence
+        Initial parameters: floats (their exact binary value), strings (decimal value) or mpmath
+        numbers, rounded once to the fp type.
+    logt_target : float
+        Stop when ``log t`` reaches this value.
+    fp_type : {"float64", "real128", "real"}
+        Working type; ``"real"`` is MPFR with ``prec`` bits.
+    prec : int, optional
+        Bits of precision for ``fp_type="real"``.
+    tol : float, optional
+        Taylor tolerance; default machine epsilon of the working type.
+    logt_mode : {"ode", "quadrature"}
+        Carry ``log t`` in the ODE (events for outputs and target), or ``-log L`` in the ODE and
+        ``log t`` by per-step quadrature (no stiff ``log t`` mode; Python work per step).
+    s0 : float, optional
+        Start clock ``s0 > 0``; the state there is ``p0 + s0 p'(0)`` and
+        ``log t = log s0 - log L0 - s0 (d log L/ds)(0) / 2``, exact to ``O(s0**2)``.  Default
+        ``0.01 * sqrt(tol)``.
+    per_decade : int
+        Output levels of ``log t`` per decade (from ``log t = 1``).
+    budget_seconds : float
+        Wall-clock budget of the integration (compilation excluded).
+    max_clock : float, optional
+        Clock limit; default ``1e300`` (``s``) or ``690`` (``u = log s``).
+    kink_events : bool
+        Stop steps at sign changes of ``system.kinks`` and cross them with a tiny step, so no Taylor
+        expansion is taken on the wrong side of a ReLU kink.
+
+    Returns
+    -------
+    TaylorRun
+
+    Examples
+    --------
+    Gradient flow, linear model, one point ``x = (1, 1)``: ``q(s) = 2 s`` and
+    ``log t = log(expm1(2 s) / 2)``, so ``s = log1p(2 exp(log t)) / 2``.
+
+    >>> import mpmath, numpy as np, sympy as sp
+    >>> from numerics._system import ScalarPotential, build_mirror_flow_system
+    >>> x = sp.Symbol("x", real=True)
+    >>> gd = ScalarPotential(x, x, sp.Integer(1), x, "gd")
+    >>> X = np.array([[1.0, 1.0]])
+    >>> sysm = build_mirror_flow_system(lambda th: (X @ th, X.astype(object)), 2, gd)
+    >>> exact = mpmath.log1p(2 * mpmath.exp(100)) / 2
+    >>> run = integrate_taylor(sysm, [0.0, 0.0], 100.0, fp_type="real128")
+    >>> run.status, bool(abs(run.s[-1] / exact - 1) < 1e-31)
+    ('reached', True)
+    >>> run = integrate_taylor(sysm, [0.0, 0.0], 100.0, fp_type="real128", logt_mode="quadrature")
+    >>> run.status, bool(abs(run.s[-1] / exact - 1) < 1e-31), run.stats["steps"] < 20
+    ('reached', True, True)
+    """
+    bits = _bits(fp_type, prec)
+    P = system.n_params
+    if len(theta0) != P:
+        raise ValueError(f"theta0 has length {len(theta0)}, the system has n_params={P}")
+    if logt_mode not in ("ode", "quadrature"):
+        raise ValueError(f"logt_mode must be 'ode' or 'quadrature', got {logt_mode!r}")
+    quad = logt_mode == "quadrature"
+    log_clock = system.clock == "log_s"
+    conv = _converter(fp_type, bits)
+    fp = _hy_fp(fp_type)
+    tol_f = 2.0 ** (1 - bits) if tol is None else float(tol)
+    s0_f = 0.01 * math.sqrt(tol_f) if s0 is None else float(s0)
+    if not s0_f > 0:
+        raise ValueError(f"s0 must be positive, got {s0}")
+    scale = max(1.0, float(logt_target))
+    wp = bits + 24
+
+    t_c = time.perf_counter()
+    init_f = compile_functions(
+        system, system.init_exprs, system.theta_in, fp_type=fp_type, prec=prec, scale=scale
+    )
+    vals = to_mpf(np.asarray(init_f(np.array([conv(v) for v in theta0], dtype=_dtype(fp_type)))))
+    with mpmath.workprec(wp):
+        s0_m = mpmath.mpf(s0_f)
+        p = [vals[k] + s0_m * vals[P + k] for k in range(P)]
+        ll0, dll0 = vals[2 * P], vals[2 * P + 1]
+        logt0 = mpmath.log(s0_m) - ll0 - s0_m * dll0 / 2
+        last0 = -(ll0 + s0_m * dll0) if quad else logt0
+        clock0 = mpmath.log(s0_m) if log_clock else s0_m
+        state0 = np.array([conv(v) for v in [*p, last0 / scale]], dtype=_dtype(fp_type))
+
+    equations = system.quadrature_equations if quad else system.equations
+    kw: dict[str, Any] = {"fp_type": fp, "compact_mode": True, "time": conv(clock0)}
+    if fp_type == "real":
+        kw["prec"] = bits
+    if tol is not None:
+        kw["tol"] = conv(tol)
+    npar = _n_pars([rhs for _, rhs in equations] + list(system.kinks))
+    if npar:
+        kw["pars"] = _par_array(system, npar, scale, fp_type, bits)
+
+    records: list[tuple[Any, np.ndarray, Any]] = [(clock0, state0, logt0)]
+    levels = _out_levels(float(logt0), float(logt_target), per_decade)
+    last_var = equations[-1][0]
+
+    def on_level(ta: Any, t: Any, d_sgn: int) -> None:
+        ta.update_d_output(t)
+        out = np.array(ta.d_output, copy=True)
+        with mpmath.workprec(wp):
+            records.append((to_mpf(t), out, to_mpf(out[-1]) * scale))
+
+    t_events = []
+    nt_events = []
+    if not quad:
+        nt_events = [
+            hy.nt_event(last_var - conv(_div(lv, scale, wp)), on_level, fp_type=fp) for lv in levels
+        ]
+        t_events.append(
+            hy.t_event(
+                last_var - conv(_div(logt_target, scale, wp)),
+                fp_type=fp,
+                direction=hy.event_direction.positive,
+            )
+        )
+    n_target = len(t_events)
+    if kink_events:
+        t_events += [hy.t_event(k, callback=lambda ta, d: False, fp_type=fp) for k in system.kinks]
+    kw["t_events"], kw["nt_events"] = t_events, nt_events
+    ta = hy.taylor_adaptive(equations, state0, **kw)
+    compile_seconds = time.perf_counter() - t_c
+
+    deadline = time.perf_counter() + budget_seconds
+    flags = {"reached": False, "budget": False}
+    logtime = _LogTime(bits, logt0) if quad else None
+    pending = list(levels)
+
+    def quad_step(ta: Any) -> bool:
+        """Advance log t over the step just taken; record crossed levels; stop at the target."""
+        assert logtime is not None
+        with mpmath.workprec(wp):
+            h = to_mpf(ta.last_h)
+            c1 = to_mpf(ta.time)
+            c0 = c1 - h
+            g = [to_mpf(v) * scale for v in np.asarray(ta.tc)[P]]
+            if log_clock:
+                g[0] += c0
+                g[1] += 1
+            dg = [k * g[k] for k in range(1, len(g))] or [mpmath.mpf(0)]
+            lt1 = logtime.at(g, dg, h)
+            while pending and pending[0] <= lt1:
+                level = mpmath.mpf(pending.pop(0))
+                sig = logtime.solve(g, dg, h, level)
+                ta.update_d_output(conv(c0 + sig))
+                records.append((c0 + sig, np.array(ta.d_output, copy=True), level))
+            if lt1 >= logt_target:
+                level = mpmath.mpf(logt_target)
+                sig = logtime.solve(g, dg, h, level)
+                ta.update_d_output(conv(c0 + sig))
+                records.append((c0 + sig, np.array(ta.d_output, copy=True), level))
+                flags["reached"] = True
+                return False
+            logtime.logt = lt1
+        return True
+
+    def step_cb(ta: Any) -> bool:
+        if quad and not quad_step(ta):
+            return False
+        if time.perf_counter() >= deadline:
+            flags["budget"] = True
+            return False
+        return True
+
+    if max_clock is None:
+        max_clock = 690.0 if log_clock else 1e300
+    t_i = time.perf_counter()
+    steps, n_kinks = 0, 0
+    propagate_kw = {"callback": step_cb, "write_tc": quad}
+
+    def chunk_end() -> Any:
+        # In quadrature mode no event bounds the step: a flow that is polynomial in the clock
+        # (gradient flow, linear model) would be taken in one infinite step.  Propagate in chunks.
+        if not quad:
+            return conv(max_clock)
+        c = float(to_mpf(ta.time))
+        nxt = c + 2.0 if log_clock else c + max(1.0, c)
+        return conv(min(nxt, max_clock))
+
+    while True:
+        res = ta.propagate_until(chunk_end(), **propagate_kw)
+        outcome, nst = res[0], int(res[3])
+        steps += nst
+        if -len(t_events) <= int(outcome) < -n_target:
+            # Stopped on a kink: the state sits on the switching surface, where a new Taylor
+            # expansion may pick the wrong branch.  Cross it with a tiny step (error O(delta**2)).
+            n_kinks += 1
+            delta = 0.1 * math.sqrt(tol_f) * max(1.0, abs(float(to_mpf(ta.time))))
+            res = ta.propagate_for(conv(delta), **propagate_kw)
+            steps += int(res[3])
+            outcome = res[0]
+            if (
+                -len(t_events) <= int(outcome) < -n_target
+                or outcome == hy.taylor_outcome.time_limit
+            ):
+                continue
+        if outcome == hy.taylor_outcome.time_limit and float(to_mpf(ta.time)) < max_clock:
+            continue
+        break
+    seconds = time.perf_counter() - t_i
+
+    if flags["reached"] or (n_target and int(outcome) == -1):
+        status = "reached"
+    elif flags["budget"]:
+        status = "budget"
+    elif outcome == hy.taylor_outcome.time_limit:
+        status = "clock_limit"
+    else:
+        status = "error"
+    if not quad or status != "reached":
+        final_state = np.array(ta.state, copy=True)
+        with mpmath.workprec(wp):
+            lt_final = logtime.logt if quad else to_mpf(final_state[-1]) * scale
+        records.append((to_mpf(ta.time), final_state, lt_final))
+    if not all(mpmath.isfinite(v) for v in to_mpf(records[-1][1])):
+        status = "error"
+
+    states = np.array([r[1] for r in records], dtype=_dtype(fp_type))
+    with mpmath.workprec(wp):
+        clocks = np.array([to_mpf(r[0]) for r in records], dtype=object)
+        s_vals = np.array([mpmath.exp(c) if log_clock else c for c in clocks], dtype=object)
+        logts = np.array([mpmath.mpf(r[2]) for r in records], dtype=object)
+    post = compile_functions(
+        system, [*system.theta, system.log_loss], fp_type=fp_type, prec=prec, scale=scale
+    )
+    out = np.asarray(post(np.ascontiguousarray(states.T)))
+    stats = {
+        "steps": steps,
+        "seconds": seconds,
+        "compile_seconds": compile_seconds,
+        "order": int(ta.order),
+        "tol": float(to_mpf(ta.tol)),
+        "fp_type": fp_type,
+        "prec": bits,
+        "s0": s0_f,
+        "scale": scale,
+        "logt_mode": logt_mode,
+        "kinks_crossed": n_kinks,
+    }
+    return TaylorRun(
+        clock=clocks,
+        s=s_vals,
+        logt=logts,
+        states=states,
+        theta=out[:P].T,
+        log_loss=out[P],
+        status=status,
+        stats=stats,
+    )
