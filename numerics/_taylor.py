@@ -395,7 +395,11 @@ def integrate_taylor(
     s0_f = 0.01 * math.sqrt(tol_f) if s0 is None else float(s0)
     if not s0_f > 0:
         raise ValueError(f"s0 must be positive, got {s0}")
-    scale = max(1.0, float(logt_target))
+    # Scale of the large scalar state (log t or -log L): heyoka's error control is relative to the
+    # largest state component, so an unscaled log t of 1e4 would loosen the parameters' tolerance
+    # 1e4-fold; scaling by the target instead costs absolute accuracy tol * scale in log t early
+    # on, hence the cap.
+    scale = min(max(1.0, float(logt_target)), tol_f**-0.5)
     wp = bits + 24
 
     t_c = time.perf_counter()
