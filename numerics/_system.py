@@ -41,7 +41,10 @@ LossKind = Literal["exp", "logistic"]
 #: ``margin_fn(theta) -> (q, G)`` or ``(q, G, kinks)``; ``theta`` is an object array of heyoka
 #: expressions (length P), ``q`` has shape (n,), ``G = dq/dtheta`` shape (n, P); ``kinks`` is
 #: an optional sequence of expressions whose sign changes mark non-smooth points (ReLU
-#: pre-activations).
+#: pre-activations).  Numeric constants inside these expressions are taken at their binary (float)
+#: value at every precision, so data should be floats; note that heyoka folds a product of two
+#: numeric constants in double precision (``0.1 * (0.3 * x)`` becomes ``0.03 * x`` rounded), so
+#: precompute such products in Python only when they are exact (powers of 2, signs).
 MarginFn = Callable[[np.ndarray], tuple[Any, ...]]
 
 # Above this margin, log(log1p(exp(-q))) = -q - exp(-q)/2 + O(exp(-2q)) with a relative error below
@@ -170,7 +173,8 @@ class _ParTable:
         self._index: dict[sp.Expr, int] = {}
 
     def par(self, value: sp.Expr) -> Any:
-        value = sp.nsimplify(value) if isinstance(value, sp.Float) else value
+        # A sympy Float stands for its printed decimal (0.1 -> 1/10), never a guessed closed form.
+        value = sp.nsimplify(value, rational=True) if isinstance(value, sp.Float) else value
         if value not in self._index:
             self._index[value] = len(self.values)
             self.values.append(value)
