@@ -144,8 +144,8 @@ def parse_config(raw: dict[str, Any]) -> RunConfig:
     dps = None
     if precision is not None:
         _need(isinstance(precision, dict) and isinstance(precision.get("dps"), int)
-              and precision["dps"] >= 5, "precision.dps",
-              "must be an integer >= 5 (decimal digits); omit precision for float64")
+              and precision["dps"] >= 16, "precision.dps",
+              "must be an integer >= 16 (decimal digits); omit precision for float64")
         dps = precision["dps"]
     try:
         problem = Problem.create(data, model, pot, loss=loss, scale=float(scale), seed=seed,

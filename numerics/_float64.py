@@ -45,7 +45,7 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
         raise ValueError(f"log_t must be a finite target above the start log t = {log_t0}, "
                          f"got {log_t}")
     X, y, model = problem.data.X, problem.data.y, problem.model
-    dual = problem.has_closed_form_inverse
+    dual = problem.prefers_dual
     theta_of = problem.inverse_mirror if dual else (lambda v: v)
     n_rhs = 0
 

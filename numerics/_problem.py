@@ -20,7 +20,7 @@ from theory import PerLayer, Potential
 from ._data import Dataset
 from ._models import Model
 
-__all__ = ["LOSSES", "CompiledPotential", "Problem"]
+__all__ = ["LOSSES", "CompiledPotential", "Problem", "family_inverse"]
 
 LOSSES = ("exp", "logistic")
 _X = sp.Symbol("x", real=True)
@@ -62,6 +62,19 @@ class CompiledPotential:
     def balance(self):
         """g = x f' - f (numpy)."""
         return self._np(self.potential.balance_function.expr)
+
+
+def family_inverse(pot: Potential) -> bool:
+    """True if ``pot``'s inverse mirror map is the closed form its family supplies.
+
+    Examples
+    --------
+    >>> family_inverse(Potential.cosh()), family_inverse(Potential("x**2/2 + x**4/4"))
+    (True, False)
+    """
+    inv = pot.inverse_mirror_map.expr
+    hint = getattr(pot, "_inverse_hint", None)
+    return inv is not None and hint is not None and sp.simplify(inv - hint) == 0
 
 
 def _vectorise(fn, n):
@@ -187,6 +200,17 @@ class Problem:
     def has_closed_form_inverse(self) -> bool:
         """Whether every layer's potential has a verified closed-form inverse mirror map."""
         return all(cp.inverse is not None for _, cp in self.compiled)
+
+    @cached_property
+    def prefers_dual(self) -> bool:
+        """Integrate the dual variable z: every inverse mirror map is its family's closed form.
+
+        Closed forms found by ``sympy.solve`` (Cardano's formula for ``x**2/2 + x**4/4``) cancel
+        catastrophically at large ``|z|`` and make the right-hand side noisy; the primal state
+        ``dθ/ds = -∇log ℒ / f''(θ)`` needs no inverse at all.
+        """
+        return all(family_inverse(self.potential_of_layer(int(k)))
+                   for k in sorted(set(self.layer_index.tolist())))
 
     def inverse_mirror(self, z):
         """θ = ∇φ*(z) (coordinatewise (f')^{-1}); closed forms only."""

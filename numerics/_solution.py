@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import mpmath
 import numpy as np
 from numpy.typing import NDArray
 
@@ -45,6 +46,9 @@ class MirrorFlowSolution:
         max_j |C_j(t) - C_j(0)| over the model's neurons (0 if it has none).
     status, method, precision_bits, rhs_evals, seconds
         Solver outcome and cost.
+    theta_mp, log_loss_mp, min_margin_mp : object arrays of mpmath numbers, or None
+        The same quantities at the working precision of an arbitrary-precision run (None for
+        float64 runs); the float64 arrays above are their roundings, for plots and diagnostics.
     """
 
     log_t: NDArray[np.float64]
@@ -60,6 +64,21 @@ class MirrorFlowSolution:
     rhs_evals: int
     seconds: float
     meta: dict[str, Any] = field(default_factory=dict)
+    theta_mp: NDArray[np.object_] | None = None
+    log_loss_mp: NDArray[np.object_] | None = None
+    min_margin_mp: NDArray[np.object_] | None = None
+
+    def with_precise(self, theta_mp, log_loss_mp, min_margin_mp, balance_residual_max,
+                     dps: int) -> MirrorFlowSolution:
+        """A copy carrying high-precision values (``dps`` significant digits are stored)."""
+        def f(a):
+            return np.array([float(v) for v in np.ravel(a)]).reshape(np.shape(a))
+        return replace(self, log_loss=f(log_loss_mp), min_margin=f(min_margin_mp),
+                       balance_residual_max=np.asarray(balance_residual_max, float),
+                       theta_mp=np.asarray(theta_mp, dtype=object),
+                       log_loss_mp=np.asarray(log_loss_mp, dtype=object),
+                       min_margin_mp=np.asarray(min_margin_mp, dtype=object),
+                       meta={**self.meta, "dps_stored": int(dps)})
 
     @classmethod
     def from_states(cls, problem, *, s, log_t, thetas, status, method, precision_bits,
@@ -88,7 +107,16 @@ class MirrorFlowSolution:
             "arrays": {k: arr(getattr(self, k)) for k in (
                 "log_t", "s", "theta", "z", "log_loss", "min_margin", "balance_residual_max")},
             "meta": self.meta,
+            **({"arrays_mp": self._mp_arrays()} if self.theta_mp is not None else {}),
         }
+
+    def _mp_arrays(self) -> dict[str, Any]:
+        dps = int(self.meta.get("dps_stored", 40))
+        def arr(a):
+            return np.vectorize(lambda v: mpmath.nstr(v, dps, strip_zeros=False),
+                                otypes=[object])(a).tolist()
+        return {"theta": arr(self.theta_mp), "log_loss": arr(self.log_loss_mp),
+                "min_margin": arr(self.min_margin_mp)}
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically (temp file + rename): an interrupted save leaves the old file."""
@@ -122,13 +150,23 @@ class MirrorFlowSolution:
                              f"reads version {FORMAT_VERSION}: upgrade mirrorflow or re-run")
         try:
             a = {k: np.array(v, dtype=float) for k, v in raw["arrays"].items()}
+            mp = _load_mp(raw.get("arrays_mp"), int(raw.get("meta", {}).get("dps_stored", 40)))
             return cls(a["log_t"], a["s"], a["theta"], a["z"], a["log_loss"], a["min_margin"],
                        a["balance_residual_max"], raw["status"], raw["method"],
                        int(raw["precision_bits"]), int(raw["rhs_evals"]),
-                       float(raw["seconds"]), raw.get("meta", {}))
+                       float(raw["seconds"]), raw.get("meta", {}), *mp)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path} is a corrupt mirrorflow results file ({exc!r} missing or "
                              "malformed); re-run the computation") from exc
+
+
+def _load_mp(arrays: dict[str, Any] | None, dps: int) -> tuple[Any, Any, Any]:
+    if arrays is None:
+        return None, None, None
+    with mpmath.workdps(dps + 5):
+        def arr(v):
+            return np.vectorize(mpmath.mpf, otypes=[object])(np.array(v, dtype=object))
+        return arr(arrays["theta"]), arr(arrays["log_loss"]), arr(arrays["min_margin"])
 
 
 def balance_residuals(problem, thetas) -> NDArray[np.float64]:

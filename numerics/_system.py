@@ -41,10 +41,14 @@ LossKind = Literal["exp", "logistic"]
 #: ``margin_fn(theta) -> (q, G)`` or ``(q, G, kinks)``; ``theta`` is an object array of heyoka
 #: expressions (length P), ``q`` has shape (n,), ``G = dq/dtheta`` shape (n, P); ``kinks`` is
 #: an optional sequence of expressions whose sign changes mark non-smooth points (ReLU
-#: pre-activations).  Numeric constants inside these expressions are taken at their binary (float)
-#: value at every precision, so data should be floats; note that heyoka folds a product of two
-#: numeric constants in double precision (``0.1 * (0.3 * x)`` becomes ``0.03 * x`` rounded), so
-#: precompute such products in Python only when they are exact (powers of 2, signs).
+#: pre-activations).  ``G`` may instead be a callable ``vjp(w) -> force`` that returns the P
+#: expressions ``sum_i w_i dq_i/dtheta_k`` for a list of n weight expressions ``w``: a
+#: hand-written vector-Jacobian product that reuses the forward pass (for a two-layer net
+#: ``sum_i w_i y_i relu(w_j.x_i) x_i`` needs n*m products where ``G^T w`` needs n*P).
+#: Numeric constants inside these expressions are taken at their binary (float) value at every
+#: precision, so data should be floats; note that heyoka folds a product of two numeric constants
+#: in double precision (``0.1 * (0.3 * x)`` becomes ``0.03 * x`` rounded), so precompute such
+#: products in Python only when they are exact (powers of 2, signs).
 MarginFn = Callable[[np.ndarray], tuple[Any, ...]]
 
 # Above this margin, log(log1p(exp(-q))) = -q - exp(-q)/2 + O(exp(-2q)) with a relative error below
@@ -286,7 +290,7 @@ def _as_potentials(potential: ScalarPotential | Sequence[ScalarPotential], n: in
 
 def _unpack_margin(
     out: tuple[Any, ...], P: int, need_g: bool
-) -> tuple[list[Any], np.ndarray | None, list[Any]]:
+) -> tuple[list[Any], Any, list[Any]]:
     if len(out) not in (2, 3):
         raise ValueError("margin_fn must return (q, G) or (q, G, kinks)")
     q = list(np.asarray(out[0], dtype=object).ravel())
@@ -294,10 +298,12 @@ def _unpack_margin(
         return q, None, list(out[2]) if len(out) == 3 else []
     if out[1] is None:
         raise ValueError("margin_fn returned G=None; pass gradient='reverse' to differentiate q")
+    kinks = list(out[2]) if len(out) == 3 else []
+    if callable(out[1]):
+        return q, out[1], kinks
     G = np.asarray(out[1], dtype=object)
     if G.shape != (len(q), P):
         raise ValueError(f"margin_fn returned G of shape {G.shape}, expected {(len(q), P)}")
-    kinks = list(out[2]) if len(out) == 3 else []
     return q, G, kinks
 
 
@@ -330,7 +336,8 @@ def build_mirror_flow_system(
     loss : {"exp", "logistic"}
         ``l(q) = exp(-q)`` or ``log(1 + exp(-q))``.
     gradient : {"given", "reverse"}
-        ``"given"``: the force ``sum_i w_i G_i`` from the ``G`` of ``margin_fn``; ``"reverse"``:
+        ``"given"``: the force ``sum_i w_i G_i`` from the ``G`` of ``margin_fn`` (or its
+        ``vjp(w)`` if ``G`` is callable, the cheapest form, see :data:`MarginFn`); ``"reverse"``:
         heyoka's reverse-mode derivative of ``sum_i c_i q_i`` with ``c_i -> w_i`` substituted after
         differentiation (a vector-Jacobian product: for networks it is several times smaller than
         ``G^T w`` and the Taylor step is correspondingly cheaper; ``G`` may then be ``None``).
@@ -418,6 +425,12 @@ def build_mirror_flow_system(
             ).gradient
             back.update({f"dq_w{i}": w[i] for i in range(len(q))})
             force = [hy.subs(g, back) for g in grad]
+        elif callable(G):
+            force = list(G(list(w)))
+            if len(force) != P:
+                raise ValueError(
+                    f"the vjp returned by margin_fn gave {len(force)} components, expected {P}"
+                )
         else:
             zero = hy.expression(0.0)
             force = [hy.sum([w[i] * G[i, k] for i in range(len(q))]) or zero for k in range(P)]

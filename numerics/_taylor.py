@@ -193,8 +193,9 @@ class TaylorRun:
         ``"reached"`` (log t target hit), ``"budget"`` (wall-clock budget spent), ``"clock_limit"``
         or ``"error"`` (non-finite state or failed step).
     stats : dict
-        ``steps``, ``seconds`` (integration), ``compile_seconds``, ``order``, ``tol``, ``fp_type``,
-        ``prec`` (bits), ``s0``, ``scale``, ``logt_mode``, ``kinks_crossed``.
+        ``steps``, ``seconds`` (integration, wall clock), ``cpu_seconds`` (integration, CPU time of
+        this process: less sensitive to a loaded machine), ``compile_seconds``, ``order``, ``tol``,
+        ``fp_type``, ``prec`` (bits), ``s0``, ``scale``, ``logt_mode``, ``kinks_crossed``.
     """
 
     clock: np.ndarray
@@ -309,6 +310,51 @@ class _LogTime:
         return sig
 
 
+def _initial_state(
+    system: MirrorFlowSystem, theta0: Sequence[Any], s0_f: float, quad: bool, log_clock: bool,
+    fp_type: FpType, prec: int | None, scale: float, wp: int,
+) -> tuple[Any, np.ndarray, Any]:
+    """Clock, state and log t at ``s0`` from the first-order expansion at ``s = 0``."""
+    P = system.n_params
+    conv = _converter(fp_type, _bits(fp_type, prec))
+    init_f = compile_functions(
+        system, system.init_exprs, system.theta_in, fp_type=fp_type, prec=prec, scale=scale
+    )
+    vals = to_mpf(np.asarray(init_f(np.array([conv(v) for v in theta0], dtype=_dtype(fp_type)))))
+    with mpmath.workprec(wp):
+        s0_m = mpmath.mpf(s0_f)
+        p = [vals[k] + s0_m * vals[P + k] for k in range(P)]
+        ll0, dll0 = vals[2 * P], vals[2 * P + 1]
+        logt0 = mpmath.log(s0_m) - ll0 - s0_m * dll0 / 2
+        last0 = -(ll0 + s0_m * dll0) if quad else logt0
+        clock0 = mpmath.log(s0_m) if log_clock else s0_m
+        state0 = np.array([conv(v) for v in [*p, last0 / scale]], dtype=_dtype(fp_type))
+    return clock0, state0, logt0
+
+
+def _start_state(
+    system: MirrorFlowSystem, start: tuple[Any, Sequence[Any], Any], quad: bool,
+    fp_type: FpType, prec: int | None, scale: float, wp: int,
+) -> tuple[Any, np.ndarray, Any]:
+    """Clock, state and log t of a continued run (see ``start`` in :func:`integrate_taylor`)."""
+    P = system.n_params
+    clock, params, logt = start
+    if len(params) != P:
+        raise ValueError(f"start state has {len(params)} variables, the system has {P}")
+    conv = _converter(fp_type, _bits(fp_type, prec))
+    with mpmath.workprec(wp):
+        clock0, logt0 = mpmath.mpf(clock), mpmath.mpf(logt)
+        p = [conv(mpmath.mpf(v)) for v in params]
+        if quad:
+            ll = compile_functions(system, [system.log_loss], fp_type=fp_type, prec=prec,
+                                   scale=scale)
+            last0 = -to_mpf(np.asarray(ll(np.array([*p, conv(0)], dtype=_dtype(fp_type)))))[0]
+        else:
+            last0 = logt0
+        state0 = np.array([*p, conv(last0 / scale)], dtype=_dtype(fp_type))
+    return clock0, state0, logt0
+
+
 def integrate_taylor(
     system: MirrorFlowSystem,
     theta0: Sequence[Any],
@@ -323,6 +369,9 @@ def integrate_taylor(
     budget_seconds: float = 60.0,
     max_clock: float | None = None,
     kink_events: bool = True,
+    start: tuple[Any, Sequence[Any], Any] | None = None,
+    progress: Callable[[float], None] | None = None,
+    heyoka_options: dict[str, Any] | None = None,
 ) -> TaylorRun:
     """Integrate mirror flow from ``theta0`` (at ``t = 0``) until ``log t = logt_target``.
 
@@ -357,6 +406,15 @@ def integrate_taylor(
     kink_events : bool
         Stop steps at sign changes of ``system.kinks`` and cross them with a tiny step, so no Taylor
         expansion is taken on the wrong side of a ReLU kink.
+    start : (clock, state, log t), optional
+        Continue a previous run instead of starting at ``t = 0``: the clock value, the P state
+        variables (``z`` if the system is dual, ``theta`` if primal) and ``log t`` there, as
+        mpmath numbers or decimal strings (``theta0`` is then ignored; pass the start's theta).
+    progress : callable, optional
+        Called with the current ``log t`` (a float) about five times a second.
+    heyoka_options : dict, optional
+        Extra keyword arguments of ``heyoka.taylor_adaptive`` (e.g. ``parallel_mode``,
+        ``opt_level``, ``parjit``); ``compact_mode`` is always on.
 
     Returns
     -------
@@ -403,18 +461,12 @@ def integrate_taylor(
     wp = bits + 24
 
     t_c = time.perf_counter()
-    init_f = compile_functions(
-        system, system.init_exprs, system.theta_in, fp_type=fp_type, prec=prec, scale=scale
-    )
-    vals = to_mpf(np.asarray(init_f(np.array([conv(v) for v in theta0], dtype=_dtype(fp_type)))))
-    with mpmath.workprec(wp):
-        s0_m = mpmath.mpf(s0_f)
-        p = [vals[k] + s0_m * vals[P + k] for k in range(P)]
-        ll0, dll0 = vals[2 * P], vals[2 * P + 1]
-        logt0 = mpmath.log(s0_m) - ll0 - s0_m * dll0 / 2
-        last0 = -(ll0 + s0_m * dll0) if quad else logt0
-        clock0 = mpmath.log(s0_m) if log_clock else s0_m
-        state0 = np.array([conv(v) for v in [*p, last0 / scale]], dtype=_dtype(fp_type))
+    if start is not None:
+        clock0, state0, logt0 = _start_state(system, start, quad, fp_type, prec, scale, wp)
+    else:
+        clock0, state0, logt0 = _initial_state(
+            system, theta0, s0_f, quad, log_clock, fp_type, prec, scale, wp
+        )
 
     equations = system.quadrature_equations if quad else system.equations
     kw: dict[str, Any] = {"fp_type": fp, "compact_mode": True, "time": conv(clock0)}
@@ -453,7 +505,13 @@ def integrate_taylor(
     if kink_events:
         t_events += [hy.t_event(k, callback=lambda ta, d: False, fp_type=fp) for k in system.kinks]
     kw["t_events"], kw["nt_events"] = t_events, nt_events
-    ta = hy.taylor_adaptive(equations, state0, **kw)
+    extra = dict(heyoka_options or {})
+    clash = sorted(set(extra) & {*kw, "compact_mode"})
+    if clash:
+        raise ValueError(
+            f"heyoka_options may not set {clash}: they are set by integrate_taylor's own arguments"
+        )
+    ta = hy.taylor_adaptive(equations, state0, **kw, **extra)
     compile_seconds = time.perf_counter() - t_c
 
     deadline = time.perf_counter() + budget_seconds
@@ -489,9 +547,15 @@ def integrate_taylor(
             logtime.logt = lt1
         return True
 
+    next_report = [time.perf_counter()]
+
     def step_cb(ta: Any) -> bool:
         if quad and not quad_step(ta):
             return False
+        if progress is not None and time.perf_counter() >= next_report[0]:
+            next_report[0] = time.perf_counter() + 0.2
+            assert logtime is not None or not quad
+            progress(float(logtime.logt) if quad else float(to_mpf(ta.state[-1])) * scale)
         if time.perf_counter() >= deadline:
             flags["budget"] = True
             return False
@@ -499,7 +563,7 @@ def integrate_taylor(
 
     if max_clock is None:
         max_clock = 690.0 if log_clock else 1e300
-    t_i = time.perf_counter()
+    t_i, cpu_i = time.perf_counter(), time.process_time()
     steps, n_kinks = 0, 0
     propagate_kw = {"callback": step_cb, "write_tc": quad}
 
@@ -533,6 +597,7 @@ def integrate_taylor(
             continue
         break
     seconds = time.perf_counter() - t_i
+    cpu_seconds = time.process_time() - cpu_i
 
     if flags["reached"] or (n_target and int(outcome) == -1):
         status = "reached"
@@ -562,6 +627,7 @@ def integrate_taylor(
     stats = {
         "steps": steps,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "compile_seconds": compile_seconds,
         "order": int(ta.order),
         "tol": float(to_mpf(ta.tol)),

@@ -161,6 +161,16 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _theta_strings(sol) -> list[str]:
+    """Final θ as decimal strings: every stored digit of a high-precision run, else repr."""
+    if sol.theta_mp is None:
+        return [repr(float(v)) for v in sol.theta[-1]]
+    import mpmath
+
+    dps = int(sol.meta.get("dps_stored", 40))
+    return [mpmath.nstr(v, dps, strip_zeros=False) for v in sol.theta_mp[-1]]
+
+
 def integrate_summary(cfg, sol) -> dict:
     """The JSON summary of ``mirrorflow integrate`` (see the README for the keys)."""
     import numpy as np
@@ -177,7 +187,7 @@ def integrate_summary(cfg, sol) -> dict:
         "log_loss": float(sol.log_loss[-1]),
         "margin": margin,
         "min_margin": float(sol.min_margin[-1]),
-        "theta": [repr(float(v)) for v in theta],
+        "theta": _theta_strings(sol),
         "balance_residual_max": float(np.max(sol.balance_residual_max)),
         "digits": sol.meta.get("digits"),
         "rhs_evals": sol.rhs_evals,

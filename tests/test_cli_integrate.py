@@ -35,6 +35,32 @@ def test_json_summary_against_closed_form(tmp_path, capsys):
     assert MirrorFlowSolution.load(out_run).status == "reached"
 
 
+def test_json_summary_high_precision_against_closed_form(tmp_path, capsys):
+    """The same one-point cosh run at 40 digits: θ comes back as 40-digit strings, and
+    z(final) - z(0) = s x holds to ~38 digits (independent mpmath arithmetic); the
+    integrator's log t is checked by quadrature: t = ∫_0^s exp(x·asinh(sinh θ0 + σ x)) dσ."""
+    import mpmath
+
+    cfg = {**CFG, "precision": {"dps": 40}}
+    assert main(["integrate", write(tmp_path, cfg), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["status"] == "reached" and rep["method"].startswith("taylor")
+    assert rep["digits"]["direction"] > 38
+    with mpmath.workdps(60):
+        theta = [mpmath.mpf(v) for v in rep["theta"]]
+        assert all(len(v.replace("-", "").replace(".", "").lstrip("0")) >= 40
+                   for v in rep["theta"])
+        x = [mpmath.mpf(0.6), mpmath.mpf(-0.8)]          # the data are float64 values
+        th0 = [mpmath.mpf(0.05), mpmath.mpf(0.02)]
+        dz = [mpmath.sinh(a) - mpmath.sinh(b) for a, b in zip(theta, th0, strict=True)]
+        s = dz[0] / x[0]
+        assert abs(dz[1] - s * x[1]) / abs(dz[1]) < mpmath.mpf(10) ** -37
+        t = mpmath.quad(lambda sig: mpmath.exp(mpmath.fsum(
+            xi * mpmath.asinh(mpmath.sinh(ti) + sig * xi) for xi, ti in zip(x, th0, strict=True))),
+            [0, s])
+        assert abs(mpmath.log(t) - 6) < mpmath.mpf(10) ** -30
+
+
 @pytest.mark.parametrize("patch, field", [
     ({"model": {"kind": "cnn"}}, "model.kind"),
     ({"model": {"kind": "two_layer", "width": -3}}, "model.width"),

@@ -1,0 +1,224 @@
+"""Arbitrary-precision mirror flow for a :class:`~numerics.Problem`: heyoka Taylor, certified.
+
+This module is the adapter between the user-level objects (a :class:`Problem` built from
+``theory`` potentials and a homogeneous model) and the Taylor core
+(:func:`numerics._system.build_mirror_flow_system`, :func:`numerics._taylor.integrate_taylor`):
+
+* every scalar potential is handed over as its *derived* sympy objects (``f'``, ``f''`` and the
+  verified inverse mirror map of :class:`theory.Potential`) -- nothing is re-derived here;
+* the model's forward pass and gradient are evaluated on heyoka expressions
+  (:data:`numerics.HEYOKA` backend), its ReLU pre-activations become kink events;
+* the working type follows the requested decimal digits ``dps``: ``real128`` (113 bits) while
+  ``dps + 4 <= 34``, MPFR ``real`` with ``ceil((dps + 8) log2 10)`` bits above;
+* the result is a :class:`MirrorFlowSolution` whose float64 arrays serve plots and diagnostics, and
+  whose ``theta_mp`` / ``log_loss_mp`` / ``min_margin_mp`` keep the working precision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Literal
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from theory import Potential
+
+from ._backends import HEYOKA, MPMATH
+from ._problem import Problem, family_inverse
+from ._solution import MirrorFlowSolution
+
+__all__ = ["precision_plan", "problem_system", "scalar_potential", "solve_precise"]
+
+_X = sp.Symbol("x", real=True)
+_Z = sp.Symbol("z", real=True)
+_LOG2_10 = math.log2(10)
+
+
+def precision_plan(dps: int) -> tuple[str, int | None, int]:
+    """Working type for ``dps`` requested digits: ``(fp_type, prec, bits)``.
+
+    Four guard digits are kept for roundoff accumulated along the run.
+
+    Examples
+    --------
+    >>> precision_plan(30)
+    ('real128', None, 113)
+    >>> precision_plan(50)
+    ('real', 193, 193)
+    """
+    dps = int(dps)
+    if dps < 16:
+        raise ValueError(f"dps={dps}: arbitrary precision starts above float64; use dps=None for "
+                         "float64 or dps >= 16")
+    if dps + 4 <= 34:
+        return "real128", None, 113
+    bits = math.ceil((dps + 8) * _LOG2_10)
+    return "real", bits, bits
+
+
+def scalar_potential(pot: Potential) -> Any:
+    """The Taylor core's :class:`~numerics._system.ScalarPotential` of a theory potential.
+
+    Examples
+    --------
+    >>> sp_ = scalar_potential(Potential.hyperbolic_entropy(0.1))
+    >>> sp_.fprime, sp_.inverse
+    (asinh(10*x), sinh(x)/10)
+    """
+    from ._system import ScalarPotential
+
+    x = [s for s in pot.mirror_map.expr.free_symbols if s.name == "x"]
+    xsym = x[0] if x else _X
+
+    def bound(expr: sp.Expr | None, var: sp.Symbol) -> sp.Expr | None:
+        if expr is None:
+            return None
+        return sp.sympify(pot.bind(expr)).xreplace({var: _X})
+
+    zsym = [s for s in (pot.inverse_mirror_map.expr or sp.S(0)).free_symbols if s.name == "z"]
+    inverse = bound(pot.inverse_mirror_map.expr, zsym[0]) if zsym else None
+    if inverse is not None and not family_inverse(pot):
+        inverse = None
+    return ScalarPotential(_X, bound(pot.mirror_map.expr, xsym),
+                           bound(pot.hessian.expr, xsym), inverse, pot.name or str(pot.expr))
+
+
+def problem_system(problem: Problem, *, state: Literal["auto", "dual", "primal"] = "auto",
+                   clock: Literal["s", "log_s"] = "s") -> Any:
+    """Build the heyoka mirror-flow system of a problem (THEORY.md §1, §7).
+
+    ``state="auto"`` integrates the dual variable when every potential has a well-conditioned
+    closed-form inverse mirror map, the primal variable otherwise.
+
+    Examples
+    --------
+    >>> from numerics import Linear, two_d
+    >>> prob = Problem.create(two_d(6, seed=0), Linear(), Potential.hyperbolic_entropy(0.1))
+    >>> sysm = problem_system(prob)
+    >>> sysm.state, sysm.n_params, len(sysm.margins)
+    ('dual', 2, 6)
+    """
+    from ._system import build_mirror_flow_system
+
+    X = np.asarray(problem.data.X, dtype=float)
+    y = np.asarray(problem.data.y, dtype=float)
+    model = problem.model
+    layers = problem.layer_index
+    by_layer = {int(k): scalar_potential(problem.potential_of_layer(int(k)))
+                for k in sorted(set(layers.tolist()))}
+    pots = [by_layer[int(k)] for k in layers]
+    if state == "auto":
+        state = "dual" if all(p.inverse is not None for p in pots) else "primal"
+
+    def margins(theta: np.ndarray) -> tuple[Any, Any, Any]:
+        out, grads = model.outputs_and_grads(theta, X, HEYOKA)
+        q = np.array([yi * oi if yi == 1 else -oi for yi, oi in zip(y, out, strict=True)],
+                     dtype=object)
+        G = np.array([[g if yi == 1 else -g for g in row] for yi, row in
+                      zip(y, np.asarray(grads), strict=True)], dtype=object)
+        return q, G, list(model.kinks(theta, X, HEYOKA))
+
+    if not np.all(np.abs(y) == 1):
+        raise ValueError("labels must be +1 or -1 for the arbitrary-precision path")
+    return build_mirror_flow_system(margins, problem.n_params, pots, state=state, clock=clock)
+
+
+def _mp_balance(problem: Problem, thetas: np.ndarray) -> np.ndarray:
+    """max_j |C_j(θ_k) - C_j(θ_0)| at the working precision (mpmath)."""
+    groups = problem.model.neuron_groups(problem.d)
+    if not groups:
+        return np.zeros(len(thetas))
+    layers = problem.layer_index
+    g_fns = {}
+    for k in sorted(set(layers.tolist())):
+        pot = problem.potential_of_layer(int(k))
+        xs = [s for s in pot.balance_function.expr.free_symbols if s.name == "x"]
+        g_fns[int(k)] = sp.lambdify(xs or [_X], pot.bind(pot.balance_function.expr), "mpmath")
+    g = [[g_fns[int(layers[m])](th[m]) for m in range(len(th))] for th in thetas]
+    out = []
+    C0 = None
+    for row in g:
+        C = [mpmath.fsum(row[i] for i in gr.incoming)
+             - gr.k * mpmath.fsum(row[o] for o in gr.outgoing) for gr in groups]
+        C0 = C if C0 is None else C0
+        out.append(float(max(abs(c - c0) for c, c0 in zip(C, C0, strict=True))))
+    return np.array(out)
+
+
+def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float | None = None,
+                  max_seconds: float = 600.0,
+                  logt_mode: Literal["ode", "quadrature"] = "quadrature",
+                  state: Literal["auto", "dual", "primal"] = "auto", per_decade: int = 8,
+                  tol: float | None = None, progress: Callable[[float], None] | None = None,
+                  start: MirrorFlowSolution | None = None) -> MirrorFlowSolution:
+    """Integrate a problem with heyoka's Taylor method at ``dps`` digits (no certificate).
+
+    Use :func:`numerics.solve_mirror_flow` with ``dps=`` for certified results; this is the
+    single run it repeats.
+
+    Examples
+    --------
+    >>> from numerics import Linear, two_d
+    >>> prob = Problem.create(two_d(6, seed=0), Linear(), Potential.quadratic())
+    >>> sol = solve_precise(prob, log_t=50.0, dps=30)
+    >>> sol.status, sol.method, float(sol.log_t[-1])
+    ('reached', 'taylor-real128', 50.0)
+    """
+    from ._taylor import integrate_taylor, to_mpf
+
+    if log_loss is not None:
+        raise NotImplementedError("log_loss early stop is float64-only for now; use log_t")
+    fp_type, prec, bits = precision_plan(dps)
+    sysm = problem_system(problem, state=state)
+    start_arg = None
+    theta0: list[Any] = [float(v) for v in problem.theta0]
+    if start is not None:
+        if start.theta_mp is None:
+            raise ValueError("the run to continue has no high-precision state (a float64 run); "
+                             "continue it with dps=None, or start a new run with dps")
+        with mpmath.workprec(bits + 24):
+            th = list(start.theta_mp[-1])
+            params = th if sysm.state == "primal" else list(_mp_mirror(problem, th))
+            start_arg = (mpmath.mpf(start.meta["clock_mp"]), params,
+                         mpmath.mpf(start.meta["log_t_mp"]))
+    run = integrate_taylor(sysm, theta0, float(log_t), fp_type=fp_type, prec=prec, tol=tol,
+                           logt_mode=logt_mode, per_decade=per_decade, budget_seconds=max_seconds,
+                           start=start_arg, progress=progress)
+    with mpmath.workprec(bits + 24):
+        theta_mp = np.array([[to_mpf(v) for v in row] for row in run.theta], dtype=object)
+        ll_mp = np.array([to_mpf(v) for v in run.log_loss], dtype=object)
+        X = MPMATH.asarray(problem.data.X)
+        y = problem.data.y
+        margins = [min(float(yi) * o for yi, o in zip(y, problem.model.outputs(th, X, MPMATH),
+                                                     strict=True)) for th in theta_mp]
+        mm_mp = np.array(margins, dtype=object)
+        resid = _mp_balance(problem, theta_mp)
+    status = "reached" if run.status == "reached" else run.status
+    sol = MirrorFlowSolution.from_states(
+        problem, s=np.array([float(v) for v in run.s]),
+        log_t=np.array([float(v) for v in run.logt]),
+        thetas=np.array([[float(v) for v in row] for row in theta_mp]), status=status,
+        method=f"taylor-{fp_type}", precision_bits=bits, rhs_evals=int(run.stats["steps"]),
+        seconds=float(run.stats["seconds"] + run.stats["compile_seconds"]),
+        extra={"solver": {k: v for k, v in run.stats.items()}, "dps": int(dps),
+               "state": sysm.state,
+               "clock_mp": mpmath.nstr(run.clock[-1], int(bits / _LOG2_10) + 5),
+               "log_t_mp": mpmath.nstr(run.logt[-1], int(bits / _LOG2_10) + 5)})
+    return sol.with_precise(theta_mp, ll_mp, mm_mp, resid, dps=int(bits / _LOG2_10))
+
+
+def _mp_mirror(problem: Problem, theta: list[Any]) -> list[Any]:
+    layers = problem.layer_index
+    out = []
+    cache: dict[int, Any] = {}
+    for m, v in enumerate(theta):
+        k = int(layers[m])
+        if k not in cache:
+            pot = problem.potential_of_layer(k)
+            xs = [s for s in pot.mirror_map.expr.free_symbols if s.name == "x"]
+            cache[k] = sp.lambdify(xs or [_X], pot.bind(pot.mirror_map.expr), "mpmath")
+        out.append(cache[k](v))
+    return out

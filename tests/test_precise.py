@@ -1,0 +1,124 @@
+"""The arbitrary-precision path of ``solve_mirror_flow`` (heyoka Taylor behind a Problem).
+
+Expected values come from closed forms (gradient flow on one sample), from runs at higher
+precision, from the float64 path, and from the balance law (THEORY.md §2).
+"""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+from numerics import (
+    Dataset,
+    Linear,
+    MirrorFlowSolution,
+    Problem,
+    TwoLayer,
+    agreeing_digits,
+    resume,
+    solve_mirror_flow,
+)
+from numerics._precise import precision_plan, problem_system
+from theory import Potential
+
+pytest.importorskip("heyoka")
+
+
+def _one_sample(x: list[float]) -> Dataset:
+    return Dataset.from_arrays(np.array([x]), np.array([1.0]))
+
+
+def test_gradient_flow_one_sample_matches_closed_form() -> None:
+    """GD, linear model, one sample x from theta0 = 0: theta(s) = s x, q = |x|^2 s and
+    t = expm1(|x|^2 s) / |x|^2 (THEORY.md §7 time change), so s is known in closed form."""
+    x = [1.0, 2.0]
+    prob = Problem.create(_one_sample(x), Linear(), Potential.quadratic(), theta0=[0.0, 0.0])
+    log_t = 300.0
+    sol = solve_mirror_flow(prob, log_t=log_t, dps=30, certify=False)
+    assert sol.status == "reached"
+    with mpmath.workdps(60):
+        n2 = mpmath.mpf(5)
+        s_exact = mpmath.log1p(n2 * mpmath.exp(log_t)) / n2
+        theta_exact = [s_exact * v for v in x]
+        digits = agreeing_digits(list(sol.theta_mp[-1]), theta_exact, 100)
+        ll_exact = -n2 * s_exact
+        ll_digits = agreeing_digits([sol.log_loss_mp[-1]], [ll_exact], 100)
+    assert digits > 30, digits
+    assert ll_digits > 30, ll_digits
+
+
+def test_certificate_counts_digits_against_a_higher_precision_run() -> None:
+    """Hyperbolic entropy, linear model, 2-D data to log t = 500: the certified digits are
+    those of the 30-digit run against the reference, and the reference itself agrees with an
+    independent 60-digit run (so the certificate is not self-referential)."""
+    X = np.array([[1.0, 0.25], [0.5, -1.0], [-0.75, -0.5]])
+    y = np.array([1.0, -1.0, -1.0])
+    prob = Problem.create(Dataset.from_arrays(X, y), Linear(), Potential.hyperbolic_entropy(0.1),
+                          theta0=[0.0, 0.0])
+    sol = solve_mirror_flow(prob, log_t=500.0, dps=30)
+    assert sol.status == "reached" and sol.method == "taylor-real128"
+    assert sol.meta["digits"]["direction"] >= 29
+    independent = solve_mirror_flow(prob, log_t=500.0, dps=60, certify=False)
+    with mpmath.workdps(80):
+        d = agreeing_digits(list(sol.theta_mp[-1]), list(independent.theta_mp[-1]), 100)
+    assert abs(d - sol.meta["digits"]["direction"]) < 3 or d >= 29
+    # float64 path agrees to the digits float64 certifies
+    f64 = solve_mirror_flow(prob, log_t=60.0)
+    hp = solve_mirror_flow(prob, log_t=60.0, dps=30, certify=False)
+    assert agreeing_digits(f64.theta[-1], hp.theta[-1]) >= f64.meta["digits"]["direction"] - 1
+
+
+def test_two_layer_balance_law_holds_to_working_precision() -> None:
+    """Every neuron's C_j = sum_in g - k sum_out g is conserved (THEORY.md §2): square-ReLU
+    two-layer net, hyperbolic entropy, 30 digits, balance residuals below 1e-25."""
+    X = np.array([[1.0, 0.5, 0.0], [-0.5, 1.0, 0.25], [0.75, -1.0, 0.5], [-1.0, -0.25, -0.5]])
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    prob = Problem.create(Dataset.from_arrays(X, y), TwoLayer(width=4, activation="square_relu"),
+                          Potential.hyperbolic_entropy(0.1), scale=0.5, seed=3)
+    sol = solve_mirror_flow(prob, log_t=40.0, dps=30, certify=False)
+    assert sol.status == "reached"
+    assert np.max(sol.balance_residual_max) < 1e-25
+    # the float64 roundings of the same run carry no such guarantee beyond ~1e-13
+    assert np.all(np.isfinite(sol.theta))
+
+
+def test_primal_state_when_only_a_cardano_inverse_exists() -> None:
+    """x^2/2 + x^4/4 has only a sympy.solve (Cardano) inverse: the primal state is used, and the
+    result agrees with the float64 path to the digits that path certifies."""
+    pot = Potential("x**2/2 + x**4/4")
+    X = np.array([[1.0, 0.5], [0.25, -1.0]])
+    prob = Problem.create(Dataset.from_arrays(X, np.array([1.0, -1.0])), Linear(), pot,
+                          theta0=[0.0, 0.0])
+    assert problem_system(prob).state == "primal"
+    hp = solve_mirror_flow(prob, log_t=40.0, dps=30, certify=False)
+    f64 = solve_mirror_flow(prob, log_t=40.0)
+    assert agreeing_digits(f64.theta[-1], hp.theta[-1]) >= f64.meta["digits"]["direction"] - 1
+
+
+def test_save_load_resume_round_trip(tmp_path) -> None:
+    """A saved high-precision run keeps its digits, and resuming it reproduces the
+    uninterrupted run to about the working precision."""
+    X = np.array([[1.0, 0.25], [0.5, -1.0]])
+    prob = Problem.create(Dataset.from_arrays(X, np.array([1.0, -1.0])), Linear(),
+                          Potential.cosh(), theta0=[0.0, 0.0])
+    whole = solve_mirror_flow(prob, log_t=30.0, dps=30, certify=False)
+    first = solve_mirror_flow(prob, log_t=10.0, dps=30, certify=False)
+    path = first.save(tmp_path / "run.json")
+    loaded = MirrorFlowSolution.load(path)
+    with mpmath.workdps(50):
+        assert agreeing_digits(list(loaded.theta_mp[-1]), list(first.theta_mp[-1]), 100) > 33
+    more = resume(loaded, prob, log_t=30.0)
+    assert more.status == "reached" and float(more.log_t[-1]) == 30.0
+    assert float(more.log_t[0]) == float(first.log_t[0])
+    with mpmath.workdps(50):
+        assert agreeing_digits(list(more.theta_mp[-1]), list(whole.theta_mp[-1]), 100) > 28
+
+
+def test_bad_precision_is_named() -> None:
+    with pytest.raises(ValueError, match="dps=10"):
+        precision_plan(10)
+    prob = Problem.create(_one_sample([1.0, 0.0]), Linear(), Potential.quadratic())
+    with pytest.raises(TypeError, match="dps"):
+        solve_mirror_flow(prob, log_t=1.0, logt_mode="ode")
