@@ -8,6 +8,8 @@ the final direction θ/‖θ‖ and of the final minimal margin (``meta["digits"
 from __future__ import annotations
 
 import math
+import os
+import time
 
 import mpmath
 import numpy as np
@@ -88,30 +90,64 @@ class _LogProgress:
         self.bar.close()
 
 
-def _solve_precise_certified(problem: Problem, *, log_t: float, dps: int, max_seconds: float,
-                             certify: bool, progress: bool, start=None,
-                             **kw) -> MirrorFlowSolution:
+def _concat_precise(head: MirrorFlowSolution, tail: MirrorFlowSolution,
+                    problem: Problem) -> MirrorFlowSolution:
+    """``head`` followed by ``tail`` (which starts where ``head`` ended)."""
+    from dataclasses import replace
+
+    from ._precise import _mp_balance
+
+    cat = {k: np.concatenate([getattr(head, k), getattr(tail, k)[1:]])
+           for k in ("log_t", "s", "theta", "z", "log_loss", "min_margin", "theta_mp",
+                     "log_loss_mp", "min_margin_mp")}
+    with mpmath.workdps(int(tail.meta.get("dps_stored", 40)) + 10):
+        resid = _mp_balance(problem, cat["theta_mp"])     # relative to the start of the run
+    return replace(tail, **cat, balance_residual_max=resid,
+                   rhs_evals=head.rhs_evals + tail.rhs_evals,
+                   seconds=head.seconds + tail.seconds,
+                   meta={**tail.meta, "segments": head.meta.get("segments", 1) + 1})
+
+
+def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float,
+                 label: str, progress: bool, start: MirrorFlowSolution | None = None,
+                 checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
+                 **kw) -> MirrorFlowSolution:
+    """One precise run, in segments of ``checkpoint_every`` seconds saved to ``checkpoint``."""
     from ._precise import solve_precise
 
-    def run(digits: int, label: str, st=None):
-        bar = _LogProgress(log_t, f"mirror flow ({label})") if progress else None
-        try:
-            out = solve_precise(problem, log_t=log_t, dps=digits, max_seconds=max_seconds,
-                                progress=bar, start=st, **kw)
-            if bar is not None:
-                bar(float(out.log_t[-1]))
-            return out
-        finally:
-            if bar is not None:
-                bar.close()
+    bar = _LogProgress(log_t, f"mirror flow ({label})") if progress else None
+    deadline = time.monotonic() + max_seconds
+    sol = start
+    try:
+        while True:
+            remaining = max(deadline - time.monotonic(), 0.0)
+            seg_budget = min(remaining, checkpoint_every) if checkpoint else remaining
+            seg = solve_precise(problem, log_t=log_t, dps=dps, max_seconds=seg_budget,
+                                progress=bar, start=sol, **kw)
+            sol = seg if sol is None else _concat_precise(sol, seg, problem)
+            if checkpoint is not None:
+                sol.save(checkpoint)
+            if seg.status != "budget" or time.monotonic() >= deadline:
+                break
+        if bar is not None:
+            bar(float(sol.log_t[-1]))
+        return sol
+    finally:
+        if bar is not None:
+            bar.close()
 
-    sol = run(dps, f"{dps} digits", start)
+
+def _solve_precise_certified(problem: Problem, *, log_t: float, dps: int, max_seconds: float,
+                             certify: bool, progress: bool, **kw) -> MirrorFlowSolution:
+    sol = _run_precise(problem, log_t=log_t, dps=dps, max_seconds=max_seconds,
+                       label=f"{dps} digits", progress=progress, **kw)
     if certify and sol.status == "reached":
         ref_dps = dps + max(10, dps // 2)
-        ref = run(ref_dps, f"certificate, {ref_dps} digits", start)
+        kw.pop("checkpoint", None)
+        ref = _run_precise(problem, log_t=log_t, dps=ref_dps, max_seconds=max_seconds,
+                           label=f"certificate, {ref_dps} digits", progress=progress, **kw)
         if ref.status == "reached":
-            digits = _certify(sol, ref)
-            sol.meta["digits"] = digits
+            sol.meta["digits"] = _certify(sol, ref)
             sol.meta["certificate"] = (f"same run at {ref_dps} digits "
                                        f"({ref.method}, {ref.precision_bits} bits)")
         else:
@@ -122,7 +158,9 @@ def _solve_precise_certified(problem: Problem, *, log_t: float, dps: int, max_se
 def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
                       log_loss: float | None = None, max_seconds: float = 120.0,
                       certify: bool = True, progress: bool = False,
-                      rtol: float = 1e-11, **precise_options) -> MirrorFlowSolution:
+                      rtol: float = 1e-11, checkpoint: str | os.PathLike | None = None,
+                      checkpoint_every: float = 60.0,
+                      **precise_options) -> MirrorFlowSolution:
     """Integrate d/dt ∇φ(θ) = -∇ℒ(θ) until ``log t = log_t`` (THEORY.md §1, §7).
 
     Parameters
@@ -144,6 +182,11 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
         Repeat the run at a tighter tolerance (float64: 1000x, floor 3e-14) or at higher
         precision (``dps + max(10, dps // 2)`` digits) and record the agreeing digits in
         ``meta["digits"]`` (direction, margin, log loss).
+    checkpoint, checkpoint_every
+        A results file: arbitrary-precision runs save the trajectory so far to it every
+        ``checkpoint_every`` seconds (atomically), so an interrupted run loses at most that much;
+        continue it with ``resume(MirrorFlowSolution.load(checkpoint), problem, log_t=...)``.
+        Float64 runs save once at the end.
     **precise_options
         Passed to :func:`numerics._precise.solve_precise` when ``dps`` is given: ``logt_mode``
         (``"quadrature"``, default, or ``"ode"``), ``state`` (``"auto"``, ``"dual"``,
@@ -167,7 +210,8 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
     if dps is not None:
         return _solve_precise_certified(problem, log_t=log_t, dps=dps, log_loss=log_loss,
                                         max_seconds=max_seconds, certify=certify,
-                                        progress=progress, **precise_options)
+                                        progress=progress, checkpoint=checkpoint,
+                                        checkpoint_every=checkpoint_every, **precise_options)
     if precise_options:
         raise TypeError(f"options {sorted(precise_options)} apply to dps=... runs only")
     kw = dict(log_t=log_t, max_seconds=max_seconds, log_loss_target=log_loss)
@@ -182,12 +226,20 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
         sol.meta["digits"] = {k: min(v, floor) for k, v in _certify(sol, ref).items()}
         sol.meta["certificate"] = (f"float64 run at rtol={ref_rtol:g} (digits capped at "
                                    f"{floor:.1f}, the reference's own accuracy)")
+    if checkpoint is not None:
+        sol.save(checkpoint)
     return sol
 
 
 def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
-           max_seconds: float = 120.0, progress: bool = False) -> MirrorFlowSolution:
+           max_seconds: float = 120.0, progress: bool = False,
+           checkpoint: str | os.PathLike | None = None,
+           checkpoint_every: float = 60.0) -> MirrorFlowSolution:
     """Continue a saved run to a later ``log_t``; returns the concatenated trajectory.
+
+    High-precision runs continue at their own precision from their stored state (every stored
+    digit) and may checkpoint as in :func:`solve_mirror_flow`; the continuation is not
+    re-certified (repeat the whole run with ``certify=True`` for that).
 
     Examples
     --------
@@ -204,43 +256,28 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
         raise ValueError(f"the run already reached log t = {last}; ask for a later log_t")
     if solution.theta_mp is not None:
         return _resume_precise(solution, problem, log_t=log_t, max_seconds=max_seconds,
-                               progress=progress)
+                               progress=progress, checkpoint=checkpoint,
+                               checkpoint_every=checkpoint_every)
     tail = solve_float64(problem, log_t=log_t, theta_start=solution.theta[-1], log_t0=last,
                          s0=float(solution.s[-1]), max_seconds=max_seconds,
                          progress=progress)
     cat = {k: np.concatenate([getattr(solution, k), getattr(tail, k)[1:]])
            for k in ("log_t", "s", "theta", "z", "log_loss", "min_margin")}
     resid = balance_residuals(problem, cat["theta"])   # relative to the start of the run
-    return MirrorFlowSolution(
+    out = MirrorFlowSolution(
         cat["log_t"], cat["s"], cat["theta"], cat["z"], cat["log_loss"], cat["min_margin"],
         resid, tail.status, tail.method, tail.precision_bits,
         solution.rhs_evals + tail.rhs_evals, solution.seconds + tail.seconds,
         {**solution.meta, "resumed_at_log_t": last})
+    if checkpoint is not None:
+        out.save(checkpoint)
+    return out
 
 
 def _resume_precise(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
-                    max_seconds: float, progress: bool) -> MirrorFlowSolution:
-    from dataclasses import replace
-
-    from ._precise import _mp_balance
-
-    dps = int(solution.meta.get("dps", 30))
+                    max_seconds: float, progress: bool, **kw) -> MirrorFlowSolution:
     solver = solution.meta.get("solver", {})
-    tail = _solve_precise_certified(
-        problem, log_t=log_t, dps=dps, max_seconds=max_seconds, certify=False,
-        progress=progress, start=solution, logt_mode=solver.get("logt_mode", "quadrature"),
-        state=solution.meta.get("state", "auto"))
-    cat = {k: np.concatenate([getattr(solution, k), getattr(tail, k)[1:]])
-           for k in ("log_t", "s", "theta", "z", "log_loss", "min_margin", "theta_mp",
-                     "log_loss_mp", "min_margin_mp")}
-    with mpmath.workdps(int(tail.meta.get("dps_stored", 40)) + 10):
-        resid = _mp_balance(problem, cat["theta_mp"])
-    return replace(tail, **cat, balance_residual_max=resid,
-                   rhs_evals=solution.rhs_evals + tail.rhs_evals,
-                   seconds=solution.seconds + tail.seconds,
-                   meta={**tail.meta, "resumed_at_log_t": last_log_t(solution)})
-
-
-def last_log_t(solution: MirrorFlowSolution) -> float:
-    """The last log t a run reached (float)."""
-    return float(solution.log_t[-1])
+    return _run_precise(problem, log_t=log_t, dps=int(solution.meta.get("dps", 30)),
+                        max_seconds=max_seconds, label="resumed", progress=progress,
+                        start=solution, logt_mode=solver.get("logt_mode", "quadrature"),
+                        state=solution.meta.get("state", "auto"), **kw)

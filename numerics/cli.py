@@ -228,10 +228,30 @@ def _cmd_integrate(args: argparse.Namespace) -> int:
     from ._solve import solve_mirror_flow
 
     cfg = load_config(args.config)
-    sol = solve_mirror_flow(cfg.problem, log_t=cfg.log_t, dps=cfg.dps,
-                            max_seconds=args.max_seconds, progress=not args.json)
-    if args.save:
-        sol.save(args.save)
+    every = args.checkpoint_every
+    if args.resume:
+        if not args.save:
+            raise ValueError("--resume continues the run saved in --save RUN.json; give --save")
+        from pathlib import Path
+
+        from ._solution import MirrorFlowSolution, problem_to_dict
+        from ._solve import resume
+
+        if not Path(args.save).exists():
+            raise ValueError(f"--resume: {args.save} does not exist; run once without --resume")
+        previous = MirrorFlowSolution.load(args.save)
+        if previous.meta.get("problem") != problem_to_dict(cfg.problem):
+            raise ValueError(f"--resume: {args.save} holds a run of a different configuration; "
+                             "use another --save file or drop --resume")
+        if float(previous.log_t[-1]) >= cfg.log_t:
+            sol = previous
+        else:
+            sol = resume(previous, cfg.problem, log_t=cfg.log_t, max_seconds=args.max_seconds,
+                         progress=not args.json, checkpoint=args.save, checkpoint_every=every)
+    else:
+        sol = solve_mirror_flow(cfg.problem, log_t=cfg.log_t, dps=cfg.dps,
+                                max_seconds=args.max_seconds, progress=not args.json,
+                                checkpoint=args.save, checkpoint_every=every)
     if args.plot:
         _plot(sol, args.plot)
     summary = integrate_summary(cfg, sol)
@@ -273,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--plot", metavar="OUT.png", help="write loss / norms / direction plots")
     i.add_argument("--save", metavar="RUN.json", help="save the full trajectory (atomic)")
     i.add_argument("--max-seconds", type=float, default=600.0, help="wall-clock budget")
+    i.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                   help="with --save and precision.dps: save the run so far this often")
+    i.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --save to the config's until.log_t")
     i.set_defaults(func=_cmd_integrate)
     return parser
 

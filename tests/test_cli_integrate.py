@@ -84,3 +84,28 @@ def test_resume_continues_the_same_trajectory():
     whole = solve_mirror_flow(prob, log_t=12.0, certify=False)
     part = resume(solve_mirror_flow(prob, log_t=6.0, certify=False), prob, log_t=12.0)
     np.testing.assert_allclose(part.theta[-1], whole.theta[-1], rtol=1e-8)
+
+
+def test_resume_continues_a_saved_high_precision_run(tmp_path, capsys):
+    """integrate --save, then --resume with a later until.log_t: the result equals one
+    uninterrupted run (same digits); a different config is refused by name."""
+    import mpmath
+
+    cfg = {**CFG, "precision": {"dps": 30}, "until": {"log_t": 3}}
+    run = tmp_path / "run.json"
+    assert main(["integrate", write(tmp_path, cfg), "--save", str(run), "--json"]) == 0
+    capsys.readouterr()
+    later = {**cfg, "until": {"log_t": 6}}
+    assert main(["integrate", write(tmp_path, later), "--save", str(run), "--resume",
+                 "--json"]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert main(["integrate", write(tmp_path, later), "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert resumed["log_t"] == pytest.approx(6)
+    with mpmath.workdps(40):
+        a = [mpmath.mpf(v) for v in resumed["theta"]]
+        b = [mpmath.mpf(v) for v in whole["theta"]]
+        assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < mpmath.mpf(10) ** -28
+    other = {**later, "potential": "x**2/2"}
+    assert main(["integrate", write(tmp_path, other), "--save", str(run), "--resume"]) == 2
+    assert "different configuration" in capsys.readouterr().err

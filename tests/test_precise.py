@@ -122,3 +122,23 @@ def test_bad_precision_is_named() -> None:
     prob = Problem.create(_one_sample([1.0, 0.0]), Linear(), Potential.quadratic())
     with pytest.raises(TypeError, match="dps"):
         solve_mirror_flow(prob, log_t=1.0, logt_mode="ode")
+
+
+def test_checkpointed_interrupted_run_resumes_to_the_same_digits(tmp_path) -> None:
+    """A run cut short by its budget leaves a checkpoint; resuming it from the file reaches the
+    target and agrees with an uninterrupted run to about the working precision."""
+    X = np.array([[1.0, 0.25], [0.5, -1.0], [-0.75, -0.5]])
+    prob = Problem.create(Dataset.from_arrays(X, np.array([1.0, -1.0, -1.0])), Linear(),
+                          Potential.hyperbolic_entropy(0.1), theta0=[0.0, 0.0])
+    whole = solve_mirror_flow(prob, log_t=300.0, dps=30, certify=False)
+    ckpt = tmp_path / "ckpt.json"
+    cut = solve_mirror_flow(prob, log_t=300.0, dps=30, certify=False, max_seconds=0.4,
+                            checkpoint=ckpt, checkpoint_every=0.1)
+    assert cut.status == "budget" and ckpt.exists()
+    saved = MirrorFlowSolution.load(ckpt)
+    assert float(saved.log_t[-1]) == float(cut.log_t[-1]) < 300.0
+    done = resume(saved, prob, log_t=300.0, checkpoint=ckpt, checkpoint_every=0.2)
+    assert done.status == "reached" and MirrorFlowSolution.load(ckpt).status == "reached"
+    assert np.all(np.diff(done.log_t) > 0)
+    with mpmath.workdps(50):
+        assert agreeing_digits(list(done.theta_mp[-1]), list(whole.theta_mp[-1]), 100) > 28
