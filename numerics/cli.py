@@ -298,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--resume", action="store_true",
                    help="continue the run saved in --save to the config's until.log_t")
     i.set_defaults(func=_cmd_integrate)
+    from .reproduce.cli import add_reproduce_parser
+    add_reproduce_parser(sub)
     return parser
 
 
