@@ -37,6 +37,7 @@ from ._models import (
 from ._problem import Problem
 from ._solution import MirrorFlowSolution
 from ._solve import agreeing_digits, resume, solve_mirror_flow
+from ._verify import Check, Report, verify
 
 __all__ = [
     "FLOAT64",
@@ -44,6 +45,7 @@ __all__ = [
     "MLP",
     "MPMATH",
     "Backend",
+    "Check",
     "ConfigError",
     "Dataset",
     "Diagonal",
@@ -56,6 +58,7 @@ __all__ = [
     "Power",
     "Problem",
     "ReLU",
+    "Report",
     "RunConfig",
     "SquareReLU",
     "TwoLayer",
@@ -83,5 +86,6 @@ __all__ = [
     "sparse_teacher",
     "sparsity",
     "two_d",
+    "verify",
     "xor",
 ]

@@ -298,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--resume", action="store_true",
                    help="continue the run saved in --save to the config's until.log_t")
     i.set_defaults(func=_cmd_integrate)
+    from ._verify import add_verify_parser
     from .reproduce.cli import add_reproduce_parser
+    add_verify_parser(sub)
     add_reproduce_parser(sub)
     return parser
 

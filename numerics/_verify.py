@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import signal
@@ -33,7 +34,7 @@ from numpy.typing import NDArray
 from theory import Potential, Rates, max_margin
 
 from ._data import Dataset, separable_gaussian, xor
-from ._diagnostics import _loss_inverse, global_identity_residual, horizon_gauge, q_margin
+from ._diagnostics import _loss_inverse, horizon_gauge, q_margin
 from ._float64 import solve_float64
 from ._loss import log_loss_and_weights
 from ._models import Diagonal, Linear, Model, TwoLayer
@@ -66,16 +67,14 @@ __all__ = [
 Array = NDArray[np.float64]
 
 #: Tolerance factors and slope bands (measured on the built-in families and random sums; see
-#: ``tests/test_properties.py``). ``balance``, ``identity_floor`` and ``smoothed`` multiply the
-#: working epsilon; ``identity_trapezoid`` multiplies the trapezoid error estimate; ``loss`` is an
-#: absolute band on d log ℒ / d log t; ``primal`` and ``dual`` are relative bands on
-#: d log ‖·‖ / d log log t, relative to max(|predicted slope|, 0.1) (so dual slopes below 0.1,
-#: from log-type mirror maps such as asinh, are checked to ±0.015 absolute: there ‖z‖_∞ =
+#: ``tests/test_properties.py``). ``balance``, ``identity`` and ``smoothed`` multiply the working
+#: epsilon; ``loss`` is an absolute band on d log ℒ / d log t; ``primal`` and ``dual`` are relative
+#: bands on d log ‖·‖ / d log log t, relative to max(|predicted slope|, 0.1) (so dual slopes
+#: below 0.1, from log-type mirror maps such as asinh, are checked to ±0.015 absolute: ‖z‖_∞ =
 #: f'(‖θ‖_∞) differs from f'(ρ) by a factor inside the log that fades only like 1/log ρ).
 BANDS: dict[str, float] = {
     "balance": 100.0,
-    "identity_floor": 1000.0,
-    "identity_trapezoid": 10.0,
+    "identity": 10.0,
     "smoothed": 1000.0,
     "loss": 0.02,
     "primal": 0.1,
@@ -128,6 +127,7 @@ class Report:
 
     checks: list[Check] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     runs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -138,9 +138,10 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """``{"checks": [{"name", "predicted", "measured", "passed", "detail"}], "passed",
-        "skipped", "runs", "seconds"}``."""
+        "skipped", "notes", "runs", "seconds"}``."""
         return {"checks": [c.as_dict() for c in self.checks], "passed": self.passed,
-                "skipped": list(self.skipped), "runs": list(self.runs),
+                "skipped": list(self.skipped), "notes": list(self.notes),
+                "runs": list(self.runs),
                 "seconds": round(self.seconds, 2)}
 
     def table(self) -> str:
@@ -155,6 +156,7 @@ class Report:
             if not c.passed and c.detail:
                 lines.append(f"FAIL {c.name}: {c.detail}")
         lines += [f"skipped: {s}" for s in self.skipped]
+        lines += [f"note: {s}" for s in self.notes]
         lines += [f"run {r['label']}: {r['status']} at log t = {r['log_t']:.4g}, {r['steps']} "
                   f"steps, {r['seconds']:.2f} s" for r in self.runs]
         lines.append(f"{'PASSED' if self.passed else 'FAILED'}: "
@@ -411,42 +413,120 @@ def check_balance(problem: Problem, solution: MirrorFlowSolution, *,
 # ============================================================================ §2 global identity
 
 
+def _interval_integrals(problem: Problem, solution: MirrorFlowSolution, idx: NDArray[np.intp],
+                        rtol: float) -> tuple[Array, Array]:
+    """Re-integrate the flow from θ_k over [s_k, s_{k+1}] for k in ``idx``, with ∫R ds.
+
+    An independent integration (scipy DOP853 per interval, tolerance ``rtol``) of
+    dv/ds = -∇ log ℒ / (1 or f''), augmented with dI/ds = R = L Σ_i w_i q_i. Returns the
+    integrals ∫R ds and the re-integrated end points θ̃_{k+1}.
+    """
+    from scipy.integrate import solve_ivp
+
+    X, y, model, L = problem.data.X, problem.data.y, problem.model, problem.model.degree
+    dual = problem.has_closed_form_inverse
+
+    def rhs(_s: float, state: Array) -> Array:
+        v = state[:-1]
+        theta = problem.inverse_mirror(v) if dual else v
+        out, grads = model.outputs_and_grads(theta, X)
+        q = y * out
+        _, w = log_loss_and_weights(q, problem.loss)
+        g = (w * y) @ grads
+        return np.append(g if dual else g / problem.hessian_diag(theta), L * np.sum(w * q))
+
+    integrals, ends = np.empty(len(idx)), np.empty((len(idx), problem.n_params))
+    for n, k in enumerate(idx):
+        th = solution.theta[k]
+        v0 = problem.mirror(th) if dual else th
+        res = solve_ivp(rhs, (solution.s[k], solution.s[k + 1]), np.append(v0, 0.0),
+                        method="DOP853", rtol=rtol, atol=rtol * 1e-2)
+        integrals[n] = res.y[-1, -1]
+        v1 = res.y[:-1, -1]
+        ends[n] = problem.inverse_mirror(v1) if dual else v1
+    return integrals, ends
+
+
+def _suspicious_intervals(problem: Problem, solution: MirrorFlowSolution, count: int
+                          ) -> NDArray[np.intp]:
+    """``count`` intervals to re-integrate: half log-spaced, half the most suspicious.
+
+    Suspicion is a coarse residual: ΔG against the trapezoid rule for ∫R ds on the recorded
+    points alone (too coarse to judge, good enough to find an interval where the recorded
+    trajectory jumps).
+    """
+    X, y, model, L = problem.data.X, problem.data.y, problem.model, problem.model.degree
+    R, G = [], []
+    for th in solution.theta:
+        q = y * model.outputs_and_grads(th, X)[0]
+        R.append(L * float(np.sum(log_loss_and_weights(q, problem.loss)[1] * q)))
+        G.append(float(np.sum(problem.balance_terms(th))))
+    with np.errstate(all="ignore"):
+        coarse = np.abs(np.diff(G) - 0.5 * (np.array(R[1:]) + np.array(R[:-1]))
+                        * np.diff(solution.s)) / (np.abs(np.diff(G)) + 1e-300)
+    coarse = np.where(np.isfinite(coarse), coarse, np.inf)     # non-finite: most suspicious
+    N = len(solution.s) - 1
+    logs = np.round(np.geomspace(1, N, count - count // 2)).astype(int) - 1
+    worst = np.argsort(-coarse, kind="stable")[: count // 2]
+    return np.unique(np.concatenate([logs, worst]).astype(np.intp))
+
+
 def check_global_identity(problem: Problem, solution: MirrorFlowSolution, *,
-                          factor: float = BANDS["identity_trapezoid"],
-                          floor: float = BANDS["identity_floor"], label: str = "") -> Check:
+                          factor: float = BANDS["identity"], max_intervals: int = 40,
+                          label: str = "") -> Check:
     """Global identity (THEORY.md §2): d/dt Σ g(θ_m) = L Σ_i (−ℓ'(q_i)) q_i.
 
-    Per interval between recorded points, the increment of G = Σ g(θ_m) is compared with the
-    trapezoid integral of the right-hand side R = L Σ_i w_i q_i in the solver clock s
-    (ds = ℒ dt, w_i = −ℓ'(q_i)/ℒ; :func:`numerics.global_identity_residual`). Passes if on
-    every interval ``|ΔG − T| <= factor · (trapezoid error estimate) + floor · eps · E`` where
-    ``E = Σ_m |θ_m| (|z_m| + |θ_m| f''(θ_m))`` is the change of G caused by a relative error
-    eps of the state (so late steps, where ΔG is below the resolution of G, are judged fairly).
+    In the solver clock s (ds = ℒ dt) the identity reads dG/ds = R with G = Σ_m g(θ_m) and
+    R = L Σ_i w_i q_i, w_i = −ℓ'(q_i)/ℒ (as in :func:`numerics.global_identity_residual`).
+    For each interval between recorded points (at most ``max_intervals``: half log-spaced,
+    half those with the largest coarse trapezoid residual), the
+    recorded increment G(θ_{k+1}) − G(θ_k) is compared with ∫R ds computed by an independent
+    re-integration from θ_k (:func:`_interval_integrals`, tolerance eps/100): a quadrature of
+    R on the recorded points alone is too coarse for the large steps of an 8th-order solver.
+    Passes if ``|ΔG − ∫R ds| <= factor · eps · E`` on every interval, with
+    ``E = Σ_m |θ_m| (|z_m| + (|θ_m| + 1/100) f''(θ_m) + 1/100)`` the change of G caused by a
+    state error of eps (|state| + 1/100), the solver's rtol and atol. Intervals in which a
+    coordinate with f''(0) = 0 changes sign (and their neighbours) are reported but not
+    judged: (f')^{-1} is not Lipschitz there and the float64 step's local error exceeds its
+    tolerance.
     """
-    res = global_identity_residual(problem, solution)
-    L = problem.model.degree
-    G = np.array([np.sum(problem.balance_terms(th)) for th in solution.theta])
-    R = np.array([L * float(np.sum(log_loss_and_weights(q, problem.loss)[1] * q))
-                  for q in (problem.data.y * problem.model.outputs(th, problem.data.X)
-                            for th in solution.theta)])
-    E = np.array([float(np.sum(np.abs(th) * (np.abs(z) + np.abs(th) * problem.hessian_diag(th))))
-                  for th, z in zip(solution.theta, solution.z, strict=True)])
-    ds = np.diff(solution.s)
-    scale = np.maximum(np.abs(np.diff(G)), 0.5 * (np.abs(R[1:]) + np.abs(R[:-1])) * ds)
-    scale = np.where(scale > 0, scale, 1.0)
+    N = len(solution.s) - 1
+    if N < 1:
+        raise ValueError("the global identity needs >= 2 recorded points")
+    idx = np.arange(N) if max_intervals >= N else _suspicious_intervals(
+        problem, solution, max_intervals)
     eps = working_epsilon(solution)
-    absolute = res.relative * scale
-    allowed = (factor * np.nan_to_num(res.trapezoid_error, nan=0.0) * scale
-               + floor * eps * np.maximum(E[1:], E[:-1]))
-    excess = absolute / np.where(allowed > 0, allowed, 1e-300)
+    integrals, _ = _interval_integrals(problem, solution, idx, rtol=max(eps * 1e-2, 3e-14))
+    th = solution.theta
+    G = np.array([np.sum(problem.balance_terms(th[k])) for k in np.union1d(idx, idx + 1)])
+    Gmap = dict(zip(np.union1d(idx, idx + 1).tolist(), G, strict=True))
+    dG = np.array([Gmap[k + 1] - Gmap[k] for k in idx])
+
+    def scale(theta: Array) -> float:      # δG for δz = eps (|z| + 1/100) (rtol, atol)
+        z, h = problem.mirror(theta), problem.hessian_diag(theta)
+        return float(np.sum(np.abs(theta) * (np.abs(z) + (np.abs(theta) + 0.01) * h + 0.01)))
+
+    E = np.array([max(scale(th[k]), scale(th[k + 1])) for k in idx])
+    degenerate = problem.hessian_diag(np.full(problem.n_params, 1e-8)) < 1e-6
+    crossing = np.array([bool(np.any(degenerate & (np.sign(th[k]) != np.sign(th[k + 1]))))
+                         for k in range(N)] + [False])
+    near = crossing | np.roll(crossing, 1) | np.roll(crossing, -1)   # and its neighbours
+    kink = near[idx]
+    resid = np.abs(dG - integrals)
+    allowed = factor * eps * E
+    excess = np.where(kink, 0.0, resid / np.where(allowed > 0, allowed, 1e-300))
     i = int(np.argmax(excess))
+    k = int(idx[i])
+    note = "" if not kink.any() else (
+        f"; {int(kink.sum())} interval(s) at a zero crossing of a coordinate with f''(0) = 0 "
+        f"not judged (largest residual there {resid[kink].max():.2g})")
     return Check(
         f"global identity dG/dt = L sum(-l'(q))q{label}",
-        f"|ΔG - ∫R ds| <= {allowed[i]:.2g}", f"{absolute[i]:.2g}", bool(excess[i] <= 1.0),
-        f"THEORY.md §2: worst interval (of {len(ds)}) log t in [{solution.log_t[i]:.3g}, "
-        f"{solution.log_t[i + 1]:.3g}]: residual {absolute[i]:.3g} (relative "
-        f"{res.relative[i]:.3g}), trapezoid error estimate {res.trapezoid_error[i]:.2g} "
-        f"(relative), eps {eps:.1e}, state-error scale {E[i + 1]:.3g}" + _status_note(solution))
+        f"|ΔG - ∫R ds| <= {allowed[i]:.2g}", f"{resid[i]:.2g}", bool(excess[i] <= 1.0),
+        f"THEORY.md §2: worst of {len(idx)} intervals: log t in [{solution.log_t[k]:.3g}, "
+        f"{solution.log_t[k + 1]:.3g}], ΔG = {dG[i]:.6g}, ∫R ds = {integrals[i]:.6g} "
+        f"(re-integrated), tolerance {factor:g} x eps {eps:.1e} x state scale {E[i]:.3g}"
+        + note + _status_note(solution))
 
 
 # ============================================================================ §4 smoothed margin
@@ -569,9 +649,21 @@ def check_direction(problem: Problem, solution: MirrorFlowSolution, q: float, *,
     at ``checkpoints`` log-spaced values of log t. Passes if the final gap is below
     ``shrink`` times the first one (or below ``converged``) and, if ``compare`` (default: for
     planted data, where every candidate has a closed form), the l_q direction is the nearest
-    of the candidates l1, l1.5, l2, l3, l4, l_inf whose direction differs from it. (On
+    of the candidates l1, l1.5, l2, l3, l4, l_inf whose direction differs from it; with
+    ``compare``, being nearer by a factor 2 than every candidate also passes (mixtures such as
+    x²/2 + abs(x)³/3 approach their horizon like 1/ρ, too slowly for the gap to shrink
+    visibly between log t = 25 and 400 on a diagonal network). (On
     general data several norms can share the max-margin direction, e.g. two support vectors
     in 2-D fix it for every norm, so only the shrinking gap is checked there.)
+
+    q = inf on planted data (rapidly varying f: cosh, exp(x²/2)) also passes on the *trend*:
+    the gap to the l_inf direction falls at every checkpoint and the effective exponent
+    q_eff (the q of a grid 0.5 .. 32, inf whose closed-form direction is nearest) never
+    decreases and ends larger than it started. THEORY.md §5: such potentials approach their
+    limit extremely slowly (cosh on a depth-2 diagonal net is still nearest an l8 direction
+    at log t = 400), so the limit itself is out of float64's reach. A trajectory with a
+    finite l_q limit fails this once q_eff has reached q (l1, l2 fail at once); a large
+    finite q (>= 8) cannot be told from l_inf at float64-reachable times.
     """
     if compare is None:
         compare = "x_star" in problem.data.info
@@ -586,18 +678,49 @@ def check_direction(problem: Problem, solution: MirrorFlowSolution, q: float, *,
     near_q, near_gap = min(others.items(), key=lambda kv: kv[1]) if others else (q, math.inf)
     shrinking = gaps[-1] <= max(shrink * gaps[0], converged)
     nearest = gaps[-1] < near_gap
+    clear = gaps[-1] <= 0.5 * near_gap      # nearest by a factor 2: slow approach is fine
     lts = ", ".join(f"{solution.log_t[i]:.3g}" for i in idx)
+    trend_txt, trend = "", False
+    if math.isinf(q) and compare:
+        # rapidly varying f (cosh, exp(x²/2)): the sublevel sets of f at the reachable scale
+        # rho are l_q-like with an effective q that grows with rho (THEORY.md §3, §5: cosh is
+        # still ~1% off its limit at loss 1e-305), so at float64-reachable times a large finite
+        # l_q direction can be nearer than l_inf. What is checkable is the trend: the gap to
+        # l_inf falls at every checkpoint while the best-fitting exponent q_eff only grows.
+        q_eff = np.array([_effective_exponent(problem, solution.theta[i]) for i in idx])
+        falling = bool(np.all(np.diff(gaps) < 0))
+        growing = bool(np.all(np.diff(q_eff) >= 0) and q_eff[-1] > q_eff[0])
+        trend = falling and growing
+        trend_txt = (f"; trend: q_eff {', '.join(_norm_name(v) for v in q_eff)}"
+                     + ("" if falling else " (the l_inf gap does not fall at every checkpoint)")
+                     + ("" if growing else " (q_eff does not grow)"))
+    passed = (shrinking and nearest) or (compare and clear) or trend
     return Check(
         f"direction -> {_norm_name(q)} max-margin{label}",
-        f"gap -> 0 (nearest: {_norm_name(q)})" if compare else "gap -> 0",
+        (f"gap -> 0 (nearest: {_norm_name(q)}, or falling with q_eff growing)"
+         if trend_txt else f"gap -> 0 (nearest: {_norm_name(q)})" if compare else "gap -> 0"),
         f"gap {gaps[0]:.2g} -> {gaps[-1]:.2g}"
-        + (f" (next: {_norm_name(near_q)} {near_gap:.2g})" if others else ""),
-        bool(shrinking and nearest),
+        + (f" (next: {_norm_name(near_q)} {near_gap:.2g})" if others else "")
+        + (f", q_eff {_norm_name(q_eff[0])} -> {_norm_name(q_eff[-1])}" if trend_txt else ""),
+        bool(passed),
         f"THEORY.md §4: gaps {np.array2string(gaps, precision=3)} at log t = {lts}; oracle "
         f"direction {np.array2string(u, precision=4)}; "
         + ("" if shrinking else "the gap does not shrink; ")
         + ("" if nearest else f"the {_norm_name(near_q)} direction is nearer; ")
-        + _status_note(solution))
+        + ("" if clear or not nearest else f"not nearer by a factor 2 than "
+           f"{_norm_name(near_q)}; ")
+        + trend_txt + _status_note(solution))
+
+
+#: Exponents scanned for the effective exponent q_eff of a direction (planted data).
+_Q_GRID = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, math.inf)
+
+
+def _effective_exponent(problem: Problem, theta: Array) -> float:
+    """The q of :data:`_Q_GRID` whose closed-form l_q max-margin direction is nearest."""
+    beta = _predictor(problem, theta)
+    x_star = problem.data.info["x_star"]
+    return min(_Q_GRID, key=lambda q: _angle_gap(beta, planted_direction(x_star, q)))
 
 
 def check_horizon_claim(problem: Problem, solution: MirrorFlowSolution, claimed: float,
@@ -705,7 +828,8 @@ def check_rates(problem: Problem, solution: MirrorFlowSolution, rates: Rates, *,
     note = _status_note(solution)
     out = []
     meas_loss = np.interp(us, lt, solution.log_loss)
-    pred_loss = np.array([_log_of(rates.loss, gamma)(u) for u in us])
+    loss_fn = _log_of(rates.loss, gamma)
+    pred_loss = np.array([loss_fn(u) for u in us])
     m, p = slopes(us, meas_loss), slopes(us, pred_loss)
     out.append(Check(
         f"loss slope d log L/d log t{label}", f"{p:.4f} ± {bands['loss']}", f"{m:.4f}",
@@ -716,7 +840,8 @@ def check_rates(problem: Problem, solution: MirrorFlowSolution, rates: Rates, *,
             ("primal", rates.primal_norm, lambda th: horizon_gauge(problem, th)),
             ("dual", rates.dual_norm, lambda th: float(np.max(np.abs(problem.mirror(th)))))):
         meas = np.log([fn(th) for th in theta_at])
-        pred = np.array([_log_of(problem_bound(problem, expr), gamma)(u) for u in u_at])
+        pred_fn = _log_of(problem_bound(problem, expr), gamma)
+        pred = np.array([pred_fn(u) for u in u_at])
         x = np.log(u_at)
         m, p = slopes(x, meas), slopes(x, pred)
         band = bands[key] * max(abs(p), 0.1)
@@ -778,7 +903,8 @@ class _Spec:
     planted: bool
 
 
-def _specs(potential: Potential, model: str, seeds: Sequence[int]) -> list[_Spec]:
+def _specs(potential: Potential, model: str, seeds: Sequence[int],
+           rapid: bool = False) -> list[_Spec]:
     specs = []
     if model == "two_layer":
         net = TwoLayer(width=4, activation="power(2)")
@@ -789,7 +915,8 @@ def _specs(potential: Potential, model: str, seeds: Sequence[int]) -> list[_Spec
                                False))
         return specs
     m: Model = Linear() if model == "linear" else Diagonal(depth=2)
-    scale, log_t = (0.1, 200.0) if model == "linear" else (0.05, 400.0)
+    # rapidly varying f on a diagonal net: float64 needs ~1 s to log t = 150, 30-50 s to 400
+    scale, log_t = (0.1, 200.0) if model == "linear" else (0.05, 150.0 if rapid else 400.0)
     for d, (x_star, n, seed) in ((2, ([1.0, 0.3], 4, 0)), (3, ([0.4, -1.0, 0.25], 5, 1))):
         specs.append(_Spec(f"{model}, planted {d}-D",
                            Problem.create(planted_dataset(x_star, n=n, seed=seed), m, potential,
@@ -814,9 +941,14 @@ def verify(potential: Potential, *, model: str = "linear", claim_horizon: str | 
       log t = 15 (l_inf-type potentials are stiff on such data: float64 stalls near
       log t = 25-50);
     * ``diagonal``: depth-2 diagonal network u⊙u − v⊙v (init 0.05) on the planted data to
-      log t = 400;
+      log t = 400 (150 for an l_inf horizon: cosh-type potentials are stiff beyond, and
+      their direction is judged by its trend, see :func:`check_direction`);
     * ``two_layer``: width-4 network with activation z² (init 0.5; smooth, no dead units) on
       ``xor(n=16, gap=0.2)`` data (seeds) to log t = 3000 (feature changes end late).
+
+    If the closed-form inverse mirror map cancels in float64 (round-trip check), every run
+    is integrated in the primal state instead (a note says so). Completed runs are cached,
+    so repeating ``verify`` on the same potential (another claim) reuses the trajectories.
 
     Checks: float64 inverse round-trip; global identity and smoothed margin (if a radius is
     known) on every run; balance law (two_layer); direction vs the max-margin direction of
@@ -831,8 +963,10 @@ def verify(potential: Potential, *, model: str = "linear", claim_horizon: str | 
     claim_horizon : str, optional
         A horizon to check against trajectories (``"l1"``, ``"l2"``, ``"l3"``, ``"linf"``, ...).
     budget : float
-        Wall-clock seconds for all runs together (split evenly; a run that stops early is
-        reported, and its checks usually fail as inconclusive).
+        Wall-clock seconds for everything: 60% split evenly among the integrations (a run
+        that stops early is reported, and its checks fail as inconclusive), the rest among
+        the runs' checks (at least 10 s each; a check that runs out is reported as failed).
+        Symbolic derivations (horizon, rates) come on top.
     seeds : sequence of int
         Seeds of the Gaussian datasets and their initialisations.
     progress : callable, optional
@@ -847,7 +981,7 @@ def verify(potential: Potential, *, model: str = "linear", claim_horizon: str | 
     >>> rep = verify(Potential.quadratic(), budget=20, seeds=(0,))
     >>> rep.passed, len(rep.checks) >= 10
     (True, True)
-    >>> verify(Potential.hyperbolic_entropy(1), claim_horizon="l2", budget=20, seeds=()).passed
+    >>> verify(Potential.quadratic(), claim_horizon="l1", budget=20, seeds=(0,)).passed
     False
     """
     if model not in ("linear", "diagonal", "two_layer"):
@@ -863,15 +997,22 @@ def verify(potential: Potential, *, model: str = "linear", claim_horizon: str | 
         math.inf if h.p == sp.oo else float(h.p))
     if derived is None:
         report.skipped.append(f"directions and horizon claim: horizon {h.norm} ({h.reason})")
-    specs = _specs(potential, model, seeds)
-    report.checks.append(check_inverse_roundtrip(specs[0].problem))
-    per_run = budget / len(specs)
+    specs = _specs(potential, model, seeds, rapid=derived is not None and math.isinf(derived))
+    roundtrip = check_inverse_roundtrip(specs[0].problem)
+    if roundtrip.passed:
+        report.checks.append(roundtrip)
+    else:   # the dual path would integrate garbage: fall back to the primal state
+        specs = [dataclasses.replace(s, problem=_primal_state(s.problem)) for s in specs]
+        report.notes.append(
+            f"the closed-form inverse mirror map loses digits in float64 (round-trip error "
+            f"{roundtrip.measured}): trajectories integrated in the primal state θ instead")
+    per_run = 0.6 * budget / len(specs)        # the rest is for the checks
     rates_cache: dict[int, Rates] = {}
-    for spec in specs:
+    for n_spec, spec in enumerate(specs):
         lab, prob = f" [{spec.label}]", spec.problem
         say(f"integrating {spec.label} to log t = {spec.log_t:g} ...")
         try:
-            sol = integrate(prob, spec.log_t, max_seconds=per_run)
+            sol = _cached_run(potential, model, spec, per_run)
         except (TimeoutError, ArithmeticError, ValueError, NameError, TypeError) as exc:
             report.checks.append(Check(f"integration{lab}", f"log t = {spec.log_t:g}", "error",
                                        False, f"{type(exc).__name__}: {exc}"))
@@ -888,32 +1029,24 @@ def verify(potential: Potential, *, model: str = "linear", claim_horizon: str | 
                 "too stiff for float64"))
             if len(sol.s) < 4:
                 continue
-        report.checks.append(check_global_identity(prob, sol, label=lab))
-        if prob.model.neuron_groups(prob.d):
-            report.checks.append(check_balance(prob, sol, label=lab))
-        try:
-            report.checks.append(check_smoothed_margin(prob, sol, label=lab))
-        except NotImplementedError as exc:
-            _skip(report, f"smoothed margin: {exc}")
-        if derived is not None and spec.planted:
-            if model == "linear":
-                report.checks.append(check_direction(prob, sol, derived, label=lab))
-            else:
-                report.checks.append(check_predictor_direction(prob, sol, derived, label=lab))
-            if claimed is not None:
-                report.checks.append(check_horizon_claim(
-                    prob, sol, claimed, derived, depth=prob.model.degree, label=lab))
-        if spec.label.endswith("2-D") or model == "two_layer":
+        # the checks of this run get their share of what is left of the budget (at least 10 s)
+        left = budget - (time.perf_counter() - start)
+        share = max(10.0, left / (len(specs) - n_spec))
+        if spec.label.endswith("2-D") or model == "two_layer":   # symbolic: before the alarm
             L = prob.model.degree
             if L not in rates_cache:
                 rates_cache[L] = potential.rates(depth=L)
-            gamma = None
-            if model == "linear" and derived is not None:
-                gamma = float(max_margin(prob.data.X, prob.data.y, derived).margin)
-            try:
-                report.checks += check_rates(prob, sol, rates_cache[L], gamma=gamma, label=lab)
-            except (ValueError, TypeError, NotImplementedError, ZeroDivisionError) as exc:
-                _skip(report, f"rates{lab}: {type(exc).__name__}: {exc}")
+        checks: list[Check] = []
+        try:
+            with _deadline(share):
+                _run_checks(checks, report, potential, spec, sol, derived, claimed,
+                            rates_cache)
+        except _Deadline:
+            checks.append(Check(f"checks{lab}", f"within {share:.0f} s", "timed out", False,
+                                "the checks of this run did not finish in their share of "
+                                "--budget (re-integration of a stiff trajectory); raise "
+                                "--budget"))
+        report.checks += checks
     if claimed is not None and derived is None:
         report.checks.append(Check(f"horizon claim {_norm_name(claimed)}",
                                    f"nearest: {_norm_name(claimed)}", "n/a", False,
@@ -921,6 +1054,73 @@ def verify(potential: Potential, *, model: str = "linear", claim_horizon: str | 
                                    "is no max-margin oracle to compare the claim with"))
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _run_checks(out: list[Check], report: Report, potential: Potential, spec: _Spec,
+                sol: MirrorFlowSolution, derived: float | None, claimed: float | None,
+                rates_cache: dict[int, Rates]) -> None:
+    """Append the checks of one battery run to ``out`` (skips go to ``report``)."""
+    lab, prob, model = f" [{spec.label}]", spec.problem, spec.problem.model
+    out.append(check_global_identity(prob, sol, label=lab))
+    if model.neuron_groups(prob.d):
+        out.append(check_balance(prob, sol, label=lab))
+    try:
+        out.append(check_smoothed_margin(prob, sol, label=lab))
+    except NotImplementedError as exc:
+        _skip(report, f"smoothed margin: {exc}")
+    if derived is not None and spec.planted:
+        if isinstance(model, Linear):
+            out.append(check_direction(prob, sol, derived, label=lab))
+        else:
+            out.append(check_predictor_direction(prob, sol, derived, label=lab))
+        if claimed is not None:
+            out.append(check_horizon_claim(prob, sol, claimed, derived, depth=model.degree,
+                                           label=lab))
+    if spec.label.endswith("2-D") or isinstance(model, TwoLayer):
+        L = model.degree
+        if L not in rates_cache:
+            rates_cache[L] = potential.rates(depth=L)
+        gamma = None
+        if isinstance(model, Linear) and derived is not None:
+            gamma = float(max_margin(prob.data.X, prob.data.y, derived).margin)
+        try:
+            out.extend(check_rates(prob, sol, rates_cache[L], gamma=gamma, label=lab))
+        except (ValueError, TypeError, NotImplementedError, ZeroDivisionError) as exc:
+            _skip(report, f"rates{lab}: {type(exc).__name__}: {exc}")
+
+
+def _primal_state(problem: Problem) -> Problem:
+    """A copy of ``problem`` that the float64 path integrates in the primal state θ.
+
+    Used when the closed-form inverse mirror map cancels in float64
+    (:func:`check_inverse_roundtrip` fails): θ̇ = −∇ℒ / f''(θ) needs no inverse.
+    """
+    new = dataclasses.replace(problem)
+    for _mask, cp in new.compiled:
+        cp.__dict__["inverse"] = None      # CompiledPotential.inverse is a cached_property
+    if new.has_closed_form_inverse:
+        raise RuntimeError("could not switch the float64 path to the primal state")
+    return new
+
+
+#: Completed battery runs, keyed by potential, model, run and target: a repeated ``verify``
+#: (e.g. the same potential with another ``--claim-horizon``) reuses the trajectories.
+_RUNS: dict[tuple[str, ...], MirrorFlowSolution] = {}
+_RUNS_MAX = 16
+
+
+def _cached_run(potential: Potential, model: str, spec: _Spec, max_seconds: float
+                ) -> MirrorFlowSolution:
+    key = (repr(potential), str(getattr(potential, "_inverse_hint", None)), model, spec.label,
+           repr(spec.log_t), repr(RTOL), str(spec.problem.has_closed_form_inverse))
+    if key in _RUNS:
+        return _RUNS[key]
+    sol = integrate(spec.problem, spec.log_t, max_seconds=max_seconds)
+    if sol.status == "reached":          # an interrupted run depends on the budget: not kept
+        if len(_RUNS) >= _RUNS_MAX:
+            _RUNS.pop(next(iter(_RUNS)))
+        _RUNS[key] = sol
+    return sol
 
 
 def _skip(report: Report, msg: str) -> None:
@@ -971,13 +1171,34 @@ def add_verify_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Run ``mirrorflow verify``: print the table (or JSON); 0 if every check passed, else 1.
+    """Run ``mirrorflow verify``: print the table (or JSON) and return the exit status.
 
-    Bad input raises ``ValueError`` (the CLI prints one line and exits with status 2).
+    0 if every check passed, 1 if a check failed, 2 for bad input (a one-line
+    ``mirrorflow verify: error: ...`` on stderr naming the problem and the fix).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser(prog="mirrorflow")
+    >>> _ = add_verify_parser(parser.add_subparsers(dest="command"))
+    >>> run_verify(parser.parse_args(["verify", "x**2", "--claim-horizon", "l0"]))
+    2
     """
     import sys
 
-    pot = Potential(args.expr, **_parse_params(args.param))
+    from theory import InvalidPotentialError
+
+    try:
+        params = _parse_params(args.param)
+        if not (math.isfinite(args.budget) and args.budget > 0):
+            raise ValueError(f"--budget must be a positive number of seconds, got {args.budget}")
+        if args.claim_horizon is not None:
+            parse_norm(args.claim_horizon)
+        pot = Potential(args.expr, **params)
+    except (ValueError, InvalidPotentialError, TypeError, sp.SympifyError,
+            NotImplementedError) as exc:
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"mirrorflow verify: error: {msg}", file=sys.stderr)
+        return 2
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     report = verify(pot, model=args.model, claim_horizon=args.claim_horizon,
                     budget=args.budget, progress=progress)

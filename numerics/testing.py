@@ -15,8 +15,11 @@ Strategies
   max-margin direction for every q, see :func:`planted_direction`);
 * :func:`widths`, :func:`two_layer_models`, :func:`init_scales`.
 
-The non-random helpers :func:`planted_dataset` and :func:`planted_direction` are usable
-without hypothesis.
+The non-random helpers :func:`planted_dataset` and :func:`planted_direction` (defined in
+``numerics._verify``) are re-exported here. The module needs ``hypothesis`` (the ``test``
+extra). The properties that use these strategies are in ``tests/test_properties.py``; the
+checks they call (``numerics._verify.check_*``) are those of ``mirrorflow verify`` and can be
+used in a user's own ``@given`` tests.
 
 Examples
 --------
@@ -36,9 +39,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, reject, settings
-from hypothesis import seed as _seed
-from hypothesis import strategies as st
+
+try:
+    from hypothesis import HealthCheck, Phase, given, reject, settings
+    from hypothesis import seed as _seed
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError("numerics.testing needs hypothesis; install it with "
+                      "pip install 'mirrorflow[test]' (or pip install hypothesis)") from exc
 
 from theory import Potential
 
