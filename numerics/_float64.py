@@ -104,4 +104,5 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     return MirrorFlowSolution.from_states(
         problem, s=np.array(s_span), log_t=states_arr[:, -1], thetas=thetas,
         status=status, method=f"scipy {method} (float64, {'dual' if dual else 'primal'})",
-        precision_bits=53, rhs_evals=n_rhs, seconds=time.perf_counter() - start)
+        precision_bits=53, rhs_evals=n_rhs, seconds=time.perf_counter() - start,
+        extra={"rtol": rtol, "atol": atol})

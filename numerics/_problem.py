@@ -36,7 +36,23 @@ class CompiledPotential:
     def _np(self, expr: sp.Expr | None, var: sp.Symbol = _X):
         if expr is None:
             return None
-        return sp.lambdify(var, self.potential.bind(expr), modules="numpy")
+        bound = self.potential.bind(expr)
+        fn = sp.lambdify(var, bound, modules="numpy")
+        with np.errstate(all="ignore"):
+            at0 = fn(np.float64(0.0))
+        if np.isfinite(at0):
+            return fn
+        # A removable singularity at 0 (sympy writes x|x| as x**3/Abs(x)): use the limit there.
+        limit = sp.limit(bound, var, 0, "+")
+        if limit != sp.limit(bound, var, 0, "-") or not limit.is_finite:
+            return fn
+        value = float(limit)
+
+        def patched(v):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = fn(v)
+            return np.where(np.asarray(v) == 0, value, out)
+        return patched
 
     @cached_property
     def f(self):

@@ -84,3 +84,15 @@ def test_problem_errors():
         Problem.create(data, Linear(), Potential.cosh(), theta0=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="log_t"):
         solve_float64(Problem.create(data, Linear(), Potential.cosh()), log_t=-1)
+
+
+def test_removable_singularity_at_zero_is_filled_by_the_limit():
+    """sympy writes (|x|^3/3)' as x**3/Abs(x): 0/0 at x = 0 in numpy. The compiled f', f''
+    must equal the closed forms x + x|x| and 1 + 2|x| everywhere, 0 included, so a run may
+    start at θ0 = 0."""
+    from numerics._problem import CompiledPotential
+
+    cp = CompiledPotential(Potential("x**2/2 + abs(x)**3/3"))
+    x = np.array([0.0, 1e-300, -0.5, 2.0])
+    assert np.allclose(cp.mirror(x), x + x * np.abs(x), rtol=1e-15, atol=0)
+    assert np.allclose(cp.hessian(x), 1 + 2 * np.abs(x), rtol=1e-15, atol=0)

@@ -51,6 +51,8 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     --------
     >>> tidy(sp.asinh(sp.sinh(Z)) + sp.Piecewise((0, sp.Eq(X, 0)), (X, True)))
     x + z
+    >>> tidy(X**3 / sp.Abs(X) + X)          # no 0/0 at x = 0
+    x*(Abs(x) + 1)
     """
     def at_points(cond) -> bool:
         return isinstance(cond, sp.Eq) or (
@@ -65,13 +67,23 @@ def tidy(expr: sp.Expr) -> sp.Expr:
                          (sp.log, sp.exp)):
         out = out.replace(lambda e, o=outer, i=inner: isinstance(e, o) and isinstance(e.args[0], i)
                           and e.args[0].args[0].is_real, lambda e: e.args[0].args[0])
+    out = _no_removable_zero(out)
     try:
         with symbolic_timeout(10):
             simpler = sp.simplify(out)
     except TimeoutError:
         simpler = out
-    simpler = simpler.replace(sp.Piecewise, point_piecewise)
-    return min((simpler, out, expr), key=sp.count_ops)
+    simpler = _no_removable_zero(simpler.replace(sp.Piecewise, point_piecewise))
+    return min((simpler, out, _no_removable_zero(expr)), key=sp.count_ops)
+
+
+def _no_removable_zero(expr: sp.Expr) -> sp.Expr:
+    """x**3/Abs(x) (sympy's form of (|x|^3/3)') is x*Abs(x) for real x != 0 and has a removable
+    0/0 at x = 0 that turns compiled code started at 0 into NaN: use the continuous form."""
+    for s in sorted(expr.free_symbols, key=str):
+        if s.is_real:
+            expr = expr.subs(s**2 / sp.Abs(s), sp.Abs(s))
+    return expr
 
 
 def _is_zero(fn, x0: float, v30: mpmath.mpf) -> bool:
