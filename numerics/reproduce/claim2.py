@@ -702,5 +702,8 @@ def run(quick: bool, out: Path, progress: bool) -> dict[str, Any]:
     }
     for k, r in results.items():
         summary["potentials"][k]["holds"] = _holds(k, r)
+    summary["headline"] = "; ".join(
+        f"{k}: log t {float(r['log_t_reached']):.0e}, deviation {float(r['deviation']):.3g} "
+        f"(predicted {float(r['predicted_deviation']):.3g})" for k, r in results.items())
     json.dumps(summary)  # fail here, not in the caller, if something is not JSON-ready
     return summary
