@@ -20,10 +20,10 @@
 #
 # | property | statement | tag |
 # |---|---|---|
-# | balance law | every neuron's $C_j = \sum_{\rm in} g - k\sum_{\rm out} g$ is constant, $g = x f' - f$ | §2 [derived] |
+# | balance law | $C_j = \sum_{\rm in} g - k\sum_{\rm out} g$ constant, $g = x f' - f$ | §2 [derived] |
 # | global identity | $\frac{d}{dt}\sum_m g(\theta_m) = L\sum_i(-\ell'(q_i))\,q_i$ | §2 [derived] |
 # | smoothed margin | non-decreasing once $\mathcal L < 1$ | §4 [paper] |
-# | direction | the limit direction is the max-margin direction for the **horizon** norm | §3-4 [paper] |
+# | direction | the limit is the max-margin direction for the **horizon** norm | §3-4 [paper] |
 # | rates | log-log slopes of loss and norms against $\log t$ | §5 [derived] |
 #
 # The same battery is the command `mirrorflow verify EXPR [--claim-horizon NORM]`, and the
@@ -39,8 +39,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from numerics import Dataset, Linear, Problem, solve_mirror_flow
-from numerics import verify
+from numerics import Dataset, Linear, Problem, solve_mirror_flow, verify
 from theory import Potential, max_margin
 
 FAST = os.environ.get("MIRRORFLOW_FAST", "") == "1"
