@@ -20,7 +20,7 @@
 #
 # | property | statement | tag |
 # |---|---|---|
-# | balance law | $C_j = \sum_{\rm in} g - k\sum_{\rm out} g$ constant, $g = x f' - f$ | §2 [derived] |
+# | balance law | $C_j = \sum_{in} g - k\sum_{out} g$ constant, $g = xf' - f$ | §2 [derived] |
 # | global identity | $\frac{d}{dt}\sum_m g(\theta_m) = L\sum_i(-\ell'(q_i))\,q_i$ | §2 [derived] |
 # | smoothed margin | non-decreasing once $\mathcal L < 1$ | §4 [paper] |
 # | direction | the limit is the max-margin direction for the **horizon** norm | §3-4 [paper] |
