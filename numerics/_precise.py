@@ -153,11 +153,19 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
                   logt_mode: Literal["ode", "quadrature"] = "quadrature",
                   state: Literal["auto", "dual", "primal"] = "auto", per_decade: int = 8,
                   tol: float | None = None, progress: Callable[[float], None] | None = None,
-                  start: MirrorFlowSolution | None = None) -> MirrorFlowSolution:
+                  start: MirrorFlowSolution | None = None,
+                  method: Literal["auto", "taylor", "radau"] = "auto") -> MirrorFlowSolution:
     """Integrate a problem with heyoka's Taylor method at ``dps`` digits (no certificate).
 
     Use :func:`numerics.solve_mirror_flow` with ``dps=`` for certified results; this is the
     single run it repeats.
+
+    ``method``: ``"taylor"`` (heyoka's explicit Taylor method; the fast path), ``"radau"``
+    (:func:`numerics._implicit.integrate_implicit`, Radau IIA in MPFR, primal state, clock
+    ``log s`` then ``log log t``: for stiff l_inf-type potentials such as cosh on kink-free
+    models, where every explicit method stalls near log t = 40), or ``"auto"`` (Taylor, for
+    now: Radau is opt-in until it handles ReLU kinks and its cost is measured on more cases).
+    Radau runs cannot be continued with ``start`` yet.
 
     Examples
     --------
@@ -167,11 +175,21 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
     >>> sol.status, sol.method, float(sol.log_t[-1])
     ('reached', 'taylor-real128', 50.0)
     """
-    from ._taylor import integrate_taylor, to_mpf
+    from ._taylor import integrate_taylor
 
     if log_loss is not None:
         raise NotImplementedError("log_loss early stop is float64-only for now; use log_t")
     fp_type, prec, bits = precision_plan(dps)
+    if method == "auto":
+        method = "taylor"
+    if method == "radau":
+        if start is not None:
+            raise NotImplementedError("continuing a Radau run is not supported yet; rerun "
+                                      "from the start with the later log_t")
+        return _solve_radau(problem, log_t=log_t, dps=dps, bits=bits, max_seconds=max_seconds,
+                            per_decade=per_decade, tol=tol)
+    if method != "taylor":
+        raise ValueError(f"method must be 'auto', 'taylor' or 'radau', got {method!r}")
     sysm = problem_system(problem, state=state)
     start_arg = None
     theta0: list[Any] = [float(v) for v in problem.theta0]
@@ -187,6 +205,26 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
     run = integrate_taylor(sysm, theta0, float(log_t), fp_type=fp_type, prec=prec, tol=tol,
                            logt_mode=logt_mode, per_decade=per_decade, budget_seconds=max_seconds,
                            start=start_arg, progress=progress)
+    return _to_solution(problem, run, bits=bits, dps=dps, method=f"taylor-{fp_type}",
+                        state=sysm.state)
+
+
+def _solve_radau(problem: Problem, *, log_t: float, dps: int, bits: int, max_seconds: float,
+                 per_decade: int, tol: float | None) -> MirrorFlowSolution:
+    from ._implicit import integrate_implicit
+
+    sysm = problem_system(problem, state="primal", clock="log_s")
+    run = integrate_implicit(sysm, [float(v) for v in problem.theta0], float(log_t), dps=dps,
+                             tol=tol, budget_seconds=max_seconds, per_decade=per_decade)
+    return _to_solution(problem, run, bits=bits, dps=dps, method="radau-iia-mpfr",
+                        state="primal")
+
+
+def _to_solution(problem: Problem, run: Any, *, bits: int, dps: int, method: str,
+                 state: str) -> MirrorFlowSolution:
+    """A :class:`MirrorFlowSolution` (float64 arrays plus mp arrays) from a TaylorRun."""
+    from ._taylor import to_mpf
+
     with mpmath.workprec(bits + 24):
         theta_mp = np.array([[to_mpf(v) for v in row] for row in run.theta], dtype=object)
         ll_mp = np.array([to_mpf(v) for v in run.log_loss], dtype=object)
@@ -201,10 +239,10 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
         problem, s=np.array([float(v) for v in run.s]),
         log_t=np.array([float(v) for v in run.logt]),
         thetas=np.array([[float(v) for v in row] for row in theta_mp]), status=status,
-        method=f"taylor-{fp_type}", precision_bits=bits, rhs_evals=int(run.stats["steps"]),
+        method=method, precision_bits=bits, rhs_evals=int(run.stats["steps"]),
         seconds=float(run.stats["seconds"] + run.stats["compile_seconds"]),
         extra={"solver": {k: v for k, v in run.stats.items()}, "dps": int(dps),
-               "state": sysm.state,
+               "state": state,
                "clock_mp": mpmath.nstr(run.clock[-1], int(bits / _LOG2_10) + 5),
                "log_t_mp": mpmath.nstr(run.logt[-1], int(bits / _LOG2_10) + 5)})
     return sol.with_precise(theta_mp, ll_mp, mm_mp, resid, dps=int(bits / _LOG2_10))

@@ -127,7 +127,8 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
             sol = seg if sol is None else _concat_precise(sol, seg, problem)
             if checkpoint is not None:
                 sol.save(checkpoint)
-            if seg.status != "budget" or time.monotonic() >= deadline:
+            if (seg.status != "budget" or time.monotonic() >= deadline
+                    or seg.method.startswith("radau")):     # Radau runs do not continue yet
                 break
         if bar is not None:
             bar(float(sol.log_t[-1]))
@@ -280,4 +281,6 @@ def _resume_precise(solution: MirrorFlowSolution, problem: Problem, *, log_t: fl
     return _run_precise(problem, log_t=log_t, dps=int(solution.meta.get("dps", 30)),
                         max_seconds=max_seconds, label="resumed", progress=progress,
                         start=solution, logt_mode=solver.get("logt_mode", "quadrature"),
-                        state=solution.meta.get("state", "auto"), **kw)
+                        state=solution.meta.get("state", "auto"),
+                        method="radau" if solution.method.startswith("radau") else "taylor",
+                        **kw)

@@ -506,7 +506,7 @@ def integrate_taylor(
         t_events += [hy.t_event(k, callback=lambda ta, d: False, fp_type=fp) for k in system.kinks]
     kw["t_events"], kw["nt_events"] = t_events, nt_events
     extra = dict(heyoka_options or {})
-    clash = sorted(set(extra) & {*kw, "compact_mode"})
+    clash = sorted(set(extra) & {*kw, "compact_mode", "tol", "prec", "pars"})
     if clash:
         raise ValueError(
             f"heyoka_options may not set {clash}: they are set by integrate_taylor's own arguments"

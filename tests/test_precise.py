@@ -142,3 +142,17 @@ def test_checkpointed_interrupted_run_resumes_to_the_same_digits(tmp_path) -> No
     assert np.all(np.diff(done.log_t) > 0)
     with mpmath.workdps(50):
         assert agreeing_digits(list(done.theta_mp[-1]), list(whole.theta_mp[-1]), 100) > 28
+
+
+def test_radau_method_matches_the_closed_form() -> None:
+    """method="radau" (Radau IIA in MPFR, for stiff cosh-type runs) on the one-sample gradient
+    flow, whose s(log t) is known in closed form: s = log1p(|x|^2 e^{log t}) / |x|^2."""
+    prob = Problem.create(_one_sample([1.0, 2.0]), Linear(), Potential.quadratic(),
+                          theta0=[0.0, 0.0])
+    sol = solve_mirror_flow(prob, log_t=300.0, dps=30, certify=False, method="radau")
+    assert sol.status == "reached" and sol.method.startswith("radau")
+    with mpmath.workdps(60):
+        s_exact = mpmath.log1p(5 * mpmath.exp(300)) / 5
+        assert agreeing_digits(list(sol.theta_mp[-1]), [s_exact, 2 * s_exact], 100) > 30
+    with pytest.raises(NotImplementedError, match="Radau"):
+        resume(sol, prob, log_t=400.0)

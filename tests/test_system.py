@@ -302,3 +302,75 @@ def test_cosh_budget_is_reported():
     run = integrate_taylor(sysm, [0.0] * 4, 1e3, fp_type="float64", budget_seconds=1.0)
     assert run.status == "budget"
     assert 1.0 < run.final_logt < 1e3
+
+
+# ---------------------------------------------------------------- hand-written VJP, heyoka options
+def relu2_margins_vjp(X: np.ndarray, y: np.ndarray, m: int):
+    """The net of :func:`relu2_margins`, but with ``G`` given as a vector-Jacobian product."""
+    n, d = X.shape
+
+    def margins(th):
+        W, a = th[: m * d].reshape(m, d), th[m * d :]
+        h = [[heyoka.sum([float(X[i, k]) * W[j, k] for k in range(d)]) for j in range(m)]
+             for i in range(n)]
+        r = [[heyoka.relu(v) for v in row] for row in h]
+        q = [float(y[i]) * heyoka.sum([a[j] * r[i][j] ** 2 for j in range(m)]) for i in range(n)]
+
+        def vjp(w):
+            v = [float(y[i]) * w[i] for i in range(n)]
+            fw = [2.0 * a[j] * heyoka.sum([float(X[i, k]) * v[i] * r[i][j] for i in range(n)])
+                  for j in range(m) for k in range(d)]
+            return fw + [heyoka.sum([v[i] * r[i][j] ** 2 for i in range(n)]) for j in range(m)]
+
+        return q, vjp, [v for row in h for v in row]
+
+    return margins
+
+
+@pytest.mark.parametrize("loss", ["exp", "logistic"])
+def test_vjp_rhs_is_minus_grad_log_loss(loss):
+    """A callable ``G`` (hand-written VJP) gives -grad log L: mpmath central differences."""
+    m, n, d = 2, 4, 3
+    X, y = data(n, d, seed=8)
+    sysm = build_mirror_flow_system(relu2_margins_vjp(X, y, m), m * d + m, GD, loss=loss)
+    P = sysm.n_params
+    theta = [mpmath.mpf(float(v)) for v in np.round(np.random.default_rng(2).standard_normal(P), 4)]
+    with mpmath.workdps(60):
+        rhs = compile_functions(sysm, [r for _, r in sysm.equations[:P]], fp_type="real", prec=220)
+        vals = to_mpf(np.asarray(rhs(np.array(
+            [heyoka.real(mpmath.nstr(v, 65), 220) for v in [*theta, 0]], dtype=heyoka.real))))
+
+        def ll(th):
+            return log_loss_mp(relu2_margins_mp(th, X, y, m), loss)
+
+        h = mpmath.mpf("1e-20")
+        for k in range(P):
+            tp, tm = list(theta), list(theta)
+            tp[k] += h
+            tm[k] -= h
+            expect = -(ll(tp) - ll(tm)) / (2 * h)
+            assert abs(vals[k] - expect) <= mpmath.mpf("1e-34") * (1 + abs(expect))
+
+
+def test_vjp_of_wrong_length_is_rejected():
+    X, y = data(3, 2, seed=1)
+    A = y[:, None] * X
+    bad = lambda th: (A @ th, lambda w: [w[0]])  # noqa: E731
+    with pytest.raises(ValueError, match="expected 2"):
+        build_mirror_flow_system(bad, 2, GD)
+
+
+def test_heyoka_options_are_passed_and_checked():
+    """``heyoka_options`` reach heyoka (same closed-form trajectory) and may not override ours."""
+    x = np.array([[0.75, -0.5]])
+    sysm = build_mirror_flow_system(linear_margins(x, np.array([1.0])), 2, GD)
+    run = integrate_taylor(sysm, [0.125, 0.25], 40.0, fp_type="real128",
+                           heyoka_options={"opt_level": 2, "parallel_mode": True})
+    assert run.status == "reached"
+    assert run.stats["cpu_seconds"] >= 0
+    with mpmath.workdps(40):
+        s = run.s[-1]
+        for th, t0, xk in zip(run.theta[-1], [0.125, 0.25], x[0], strict=True):
+            assert abs(to_mpf(th) - (t0 + s * mpmath.mpf(xk))) < mpmath.mpf("1e-30") * (1 + s)
+    with pytest.raises(ValueError, match="heyoka_options"):
+        integrate_taylor(sysm, [0.0, 0.0], 10.0, heyoka_options={"tol": 1e-10})

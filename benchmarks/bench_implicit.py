@@ -1,0 +1,124 @@
+"""Radau IIA (numerics._implicit) against heyoka's explicit Taylor method on stiff mirror flows.
+
+Cases (the models of ``benchmarks/bench_clock.py``):
+
+(a) linear model, 8 separable points in d = 4;
+(b) two-layer square-ReLU net, m = 8, n = 8, d = 4.
+
+Potentials: cosh (l_inf horizon, the stiff case) and hyperbolic entropy (b = 0.1).  For each case
+and potential, in one run:
+
+- the implicit path at 30 digits (140 bits, tol ~ 1e-32; primal state, clock ``u = log s``, then
+  ``log u``) to the target ``log t``;
+- a reference: the same at 170 bits and tol 1e-38; achieved digits = agreement of ``theta/|theta|``
+  and of ``log L`` with it;
+- heyoka's Taylor integrator (real128, dual state, clock ``s``, ``log t`` in the ODE; as the
+  measured default of bench_clock.py) with the same wall-clock budget: where it stalls.
+
+Run ``python benchmarks/bench_implicit.py`` (targets 1e4) or ``--quick`` (targets 1e3, case a);
+``--only ab``, ``--pots cosh,hypent``, ``--budget`` (seconds per run), ``--stages``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import mpmath
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_clock import POTENTIALS, linear_case, relu2_case
+
+from numerics._implicit import compile_implicit, integrate_implicit
+from numerics._system import build_mirror_flow_system
+from numerics._taylor import TaylorRun, integrate_taylor, to_mpf
+
+CASES = {"a": ("linear", linear_case), "b": ("relu2 m8", relu2_case)}
+REF_BITS, REF_TOL = 170, 1e-38  # the reference: 30 more bits, a 1e6 times tighter tolerance
+
+
+def unit(v: Any) -> list[Any]:
+    with mpmath.workprec(400):
+        w = [to_mpf(x) for x in v]
+        n = mpmath.sqrt(mpmath.fsum(x * x for x in w))
+        return [x / n for x in w]
+
+
+def digits(a: list[Any], b: list[Any]) -> float:
+    with mpmath.workprec(400):
+        err = max(abs(to_mpf(x) - to_mpf(y)) for x, y in zip(a, b, strict=True))
+        scale = max(abs(to_mpf(y)) for y in b)
+        return 99.0 if err == 0 else float(-mpmath.log10(err / scale))
+
+
+HEADER = (
+    f"{'case':9} {'pot':6} {'method':18} {'target':>7} {'status':8} {'logt_end':>9} {'steps':>7} "
+    f"{'newton':>7} {'comp_s':>6} {'int_s':>7} {'dig_dir':>7} {'dig_LL':>6}"
+)
+
+
+def row(case: str, pot: str, method: str, target: float, run: TaylorRun, ref: TaylorRun | None):
+    dd = dl = math.nan
+    if ref is not None and run.status == "reached" and ref.status == "reached":
+        dd = digits(unit(run.theta[-1]), unit(ref.theta[-1]))
+        dl = digits([run.log_loss[-1]], [ref.log_loss[-1]])
+    st = run.stats
+    print(
+        f"{case:9} {pot:6} {method:18} {target:7.0e} {run.status:8} {run.final_logt:9.4g} "
+        f"{st['steps']:7d} {st.get('newton_iterations', 0):7d} {st['compile_seconds']:6.1f} "
+        f"{st['seconds']:7.1f} {dd:7.1f} {dl:6.1f}",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="target log t = 1e3, case a only")
+    p.add_argument("--only", default=None, help="cases, e.g. 'ab' (default: ab; quick: a)")
+    p.add_argument("--pots", default="cosh,hypent")
+    p.add_argument("--target", type=float, default=None)
+    p.add_argument("--budget", type=float, default=None, help="seconds per run")
+    p.add_argument("--stages", type=int, default=9)
+    p.add_argument("--no-ref", action="store_true", help="skip the 180-bit reference runs")
+    args = p.parse_args(argv)
+    target = args.target or (1e3 if args.quick else 1e4)
+    budget = args.budget or (120.0 if args.quick else 600.0)
+    only = args.only or ("a" if args.quick else "ab")
+    t0 = time.perf_counter()
+    print(HEADER, flush=True)
+    for c in only:
+        label, make = CASES[c]
+        margins, P, th0 = make()
+        for pot in args.pots.split(","):
+            sysm = build_mirror_flow_system(
+                margins, P, POTENTIALS[pot], state="primal", clock="log_s"
+            )
+            run = integrate_implicit(
+                compile_implicit(sysm, 140), th0, target, stages=args.stages,
+                budget_seconds=budget,
+            )
+            ref = None
+            if not args.no_ref:
+                ref = integrate_implicit(
+                    compile_implicit(sysm, REF_BITS), th0, target, stages=args.stages,
+                    budget_seconds=3 * budget, tol=REF_TOL,
+                )
+            row(label, pot, f"radau{args.stages} 140b", target, run, ref)
+            if ref is not None:
+                row(label, pot, f"radau{args.stages} {REF_BITS}b ref", target, ref, None)
+            taylor_sys = build_mirror_flow_system(margins, P, POTENTIALS[pot])
+            tay = integrate_taylor(
+                taylor_sys, th0, target, fp_type="real128", budget_seconds=budget, per_decade=1
+            )
+            row(label, pot, "taylor real128", target, tay, ref)
+    print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Radau IIA integration of the stiff time-changed mirror flow (numerics._implicit).
+
+Expected values come from a closed form (gradient flow on one point), from heyoka's Taylor
+integrator at higher precision (non-stiff case), and from the same stiff run at a higher
+precision and tighter tolerance (cosh on a linear model, beyond where explicit methods stall).
+"""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from numerics._implicit import compile_implicit, integrate_implicit, radau_tableau
+from numerics._system import ScalarPotential, build_mirror_flow_system
+from numerics._taylor import integrate_taylor, to_mpf
+
+X = sp.Symbol("x", real=True)
+GD = ScalarPotential(X, X, sp.Integer(1), X, "gd")
+COSH = ScalarPotential(X, sp.sinh(X), sp.cosh(X), sp.asinh(X), "cosh")
+
+
+def _linear(A: np.ndarray):
+    return lambda th: (A @ th, A.astype(object))
+
+
+def _linear_data() -> np.ndarray:
+    """8 separable points in d = 4 (as benchmarks/bench_clock.py case (a)), rows y_i x_i."""
+    rng = np.random.default_rng(0)
+    Xd = np.round(rng.standard_normal((8, 4)), 3)
+    y = np.sign(Xd @ np.array([1.0, -0.5, 0.25, 0.0]))
+    return y[:, None] * Xd
+
+
+def _digits(a, b) -> float:
+    with mpmath.workprec(400):
+        a = [to_mpf(v) for v in a]
+        b = [to_mpf(v) for v in b]
+        err = max(abs(x - y) for x, y in zip(a, b, strict=True))
+        scale = max(abs(y) for y in b)
+        return 99.0 if err == 0 else float(-mpmath.log10(err / scale))
+
+
+def _direction(theta):
+    with mpmath.workprec(400):
+        v = [to_mpf(x) for x in theta]
+        n = mpmath.sqrt(mpmath.fsum(x * x for x in v))
+        return [x / n for x in v]
+
+
+@pytest.mark.parametrize("stages", [3, 6])
+def test_radau_order_conditions(stages):
+    A, b, c = radau_tableau(stages, 200)
+    with mpmath.workprec(200):
+        for k in range(1, 2 * stages):  # B(2s-1)
+            quad = mpmath.fsum(bj * cj ** (k - 1) for bj, cj in zip(b, c, strict=True))
+            assert abs(quad - mpmath.mpf(1) / k) < 1e-55
+        for i in range(stages):  # C(s): sum_j a_ij c_j^(k-1) = c_i^k / k
+            for k in range(1, stages + 1):
+                lhs = mpmath.fsum(A[i][j] * c[j] ** (k - 1) for j in range(stages))
+                assert abs(lhs - c[i] ** k / k) < 1e-55
+
+
+@pytest.mark.parametrize("clock", ["log_s", pytest.param("s", marks=pytest.mark.slow)])
+def test_gradient_flow_one_point_closed_form(clock):
+    # Gradient flow, linear model, one point x: q(s) = |x|^2 s, log t = log(expm1(|x|^2 s)/|x|^2).
+    x = np.array([[0.75, -1.5, 0.5]])
+    sysm = build_mirror_flow_system(_linear(x), 3, GD, clock=clock)
+    run = integrate_implicit(sysm, [0.0, 0.0, 0.0], 40.0, dps=30)
+    assert run.status == "reached"
+    with mpmath.workprec(300):
+        n2 = mpmath.mpf(0.75) ** 2 + mpmath.mpf(1.5) ** 2 + mpmath.mpf(0.5) ** 2
+        logt = run.logt[-1]
+        assert abs(logt - 40) < mpmath.mpf(10) ** -28
+        s_exact = mpmath.log1p(n2 * mpmath.exp(logt)) / n2
+        assert abs(run.s[-1] / s_exact - 1) < mpmath.mpf(10) ** -29
+        theta_exact = [mpmath.mpf(v) * s_exact for v in (0.75, -1.5, 0.5)]
+        assert _digits(run.theta[-1], theta_exact) > 29
+        assert abs(run.log_loss[-1] + n2 * s_exact) / (n2 * s_exact) < mpmath.mpf(10) ** -29
+        # every recorded level is hit exactly and lies on the closed form
+        for s_v, lt in zip(run.s[1:], run.logt[1:], strict=True):
+            assert abs(mpmath.log(mpmath.expm1(n2 * s_v) / n2) - lt) < mpmath.mpf(10) ** -27
+
+
+def test_agrees_with_taylor_on_non_stiff_case():
+    # Gradient flow on 8 separable points: not stiff, heyoka's Taylor method at 200 bits is the
+    # independent reference.
+    A = _linear_data()
+    sysm = build_mirror_flow_system(_linear(A), 4, GD, clock="log_s")
+    th0 = [0.125, -0.25, 0.5, 0.0]
+    run = integrate_implicit(sysm, th0, 12.0, dps=30)
+    ref_sys = build_mirror_flow_system(_linear(A), 4, GD)
+    ref = integrate_taylor(ref_sys, th0, 12.0, fp_type="real", prec=170)
+    assert run.status == ref.status == "reached"
+    assert _digits(run.theta[-1], ref.theta[-1]) > 30
+    assert _digits([run.log_loss[-1]], [ref.log_loss[-1]]) > 30
+    assert _digits([run.s[-1]], [ref.s[-1]]) > 30
+
+
+def _cosh_pair(target: float, lo_prec: tuple[int, float], hi_prec: tuple[int, float]):
+    A = _linear_data()
+    sysm = build_mirror_flow_system(_linear(A), 4, COSH, state="primal", clock="log_s")
+    runs = []
+    for bits, tol in (lo_prec, hi_prec):
+        fns = compile_implicit(sysm, bits)
+        runs.append(integrate_implicit(fns, [0.0] * 4, target, tol=tol, budget_seconds=900))
+    return runs
+
+
+def _check_cosh(lo, hi, target: float, digits: float) -> None:
+    assert lo.status == hi.status == "reached"
+    with mpmath.workprec(300):
+        assert abs(lo.logt[-1] - target) < mpmath.mpf(10) ** -(digits + 1) * target
+        assert abs(hi.logt[-1] - target) < mpmath.mpf(10) ** -(digits + 1) * target
+    assert _digits(_direction(lo.theta[-1]), _direction(hi.theta[-1])) > digits
+    assert _digits([lo.log_loss[-1]], [hi.log_loss[-1]]) > digits
+    # the l_inf horizon: cosh saturates every coordinate, |theta_k| grow like log t
+    assert min(abs(float(v)) for v in lo.theta[-1]) > 0.1 * target
+
+
+def test_cosh_linear_beyond_explicit_stall():
+    # Explicit methods stall near log t ~ 30-50 on this case (benchmarks/bench_clock.py);
+    # tolerances 1e-20 and 1e-28 must agree to ~20 digits.
+    lo, hi = _cosh_pair(100.0, (110, 1e-20), (140, 1e-28))
+    _check_cosh(lo, hi, 100.0, 19.0)
+
+
+@pytest.mark.slow
+def test_cosh_linear_log_t_1e4_30_digits():
+    lo, hi = _cosh_pair(1e4, (140, 1e-32), (160, 1e-36))
+    _check_cosh(lo, hi, 1e4, 30.0)
+
+
+def test_bad_input_messages():
+    sysm = build_mirror_flow_system(_linear(np.array([[1.0, 1.0]])), 2, GD)
+    with pytest.raises(ValueError, match="theta0 has length 3"):
+        integrate_implicit(sysm, [0.0, 0.0, 0.0], 10.0)
+    with pytest.raises(ValueError, match="stages"):
+        integrate_implicit(sysm, [0.0, 0.0], 10.0, stages=0)
+    with pytest.raises(ValueError, match="dps"):
+        integrate_implicit(sysm, [0.0, 0.0], 10.0, dps=2)
+    with pytest.raises(ValueError, match="MirrorFlowSystem"):
+        integrate_implicit("not a system", [0.0, 0.0], 10.0)  # type: ignore[arg-type]
