@@ -156,3 +156,28 @@ def test_radau_method_matches_the_closed_form() -> None:
         assert agreeing_digits(list(sol.theta_mp[-1]), [s_exact, 2 * s_exact], 100) > 30
     with pytest.raises(NotImplementedError, match="Radau"):
         resume(sol, prob, log_t=400.0)
+
+
+@pytest.mark.parametrize("activation", ["square_relu", "relu", "power(3)"])
+def test_two_layer_vjp_equals_the_full_jacobian_path(activation: str) -> None:
+    """The hand-written vector-Jacobian product of two-layer nets (Euler's identity for the
+    output weights when 1/k is exact, the direct sum otherwise) gives the same trajectory as
+    the margins' full Jacobian G^T w, to about the working precision."""
+    from numerics._precise import _to_solution, precision_plan
+    from numerics._taylor import integrate_taylor
+
+    X = np.array([[1.0, 0.5, 0.0], [-0.5, 1.0, 0.25], [0.75, -1.0, 0.5], [-1.0, -0.25, -0.5]])
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    prob = Problem.create(Dataset.from_arrays(X, y), TwoLayer(width=4, activation=activation),
+                          Potential.hyperbolic_entropy(0.1), scale=0.5, seed=3)
+    fp, prec, bits = precision_plan(30)
+    runs = []
+    for vjp in (True, False):
+        sysm = problem_system(prob, vjp=vjp)
+        run = integrate_taylor(sysm, list(prob.theta0), 8.0, fp_type=fp, prec=prec,
+                               logt_mode="quadrature", budget_seconds=60)
+        runs.append(_to_solution(prob, run, bits=bits, dps=30, method="t", state=sysm.state))
+    assert runs[0].status == runs[1].status == "reached"
+    with mpmath.workdps(50):
+        d = agreeing_digits(list(runs[0].theta_mp[-1]), list(runs[1].theta_mp[-1]), 100)
+    assert d > 26, d
