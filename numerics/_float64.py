@@ -21,6 +21,10 @@ from ._solution import MirrorFlowSolution
 __all__ = ["solve_float64"]
 
 
+class _OutOfTimeError(Exception):
+    """Raised inside the right-hand side once the wall-clock budget is spent."""
+
+
 def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: float = 1e-12,
                   method: str = "DOP853", max_seconds: float = 60.0, progress: bool = False,
                   theta_start=None, log_t0: float = 0.0, s0: float = 0.0,
@@ -52,6 +56,8 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     def rhs(_s, state):
         nonlocal n_rhs
         n_rhs += 1
+        if n_rhs % 64 == 0 and time.perf_counter() > deadline:
+            raise _OutOfTimeError
         v, lt = state[:-1], state[-1]
         theta = theta_of(v)
         out, grads = model.outputs_and_grads(theta, X)
@@ -74,6 +80,9 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     theta0 = problem.theta0 if theta_start is None else np.asarray(theta_start, dtype=float)
     v0 = problem.mirror(theta0) if dual else theta0.copy()
     start = time.perf_counter()
+    # the budget is enforced inside a chunk too (chunks double in s, one can take minutes);
+    # the interrupted chunk is dropped, the run keeps every point of the earlier chunks
+    deadline = start + max_seconds
     s_span, states, status, bar = [float(s0)], [np.append(v0, log_t0)], "running", None
     if progress:
         from tqdm import tqdm
@@ -85,6 +94,9 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
                             rtol=rtol, atol=atol, events=events, dense_output=False)
         except KeyboardInterrupt:
             status = "interrupted"
+            break
+        except _OutOfTimeError:
+            status = "budget"
             break
         s_span += list(sol.t[1:])
         states += list(sol.y.T[1:])
