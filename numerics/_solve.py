@@ -190,8 +190,10 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
         Float64 runs save once at the end.
     **precise_options
         Passed to :func:`numerics._precise.solve_precise` when ``dps`` is given: ``logt_mode``
-        (``"quadrature"``, default, or ``"ode"``), ``state`` (``"auto"``, ``"dual"``,
-        ``"primal"``), ``per_decade`` (output points per decade of log t), ``tol``.
+        (``"auto"``: quadrature of log t for linear and diagonal models, log t in the ODE for
+        networks; or ``"quadrature"``, ``"ode"``), ``method`` (``"taylor"``, ``"radau"``),
+        ``state`` (``"auto"``, ``"dual"``, ``"primal"``), ``per_decade`` (output points per
+        decade of log t), ``tol``.
 
     Examples
     --------
@@ -280,7 +282,7 @@ def _resume_precise(solution: MirrorFlowSolution, problem: Problem, *, log_t: fl
     solver = solution.meta.get("solver", {})
     return _run_precise(problem, log_t=log_t, dps=int(solution.meta.get("dps", 30)),
                         max_seconds=max_seconds, label="resumed", progress=progress,
-                        start=solution, logt_mode=solver.get("logt_mode", "quadrature"),
+                        start=solution, logt_mode=solver.get("logt_mode", "auto"),
                         state=solution.meta.get("state", "auto"),
                         method="radau" if solution.method.startswith("radau") else "taylor",
                         **kw)
