@@ -181,3 +181,17 @@ def test_two_layer_vjp_equals_the_full_jacobian_path(activation: str) -> None:
     with mpmath.workdps(50):
         d = agreeing_digits(list(runs[0].theta_mp[-1]), list(runs[1].theta_mp[-1]), 100)
     assert d > 26, d
+
+
+def test_network_defaults_are_certified_by_an_independent_run() -> None:
+    """Networks run in the clock log s with log t in the ODE and tol 10^-(dps+2); the result
+    agrees with an independent 60-digit run (MPFR, machine-epsilon tolerance) to 28+ digits."""
+    X = np.array([[1.0, 0.5, 0.0], [-0.5, 1.0, 0.25], [0.75, -1.0, 0.5], [-1.0, -0.25, -0.5]])
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    prob = Problem.create(Dataset.from_arrays(X, y), TwoLayer(width=4, activation="square_relu"),
+                          Potential.hyperbolic_entropy(0.1), scale=0.5, seed=3)
+    sol = solve_mirror_flow(prob, log_t=60.0, dps=30)
+    assert sol.meta["solver"]["logt_mode"] == "ode" and sol.meta["digits"]["direction"] > 28
+    ref = solve_mirror_flow(prob, log_t=60.0, dps=60, certify=False, tol=1e-62)
+    with mpmath.workdps(80):
+        assert agreeing_digits(list(sol.theta_mp[-1]), list(ref.theta_mp[-1]), 100) > 28
