@@ -38,6 +38,12 @@ class CompiledPotential:
             return None
         bound = self.potential.bind(expr)
         fn = sp.lambdify(var, bound, modules="numpy")
+        if bound.has(sp.LambertW):
+            # numpy has no LambertW; scipy's returns complex numbers (real on our branch)
+            complex_fn = sp.lambdify(var, bound, modules=["scipy", "numpy"])
+
+            def fn(v, _f=complex_fn):
+                return np.real(_f(v))
         with np.errstate(all="ignore"):
             at0 = fn(np.float64(0.0))
         if np.isfinite(at0):

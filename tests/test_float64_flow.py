@@ -96,3 +96,18 @@ def test_removable_singularity_at_zero_is_filled_by_the_limit():
     x = np.array([0.0, 1e-300, -0.5, 2.0])
     assert np.allclose(cp.mirror(x), x + x * np.abs(x), rtol=1e-15, atol=0)
     assert np.allclose(cp.hessian(x), 1 + 2 * np.abs(x), rtol=1e-15, atol=0)
+
+
+def test_lambert_w_inverse_compiles_for_float64():
+    """The Gaussian potential exp(x²/2) has the inverse mirror map sign(z) sqrt(W(z²))
+    (Lambert W, absent from numpy): the compiled inverse must round-trip f'(θ) = z, and a
+    float64 run must reach its target."""
+    from numerics._problem import CompiledPotential
+
+    cp = CompiledPotential(Potential.gaussian_exp())
+    z = np.array([-3.0, -0.5, 0.0, 0.25, 2.0, 40.0])
+    th = cp.inverse(z)
+    assert np.all(np.isreal(th))
+    assert np.allclose(th * np.exp(th**2 / 2), z, rtol=1e-14, atol=1e-15)   # f'(θ) = θ e^{θ²/2}
+    prob = Problem.create(make_dataset("two_d", n=8, seed=0), Linear(), Potential.gaussian_exp())
+    assert solve_float64(prob, log_t=10.0).status == "reached"
