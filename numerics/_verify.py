@@ -1132,16 +1132,6 @@ def _skip(report: Report, msg: str) -> None:
 # ============================================================================ command line
 
 
-def _parse_params(items: Sequence[str]) -> dict[str, str]:
-    params = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ValueError(f"--param expects NAME=VALUE (e.g. --param b=0.1), got {item!r}")
-        params[name.strip()] = value.strip()
-    return params
-
-
 def add_verify_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``mirrorflow verify`` to the CLI's subparsers (sets ``func=run_verify``).
 
@@ -1187,6 +1177,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
     from theory import InvalidPotentialError
 
+    from .cli import CliError, _parse_params
+
     try:
         params = _parse_params(args.param)
         if not (math.isfinite(args.budget) and args.budget > 0):
@@ -1194,7 +1186,7 @@ def run_verify(args: argparse.Namespace) -> int:
         if args.claim_horizon is not None:
             parse_norm(args.claim_horizon)
         pot = Potential(args.expr, **params)
-    except (ValueError, InvalidPotentialError, TypeError, sp.SympifyError,
+    except (CliError, ValueError, InvalidPotentialError, TypeError, sp.SympifyError,
             NotImplementedError) as exc:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"mirrorflow verify: error: {msg}", file=sys.stderr)
