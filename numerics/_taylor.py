@@ -23,9 +23,12 @@ Explicit Taylor steps remain limited by the fastest relaxation rate of the flow 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -355,6 +358,58 @@ def _start_state(
     return clock0, state0, logt0
 
 
+
+@contextlib.contextmanager
+def _stop_on_sigint(flags: dict[str, bool]) -> Iterator[None]:
+    """Turn Ctrl-C into ``flags["interrupted"] = True`` while heyoka propagates.
+
+    The step callback sees the flag after the current step and stops the integration, so
+    the state is a completed step. Outside the main thread (no signal handlers) a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: Any) -> None:
+        flags["interrupted"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _propagate(ta: Any, chunk_end: Callable[[], Any], propagate_kw: dict[str, Any],
+               n_events: int, n_target: int, tol_f: float, max_clock: float,
+               conv: Callable[[Any], Any]) -> tuple[int, int, Any]:
+    """Propagate until the target, the clock limit or a callback stop, crossing kinks.
+
+    Returns ``(steps, kinks crossed, last heyoka outcome)``.
+    """
+    steps, n_kinks = 0, 0
+    while True:
+        res = ta.propagate_until(chunk_end(), **propagate_kw)
+        outcome, nst = res[0], int(res[3])
+        steps += nst
+        if -n_events <= int(outcome) < -n_target:
+            # Stopped on a kink: the state sits on the switching surface, where a new Taylor
+            # expansion may pick the wrong branch.  Cross it with a tiny step (error O(delta**2)).
+            n_kinks += 1
+            delta = 0.1 * math.sqrt(tol_f) * max(1.0, abs(float(to_mpf(ta.time))))
+            res = ta.propagate_for(conv(delta), **propagate_kw)
+            steps += int(res[3])
+            outcome = res[0]
+            if (
+                -n_events <= int(outcome) < -n_target
+                or outcome == hy.taylor_outcome.time_limit
+            ):
+                continue
+        if outcome == hy.taylor_outcome.time_limit and float(to_mpf(ta.time)) < max_clock:
+            continue
+        break
+    return steps, n_kinks, outcome
+
 def integrate_taylor(
     system: MirrorFlowSystem,
     theta0: Sequence[Any],
@@ -419,6 +474,9 @@ def integrate_taylor(
     Returns
     -------
     TaylorRun
+        ``status``: ``"reached"``, ``"budget"``, ``"clock_limit"``, ``"error"``, or
+        ``"interrupted"`` (Ctrl-C: the run stops after the current step and returns every point
+        computed so far, the last one included).
 
     Examples
     --------
@@ -515,7 +573,7 @@ def integrate_taylor(
     compile_seconds = time.perf_counter() - t_c
 
     deadline = time.perf_counter() + budget_seconds
-    flags = {"reached": False, "budget": False}
+    flags = {"reached": False, "budget": False, "interrupted": False}
     logtime = _LogTime(bits, logt0) if quad else None
     pending = list(levels)
 
@@ -550,6 +608,8 @@ def integrate_taylor(
     next_report = [time.perf_counter()]
 
     def step_cb(ta: Any) -> bool:
+        if flags["interrupted"]:
+            return False
         if quad and not quad_step(ta):
             return False
         if progress is not None and time.perf_counter() >= next_report[0]:
@@ -564,7 +624,6 @@ def integrate_taylor(
     if max_clock is None:
         max_clock = 690.0 if log_clock else 1e300
     t_i, cpu_i = time.perf_counter(), time.process_time()
-    steps, n_kinks = 0, 0
     propagate_kw = {"callback": step_cb, "write_tc": quad}
 
     def chunk_end() -> Any:
@@ -576,31 +635,16 @@ def integrate_taylor(
         nxt = c + 2.0 if log_clock else c + max(1.0, c)
         return conv(min(nxt, max_clock))
 
-    while True:
-        res = ta.propagate_until(chunk_end(), **propagate_kw)
-        outcome, nst = res[0], int(res[3])
-        steps += nst
-        if -len(t_events) <= int(outcome) < -n_target:
-            # Stopped on a kink: the state sits on the switching surface, where a new Taylor
-            # expansion may pick the wrong branch.  Cross it with a tiny step (error O(delta**2)).
-            n_kinks += 1
-            delta = 0.1 * math.sqrt(tol_f) * max(1.0, abs(float(to_mpf(ta.time))))
-            res = ta.propagate_for(conv(delta), **propagate_kw)
-            steps += int(res[3])
-            outcome = res[0]
-            if (
-                -len(t_events) <= int(outcome) < -n_target
-                or outcome == hy.taylor_outcome.time_limit
-            ):
-                continue
-        if outcome == hy.taylor_outcome.time_limit and float(to_mpf(ta.time)) < max_clock:
-            continue
-        break
+    with _stop_on_sigint(flags):
+        steps, n_kinks, outcome = _propagate(ta, chunk_end, propagate_kw, len(t_events),
+                                             n_target, tol_f, max_clock, conv)
     seconds = time.perf_counter() - t_i
     cpu_seconds = time.process_time() - cpu_i
 
     if flags["reached"] or (n_target and int(outcome) == -1):
         status = "reached"
+    elif flags["interrupted"]:
+        status = "interrupted"
     elif flags["budget"]:
         status = "budget"
     elif outcome == hy.taylor_outcome.time_limit:

@@ -264,6 +264,12 @@ def _cmd_integrate(args: argparse.Namespace) -> int:
               f"balance residual max = {summary['balance_residual_max']:.2e}, digits "
               f"(direction) = {d.get('direction', 'n/a')}, {summary['rhs_evals']} RHS "
               f"evaluations in {summary['seconds']:.2f} s [{summary['method']}]")
+    if summary["status"] == "interrupted":
+        where = (f"saved to {args.save}; continue with: mirrorflow integrate {args.config} "
+                 f"--save {args.save} --resume" if args.save else
+                 "nothing saved (give --save RUN.json to keep a run)")
+        print(f"interrupted at log t = {summary['log_t']:.6g}; {where}", file=sys.stderr)
+        return 130
     return 0 if summary["status"] in ("reached", "log_loss_target") else 3
 
 
