@@ -187,3 +187,19 @@ def test_bounded_mirror_map_accepted_with_flag_and_warning():
 def test_bad_dps():
     with pytest.raises(ValueError, match="dps"):
         Potential.cosh().inverse(1, dps=0)
+
+
+
+@pytest.mark.parametrize("expr, exact", [
+    ("cosh(x)", lambda z: mpmath.asinh(z)),
+    ("cosh(x/2)", lambda z: 2 * mpmath.asinh(2 * z)),
+    ("exp(x) + exp(-x)", lambda z: mpmath.asinh(z / 2))])
+def test_typed_sinh_type_inverse_is_accurate_in_float64_far_out(expr, exact):
+    """sympy.solve gives log(z + sqrt(z**2 + 1))-type inverses (overflow at |z| ~ 1e154,
+    cancellation for z < 0); the derived inverse must match mpmath's asinh in float64 there."""
+    import numpy as np
+
+    inv = Potential(expr).inverse_mirror_map.expr
+    fn = sp.lambdify(sorted(inv.free_symbols, key=str), inv, "numpy")
+    for z in (-1e200, -1e5, -3.0, 0.5, 1e200):
+        assert fn(np.float64(z)) == pytest.approx(float(exact(mpmath.mpf(z))), rel=1e-13), z

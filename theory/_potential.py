@@ -53,6 +53,8 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     x + z
     >>> tidy(X**3 / sp.Abs(X) + X)          # no 0/0 at x = 0
     x*(Abs(x) + 1)
+    >>> tidy(sp.log(Z + sp.sqrt(Z**2 + 1)))   # no overflow or cancellation at large |z|
+    asinh(z)
     """
     def at_points(cond) -> bool:
         return isinstance(cond, sp.Eq) or (
@@ -67,7 +69,7 @@ def tidy(expr: sp.Expr) -> sp.Expr:
                          (sp.log, sp.exp)):
         out = out.replace(lambda e, o=outer, i=inner: isinstance(e, o) and isinstance(e.args[0], i)
                           and e.args[0].args[0].is_real, lambda e: e.args[0].args[0])
-    out = _no_removable_zero(out)
+    out = _asinh_form(_no_removable_zero(out))
     try:
         with symbolic_timeout(10):
             simpler = sp.simplify(out)
@@ -76,6 +78,42 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     simpler = _no_removable_zero(simpler.replace(sp.Piecewise, point_piecewise))
     return min((simpler, out, _no_removable_zero(expr)), key=sp.count_ops)
 
+
+
+def _asinh_form(expr: sp.Expr) -> sp.Expr:
+    """``log(r (a + sqrt(a**2 + c**2))**k)`` as ``log r + k (log c + asinh(a / c))`` (k = 1, 2).
+
+    ``sympy.solve`` inverts sinh-type mirror maps in the log form, which overflows at
+    ``|a| ~ 1e154`` in float64 and cancels catastrophically for negative ``a``; ``asinh`` does
+    neither. Valid for all real ``a`` (the log's argument is positive).
+
+    Examples
+    --------
+    >>> _asinh_form(sp.log(8 * Z**2 + 4 * Z * sp.sqrt(4 * Z**2 + 1) + 1))
+    2*asinh(2*z)
+    >>> _asinh_form(sp.log(Z + sp.sqrt(Z**2 + 4)))
+    asinh(z/2) + log(2)
+    """
+    def rewrite(e: sp.Expr) -> sp.Expr:
+        u = e.args[0]
+        roots = {t for t in sp.preorder_traversal(u) if isinstance(t, sp.Pow)
+                 and t.exp == sp.S.Half}
+        for r in roots:
+            c2 = r.base.as_coeff_Add()[0]
+            if not (c2.is_number and c2 > 0):
+                continue
+            c = sp.sqrt(c2)
+            A = sp.Dummy("a")
+            for a in sp.solve(A**2 - (r.base - c2), A):
+                for k in (1, 2):
+                    ratio = sp.simplify(u / (a + sp.sqrt(a**2 + c2)) ** k)
+                    if ratio.is_number and ratio.is_positive:
+                        return sp.log(ratio) + k * (sp.log(c) + sp.asinh(a / c))
+        return e
+
+    return expr.replace(lambda e: isinstance(e, sp.log) and e.args[0].has(sp.sqrt(sp.Wild("w"))
+                                                                          .func),
+                        rewrite)
 
 def _no_removable_zero(expr: sp.Expr) -> sp.Expr:
     """x**3/Abs(x) (sympy's form of (|x|^3/3)') is x*Abs(x) for real x != 0 and has a removable
@@ -414,7 +452,8 @@ class Potential:
         try:
             with symbolic_timeout(15):
                 sols = sp.solve(sp.Eq(self.f1, Z), X)
-            candidates += [("sympy.solve", s) for s in sols]
+            # log(a + sqrt(a**2 + 1)) forms overflow and cancel in float64: asinh(a) instead
+            candidates += [("sympy.solve", _asinh_form(s)) for s in sols]
         except (TimeoutError, NotImplementedError, ValueError, TypeError):
             steps.append(Step("sympy.solve found no solution (or timed out)"))
         for origin, cand in candidates:
