@@ -203,3 +203,24 @@ def test_typed_sinh_type_inverse_is_accurate_in_float64_far_out(expr, exact):
     fn = sp.lambdify(sorted(inv.free_symbols, key=str), inv, "numpy")
     for z in (-1e200, -1e5, -3.0, 0.5, 1e200):
         assert fn(np.float64(z)) == pytest.approx(float(exact(mpmath.mpf(z))), rel=1e-13), z
+
+
+def test_abs_power_potential_compiles_real_for_negative_x_and_integrates():
+    """x**2/2 + |x|**(3/2) (THEORY.md §3): sympy's f'' had |x**(-5/2)| (NaN in numpy for x < 0),
+    so float64 runs never finished; f' and f'' must equal mpmath's derivatives of f on both
+    sides of 0, and a float64 run must reach its target."""
+    import numpy as np
+
+    from numerics import Linear, Problem, solve_mirror_flow, two_d
+
+    pot = Potential("x**2/2 + Abs(x)**(3/2)")
+    f = lambda v: v**2 / 2 + abs(v) ** mpmath.mpf(1.5)  # noqa: E731
+    xs = sorted(pot.hessian.expr.free_symbols, key=str)
+    d1 = sp.lambdify(xs, pot.mirror_map.expr, "numpy")
+    d2 = sp.lambdify(xs, pot.hessian.expr, "numpy")
+    for v in (-2.0, -0.3, 0.3, 2.0):
+        assert d1(np.float64(v)) == pytest.approx(float(mpmath.diff(f, v, 1)), rel=1e-12)
+        assert d2(np.float64(v)) == pytest.approx(float(mpmath.diff(f, v, 2)), rel=1e-12)
+    sol = solve_mirror_flow(Problem.create(two_d(10, seed=1), Linear(), pot), log_t=30.0,
+                            max_seconds=60, certify=False)
+    assert sol.status == "reached" and sol.min_margin[-1] > 0

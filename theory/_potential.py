@@ -76,7 +76,44 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     except TimeoutError:
         simpler = out
     simpler = _no_removable_zero(simpler.replace(sp.Piecewise, point_piecewise))
-    return min((simpler, out, _no_removable_zero(expr)), key=sp.count_ops)
+    best = min((simpler, out, _no_removable_zero(expr)), key=sp.count_ops)
+    # |x**q| = |x|**q for real x and q (principal branch): x**(-5/2) is NaN in numpy for x < 0
+    best = best.replace(lambda e: isinstance(e, sp.Abs) and isinstance(e.args[0], sp.Pow)
+                        and e.args[0].base.is_real and e.args[0].exp.is_real,
+                        lambda e: sp.Abs(e.args[0].base) ** e.args[0].exp)
+    return _even_in_abs(best)
+
+
+def _even_in_abs(expr: sp.Expr) -> sp.Expr:
+    """Simplify an even function of real ``x`` written with ``|x|`` as a function of ``|x|`` > 0.
+
+    sympy cannot see ``1 - 3/(4 sqrt|x|) + 3 |x|**(3/2) / (2 x**2) = 1 + 3 / (4 sqrt|x|)``
+    (``inf - inf`` at 0 in compiled code) with ``x`` real; with ``|x|`` and ``x**2`` replaced by a
+    positive symbol it can.
+
+    Examples
+    --------
+    >>> _even_in_abs(1 - 3 / (4 * sp.sqrt(sp.Abs(X))) + 3 * sp.Abs(X) ** sp.Rational(3, 2)
+    ...              / (2 * X**2))
+    1 + 3/(4*sqrt(Abs(x)))
+    """
+    for var in sorted(expr.free_symbols, key=str):
+        if not (var.is_real and expr.has(sp.Abs(var))):
+            continue
+        a = sp.Dummy("a", positive=True)
+        even = expr.subs(sp.Abs(var), a).replace(
+            lambda e, v=var: isinstance(e, sp.Pow) and e.base == v and e.exp.is_even,
+            lambda e, a=a: a**e.exp)
+        if var in even.free_symbols:
+            continue
+        try:
+            with symbolic_timeout(5):
+                cand = sp.simplify(even).subs(a, sp.Abs(var))
+        except TimeoutError:
+            continue
+        if sp.count_ops(cand) < sp.count_ops(expr):
+            expr = cand
+    return expr
 
 
 
