@@ -15,14 +15,11 @@ Tolerances scale with the working precision ``eps = max(rtol, 2**(1 - precision_
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +29,7 @@ import sympy as sp
 from numpy.typing import NDArray
 
 from theory import Potential, Rates, max_margin
+from theory._numeric import wall_clock_limit
 
 from ._data import Dataset, separable_gaussian, xor
 from ._diagnostics import _loss_inverse, horizon_gauge, q_margin
@@ -176,29 +174,13 @@ class _Deadline(KeyboardInterrupt):
     """Raised by the wall-clock alarm; solve_float64 turns it into status 'interrupted'."""
 
 
-@contextlib.contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    """Hard wall-clock limit (SIGALRM, main thread only; otherwise a no-op).
+def _deadline(seconds: float) -> Any:
+    """Hard wall-clock limit raising :class:`_Deadline` (nests with theory's symbolic limits).
 
-    ``solve_float64`` checks its budget only between scipy calls, and a trajectory that
-    chatters at a kink can stay inside one call indefinitely.
+    ``solve_float64`` checks its budget only every 64 right-hand sides, and checks may call
+    slow symbolic code; the alarm bounds both.
     """
-    usable = (hasattr(signal, "setitimer") and threading.current_thread() is
-              threading.main_thread() and seconds > 0)
-    if not usable:
-        yield
-        return
-
-    def handler(_signum: int, _frame: Any) -> None:
-        raise _Deadline
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    return wall_clock_limit(seconds, _Deadline)
 
 
 def integrate(problem: Problem, log_t: float, *, rtol: float = RTOL,

@@ -11,11 +11,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import mpmath
 import sympy as sp
 
-__all__ = ["GUARD_DIGITS", "mp_function", "symbolic_timeout", "to_mpf"]
+__all__ = ["GUARD_DIGITS", "mp_function", "symbolic_timeout", "to_mpf", "wall_clock_limit"]
 
 #: Extra decimal digits carried internally on top of the precision a caller asks for.
 GUARD_DIGITS = 15
@@ -86,24 +87,59 @@ def to_mpf(value: object) -> mpmath.mpf:
 
 
 @contextmanager
-def symbolic_timeout(seconds: float) -> Iterator[None]:
+def wall_clock_limit(seconds: float,
+                     error: Callable[[], BaseException] = lambda: TimeoutError("time limit")
+                     ) -> Iterator[None]:
+    """Raise ``error()`` if the block runs longer than ``seconds`` (SIGALRM, main thread).
+
+    Nests: an enclosing limit keeps running inside the block and is re-armed with its own
+    remaining time afterwards (firing at once if it expired meanwhile). Outside the main
+    thread, or without ``setitimer``, it does not interrupt.
+
+    Examples
+    --------
+    >>> import time
+    >>> try:
+    ...     with wall_clock_limit(0.05):
+    ...         with wall_clock_limit(5.0):
+    ...             time.sleep(0.5)
+    ... except TimeoutError:
+    ...     print("outer limit fired inside the inner block")
+    outer limit fired inside the inner block
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or not hasattr(signal, "setitimer") or seconds <= 0):
+        yield
+        return
+    import time
+
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    started = time.monotonic()
+
+    def _raise(signum: int, frame: object) -> None:
+        raise error()
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    own = seconds if not outer_left else min(seconds, outer_left)
+    inner_first = not outer_left or seconds < outer_left
+    if not inner_first:
+        signal.signal(signal.SIGALRM, old)      # the enclosing limit fires first: its error
+    signal.setitimer(signal.ITIMER_REAL, own)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        if outer_left:
+            left = outer_left - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+
+
+def symbolic_timeout(seconds: float) -> Any:
     """Raise :class:`TimeoutError` if the block runs longer than ``seconds``.
 
     Sympy's ``limit``/``solve``/``simplify`` can run for minutes on unusual input; every
     symbolic attempt that has a numeric fallback runs under this guard. Outside the main
     thread (where signals are unavailable) it does not interrupt.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _raise(signum: int, frame: object) -> None:
-        raise TimeoutError(f"symbolic step exceeded {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    return wall_clock_limit(seconds, lambda: TimeoutError(f"symbolic step exceeded {seconds} s"))
