@@ -19,18 +19,13 @@ One run measures (issue 3, "Targets"):
    more work than the others).
    Also the float64 path ``numerics.solve_float64`` vs a plain ``solve_ivp`` (``bench_float64.py``).
 
-2. **Two-layer square-ReLU nets, hyperbolic entropy (b = 0.1), real128, to log t = 1e4**: m = n = 8,
-   d = 4 and n = 32, m = 16, d = 8: seconds (wall and CPU: the machine is shared), steps, Taylor
-   order, and the largest balance residual ``max_j |C_j(t) - C_j(0)|`` over the recorded points,
-   with ``C_j = sum_{I_j} g(theta) - k sum_{O_j} g(theta)`` (THEORY.md §2; ``g`` = the balance
-   function of ``theory.Potential.hyperbolic_entropy``, neuron groups and k = 2 of
-   ``numerics.TwoLayer(m, "square_relu")``), evaluated
-   in mpmath at 60 digits.  Digits of the final direction and ``log L`` against a reference run in
-   MPFR (``--ref-bits``, default 136), when ``--reference`` is given.
-
-The margin functions hand the Taylor core a vector-Jacobian product (``G`` callable, see
-``numerics._system.MarginFn``): ``W x_i`` and ``relu(W x_i)**2`` are built once per sample and
-reused by the force, which is about 1.8x fewer Taylor products than ``G^T w``.
+2. **Two-layer square-ReLU nets, hyperbolic entropy (b = 0.1), 30 digits, to log t = 1e4**, through
+   the product (``numerics._precise.solve_precise``, the run ``solve_mirror_flow(dps=30)``
+   certifies): m = n = 8, d = 4 and n = 32, m = 16, d = 8: seconds (wall and CPU: heyoka's
+   parallel mode uses both cores), steps, Taylor order, and the largest balance residual
+   ``max_j |C_j(t) - C_j(0)|`` over the recorded points (``MirrorFlowSolution``'s mpmath
+   residuals, THEORY.md §2). With ``--reference``: digits of the final direction, margin and
+   ``log L`` against the certificate run at 45 digits (MPFR), as ``solve_mirror_flow`` counts them.
 
 Run ``python benchmarks/bench_precision.py`` (full: tens of minutes on 2 cores) or ``--quick``
 (a few minutes: linear to log t = 30, two-layer to log t = 300 / 100).  Prints a markdown table;
@@ -49,7 +44,6 @@ from typing import Any
 import heyoka as hy
 import mpmath
 import numpy as np
-import sympy as sp
 from scipy.integrate import solve_ivp
 from scipy.special import logsumexp
 
@@ -58,7 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_clock import POTENTIALS
 
-from numerics import TwoLayer
+from numerics import Dataset, MirrorFlowSolution, Problem, TwoLayer
+from numerics._precise import solve_precise
+from numerics._solve import _certify
 from numerics._system import build_mirror_flow_system
 from numerics._taylor import TaylorRun, integrate_taylor, to_mpf
 from theory import Potential
@@ -98,39 +94,6 @@ def two_layer_data(m: int, n: int, d: int) -> tuple[np.ndarray, np.ndarray, list
     return X, y, [float(v) for v in th0]
 
 
-def two_layer_margins(X: np.ndarray, y: np.ndarray, m: int) -> Any:
-    """``q_i = y_i sum_j a_j relu(w_j . x_i)**2``, theta = (W row by row, a), with its VJP.
-
-    ``h_ij = w_j . x_i`` and ``r_ij = relu(h_ij)`` are built once and shared by the margins and the
-    force ``F_W_jk = 2 a_j S_jk`` with ``S_jk = sum_i v_i r_ij X_ik`` (``v_i = y_i w_i``), and
-    ``F_a_j = sum_i v_i r_ij**2 = sum_i v_i r_ij h_ij = sum_k W_jk S_jk`` (``relu(h)**2 =
-    relu(h) h`` exactly): m d products instead of n m.  The kinks are the ``h_ij``.
-    """
-    n, d = X.shape
-
-    def margins(th: np.ndarray) -> tuple[Any, ...]:
-        W, a = th[: m * d].reshape(m, d), th[m * d :]
-        h = [[hy.sum([float(X[i, k]) * W[j, k] for k in range(d)]) for j in range(m)]
-             for i in range(n)]
-        r = [[hy.relu(hij) for hij in row] for row in h]
-        r2 = [[rij**2 for rij in row] for row in r]  # heyoka's square: half a product
-        sums = [hy.sum([a[j] * r2[i][j] for j in range(m)]) for i in range(n)]
-        q = [s if y[i] > 0 else -s for i, s in enumerate(sums)]
-
-        def vjp(w: list[Any]) -> list[Any]:
-            v = [wi if y[i] > 0 else -wi for i, wi in enumerate(w)]
-            e = [[v[i] * r[i][j] for j in range(m)] for i in range(n)]
-            S = [[hy.sum([float(X[i, k]) * e[i][j] for i in range(n)]) for k in range(d)]
-                 for j in range(m)]
-            fw = [2.0 * a[j] * S[j][k] for j in range(m) for k in range(d)]
-            fa = [hy.sum([W[j, k] * S[j][k] for k in range(d)]) for j in range(m)]
-            return fw + fa
-
-        return q, vjp, [hij for row in h for hij in row]
-
-    return margins
-
-
 # ------------------------------------------------------------------ measurement helpers
 def digits_vs(theta: Any, ref: Any) -> float:
     """``-log10 max |theta - ref| / |ref|`` (relative to the norm of the reference)."""
@@ -140,34 +103,6 @@ def digits_vs(theta: Any, ref: Any) -> float:
         nr = mpmath.sqrt(mpmath.fsum(v * v for v in r))
         err = max(abs(a - b) for a, b in zip(t, r, strict=True)) / nr
     return 99.0 if err == 0 else float(-mpmath.log10(err))
-
-
-def direction_digits(theta: Any, ref: Any) -> float:
-    with mpmath.workprec(600):
-        def unit(v: Any) -> list[Any]:
-            v = [to_mpf(x) for x in v]
-            nv = mpmath.sqrt(mpmath.fsum(x * x for x in v))
-            return [x / nv for x in v]
-        return digits_vs(unit(theta), unit(ref))
-
-
-def balance_max(thetas: np.ndarray, m: int, d: int) -> float:
-    """max over records and neurons of ``|C_j(theta) - C_j(theta_0)|`` (THEORY.md §2)."""
-    pot = Potential.hyperbolic_entropy(sp.Rational(1, 10))
-    g_expr = pot.bind(pot.balance_function.expr)  # sqrt(x**2 + 1/100): exact constants
-    (x,) = [v for v in g_expr.free_symbols if v.name == "x"]
-    g = sp.lambdify([x], g_expr, "mpmath")
-    groups = TwoLayer(m, activation="square_relu").neuron_groups(d)
-    worst = mpmath.mpf(0)
-    with mpmath.workdps(60):
-        cs = []
-        for th in thetas:
-            gv = [g(to_mpf(v)) for v in th]
-            cs.append([mpmath.fsum(gv[i] for i in gr.incoming)
-                       - gr.k * mpmath.fsum(gv[o] for o in gr.outgoing) for gr in groups])
-        for c in cs:
-            worst = max(worst, max(abs(a - b) for a, b in zip(c, cs[0], strict=True)))
-    return float(worst)
 
 
 def emit(row: dict[str, Any]) -> None:
@@ -288,51 +223,47 @@ def float64_vs_scipy() -> None:
 
 
 # ------------------------------------------------------------------ 2. two-layer targets
-def two_layer_run(m: int, n: int, d: int, logt: float, budget: float, fp: str = "real128",
-                  prec: int | None = None, tol: float | None = None, logt_mode: str = "ode",
-                  clock: str = "log_s") -> tuple[TaylorRun, float, float, float]:
-    """One run; ``u = log s`` skips the ~230 early steps the stiff ``log t`` equation costs in s.
-
-    heyoka's default ``opt_level=3``: ``opt_level=0`` compiles 5x faster but made the kink-event
-    phase of the n = 32, m = 16, d = 8 net 6.8x slower (264 vs 39 CPU s to log t = 100).
-    """
+def two_layer_problem(m: int, n: int, d: int) -> Problem:
     X, y, th0 = two_layer_data(m, n, d)
+    return Problem.create(Dataset(X, y), TwoLayer(m, "square_relu"),
+                          Potential.hyperbolic_entropy(B), theta0=th0)
+
+
+def two_layer_run(problem: Problem, logt: float, budget: float, dps: int = 30,
+                  tol: float | None = None) -> tuple[MirrorFlowSolution, float, float]:
+    """One run through the product (``solve_precise``, the run ``solve_mirror_flow(dps=...)``
+    certifies): dual state, clock u = log s, log t in the ODE, tol 10^-(dps+2), heyoka's parallel
+    mode in real128 on 2+ cores, the square-ReLU vector-Jacobian product."""
     t0, c0 = time.perf_counter(), time.process_time()
-    sysm = build_mirror_flow_system(two_layer_margins(X, y, m), m * d + m, HYPENT, state="dual",
-                                    clock=clock)
-    build = time.perf_counter() - t0
-    run = integrate_taylor(sysm, th0, logt, fp_type=fp, prec=prec, tol=tol, logt_mode=logt_mode,
-                           per_decade=2, budget_seconds=budget)
-    return run, build, time.perf_counter() - t0, time.process_time() - c0
+    sol = solve_precise(problem, log_t=logt, dps=dps, max_seconds=budget, tol=tol)
+    return sol, time.perf_counter() - t0, time.process_time() - c0
 
 
 def two_layer_section(sizes: list[tuple[int, int, int, float]], budget: float,
-                      ref_bits: int | None, tol: float | None) -> None:
+                      reference: bool, tol: float | None) -> None:
     for m, n, d, logt in sizes:
         print(f"\n## two-layer relu^2 m={m} n={n} d={d}, hyperbolic entropy, log t = {logt:g}",
               flush=True)
-        run, build, sec, cpu = two_layer_run(m, n, d, logt, budget, tol=tol)
+        prob = two_layer_problem(m, n, d)
+        sol, sec, cpu = two_layer_run(prob, logt, budget, tol=tol)
+        st = sol.meta["solver"]
         row: dict[str, Any] = {
-            "section": "two_layer", "size": f"m={m} n={n} d={d}", "logt": run.final_logt,
-            "status": run.status, "fp": "real128", "tol": run.stats["tol"],
-            "seconds": sec, "cpu_seconds": cpu, "integrate_seconds": run.stats["seconds"],
-            "compile_seconds": run.stats["compile_seconds"], "build_seconds": build,
-            "steps": run.stats["steps"], "order": run.stats["order"],
-            "kinks_crossed": run.stats["kinks_crossed"],
-            "log_loss": float(to_mpf(run.log_loss[-1])),
-            "balance_max": balance_max(run.theta, m, d),
-            "theta_final": [str(v) for v in run.theta[-1]],
+            "section": "two_layer", "size": f"m={m} n={n} d={d}", "logt": float(sol.log_t[-1]),
+            "status": sol.status, "fp": st["fp_type"], "tol": st["tol"],
+            "seconds": sec, "cpu_seconds": cpu, "integrate_seconds": st["seconds"],
+            "compile_seconds": st["compile_seconds"], "steps": st["steps"],
+            "order": st["order"], "kinks_crossed": st["kinks_crossed"],
+            "log_loss": float(sol.log_loss_mp[-1]),
+            "balance_max": float(np.max(sol.balance_residual_max)),
+            "theta_final": [str(v) for v in sol.theta_mp[-1]],
         }
-        if ref_bits and run.status == "reached":
-            ref, *_ = two_layer_run(m, n, d, logt, 20 * budget, fp="real", prec=ref_bits)
+        if reference and sol.status == "reached":
+            # the certificate of solve_mirror_flow: the same run at dps + max(10, dps // 2)
+            ref, ref_sec, _ = two_layer_run(prob, logt, 20 * budget, dps=45)
             if ref.status == "reached":
-                row["ref_bits"] = ref_bits
-                row["ref_seconds"] = ref.stats["seconds"]
-                row["digits_dir"] = direction_digits(run.theta[-1], ref.theta[-1])
-                row["digits_theta"] = digits_vs(run.theta[-1], ref.theta[-1])
-                with mpmath.workprec(400):
-                    ll, llr = to_mpf(run.log_loss[-1]), to_mpf(ref.log_loss[-1])
-                    row["digits_logL"] = float(-mpmath.log10(abs(ll - llr) / abs(llr)))
+                row["ref_bits"] = ref.precision_bits
+                row["ref_seconds"] = ref_sec
+                row.update({f"digits_{k}": v for k, v in _certify(sol, ref).items()})
         emit(row)
 
 
@@ -368,10 +299,10 @@ def markdown() -> str:
                   " digits (dir / log L) | max balance residual |",
                   "|---|---:|---|---:|---:|---:|---:|---|---:|"]
         for r in tl:
-            dg = (f"{r['digits_dir']:.1f} / {r['digits_logL']:.1f}" if "digits_dir" in r
-                  else "n/a")
+            dg = (f"{r['digits_direction']:.1f} / {r['digits_log_loss']:.1f}"
+                  if "digits_direction" in r else "n/a")
             lines.append(f"| {r['size']} | {r['logt']:.6g} | {r['status']} | {r['seconds']:.1f} "
-                         f"({r['compile_seconds'] + r['build_seconds']:.1f}) |"
+                         f"({r['compile_seconds']:.1f}) |"
                          f" {r['cpu_seconds']:.1f} | {r['steps']} | {r['order']} | {dg} | "
                          f"{r['balance_max']:.2g} |")
     return "\n".join(lines)
@@ -390,10 +321,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="two-layer nets: small (m=n=8, d=4), large (n=32, m=16, d=8)")
     p.add_argument("--reference", action="store_true",
                    help="certify the two-layer digits with an MPFR run (slow)")
-    p.add_argument("--ref-bits", type=int, default=136)
-    p.add_argument("--tol", type=float, default=1e-32,
-                   help="Taylor tolerance of the two-layer runs (default 1e-32: order 38 instead "
-                        "of 40, the same digits at log t = 1e3 as eps; 1e-28 loses 5 digits)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="Taylor tolerance of the two-layer runs (default: the product's "
+                        "10^-(dps+2) = 1e-32, order 38; 1e-28 loses 5 digits)")
     p.add_argument("--budget", type=float, default=900.0, help="wall-clock budget per run [s]")
     p.add_argument("--json", default="", help="write all rows here")
     args = p.parse_args(argv)
@@ -410,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
             lt = [300.0, 100.0] if args.quick else [1e4, 1e4]
         nets = {"small": (8, 8, 4, lt[0]), "large": (16, 32, 8, lt[1])}
         two_layer_section([nets[k] for k in args.sizes.split(",")], args.budget,
-                          args.ref_bits if args.reference else None, args.tol)
+                          args.reference, args.tol)
     print("\n" + markdown(), flush=True)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s", flush=True)
     if args.json:
