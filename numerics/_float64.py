@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
+from scipy.optimize import brentq
 
 from ._loss import log_loss_and_weights
 from ._problem import Problem
@@ -20,9 +21,28 @@ from ._solution import MirrorFlowSolution
 
 __all__ = ["solve_float64"]
 
+#: scipy steppers by ``solve_ivp`` name.
+METHODS = {"DOP853": DOP853, "RK45": RK45, "RK23": RK23, "Radau": Radau, "BDF": BDF,
+           "LSODA": LSODA}
+
 
 class _OutOfTimeError(Exception):
     """Raised inside the right-hand side once the wall-clock budget is spent."""
+
+
+def _stop_in_step(solver, log_t: float, log_loss_of, log_loss_target: float | None):
+    """``(status, s, state)`` if the step just taken crossed log t = ``log_t`` or the loss
+    target (located on the step's dense output, as ``solve_ivp``'s terminal events are)."""
+    if solver.y[-1] >= log_t:
+        status, event = "reached", lambda v: v[-1] - log_t
+    elif log_loss_target is not None and log_loss_of(solver.y) <= log_loss_target:
+        status, event = "log_loss_target", lambda v: log_loss_of(v) - log_loss_target
+    else:
+        return None
+    dense = solver.dense_output()
+    s_stop = brentq(lambda s: event(dense(s)), solver.t_old, solver.t,
+                    xtol=4 * np.finfo(float).eps * max(1.0, abs(solver.t)))
+    return status, s_stop, dense(s_stop)
 
 
 def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: float = 1e-12,
@@ -48,6 +68,8 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     if not np.isfinite(log_t) or log_t <= log_t0:
         raise ValueError(f"log_t must be a finite target above the start log t = {log_t0}, "
                          f"got {log_t}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     X, y, model = problem.data.X, problem.data.y, problem.model
     dual = problem.prefers_dual
     theta_of = problem.inverse_mirror if dual else (lambda v: v)
@@ -67,49 +89,46 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
         dv = g if dual else g / problem.hessian_diag(theta)
         return np.append(dv, np.exp(min(-lt - ll, 700.0)))
 
-    def reached(_s, state):
-        return state[-1] - log_t
-    reached.terminal, reached.direction = True, 1
-
-    def loss_reached(_s, state):
+    def log_loss_of(state):
         q = y * model.outputs(theta_of(state[:-1]), X)
-        return log_loss_and_weights(q, problem.loss)[0] - log_loss_target
-    loss_reached.terminal, loss_reached.direction = True, -1
-    events = [reached] + ([loss_reached] if log_loss_target is not None else [])
+        return log_loss_and_weights(q, problem.loss)[0]
 
     theta0 = problem.theta0 if theta_start is None else np.asarray(theta_start, dtype=float)
     v0 = problem.mirror(theta0) if dual else theta0.copy()
     start = time.perf_counter()
-    # the budget is enforced inside a chunk too (chunks double in s, one can take minutes);
-    # the interrupted chunk is dropped, the run keeps every point of the earlier chunks
     deadline = start + max_seconds
     s_span, states, status, bar = [float(s0)], [np.append(v0, log_t0)], "running", None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=float(log_t), unit="log t", desc="mirror flow (float64)")
-    s_end = 1.0
-    while status == "running":
-        try:
-            sol = solve_ivp(rhs, (s_span[-1], s_span[-1] + s_end), states[-1], method=method,
-                            rtol=rtol, atol=atol, events=events, dense_output=False)
-        except KeyboardInterrupt:
-            status = "interrupted"
-            break
-        except _OutOfTimeError:
-            status = "budget"
-            break
-        s_span += list(sol.t[1:])
-        states += list(sol.y.T[1:])
-        if bar is not None:
-            bar.update(min(float(states[-1][-1]), log_t) - bar.n)
-        if sol.status == 1:
-            status = "reached" if len(sol.t_events[0]) else "log_loss_target"
-        elif sol.status == -1:
-            status = f"failed: {sol.message}"
-        elif time.perf_counter() - start > max_seconds:
-            status = "budget"
-        s_end *= 2
+    # scipy's stepper, one accepted step at a time: a budget stop or Ctrl-C keeps every step
+    # taken (inside solve_ivp they would lose the whole call). The budget is also checked in
+    # the right-hand side: one stiff step can take minutes.
+    solver = METHODS[method](rhs, float(s0), states[-1], np.inf, rtol=rtol, atol=atol)
+    try:
+        while status == "running":
+            message = solver.step()
+            if solver.status == "failed":
+                status = f"failed: {message}"
+                break
+            stop = _stop_in_step(solver, log_t, log_loss_of, log_loss_target)
+            if stop is not None:
+                status, s_stop, state = stop
+                s_span.append(s_stop)
+                states.append(state)
+                break
+            s_span.append(float(solver.t))
+            states.append(solver.y.copy())
+            if time.perf_counter() > deadline:
+                status = "budget"
+            if bar is not None and len(s_span) % 32 == 0:
+                bar.update(min(float(states[-1][-1]), log_t) - bar.n)
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except _OutOfTimeError:
+        status = "budget"
     if bar is not None:
+        bar.update(min(float(states[-1][-1]), log_t) - bar.n)
         bar.close()
     states_arr = np.array(states)
     thetas = np.array([theta_of(v) for v in states_arr[:, :-1]])
