@@ -263,6 +263,7 @@ def two_layer_section(sizes: list[tuple[int, int, int, float]], budget: float,
             if ref.status == "reached":
                 row["ref_bits"] = ref.precision_bits
                 row["ref_seconds"] = ref_sec
+                row["theta_ref_final"] = [str(v) for v in ref.theta_mp[-1]]
                 row.update({f"digits_{k}": v for k, v in _certify(sol, ref).items()})
         emit(row)
 

@@ -184,7 +184,7 @@ def test_two_layer_vjp_equals_the_full_jacobian_path(activation: str) -> None:
 
 
 def test_network_defaults_are_certified_by_an_independent_run() -> None:
-    """Networks run in the clock log s with log t in the ODE and tol 10^-(dps+2); the result
+    """Networks run in the clock log s with log t in the ODE and tol 10^-(dps+3); the result
     agrees with an independent 60-digit run (MPFR, machine-epsilon tolerance) to 28+ digits."""
     X = np.array([[1.0, 0.5, 0.0], [-0.5, 1.0, 0.25], [0.75, -1.0, 0.5], [-1.0, -0.25, -0.5]])
     y = np.array([1.0, -1.0, 1.0, -1.0])

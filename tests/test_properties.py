@@ -133,12 +133,10 @@ def test_planted_direction_matches_max_margin_program(data, q):
                                        f"predicted (closed form) vs measured (program)")
 
 
-@pytest.mark.xfail(reason="theory: Potential.lp(p) with fractional p < 3 compiles f' or f'' "
-                          "to NaN at x < 0 in float64 (e.g. x/Abs(sqrt(x))); the strategies "
-                          "leave those p out until this passes", strict=False)
 @pytest.mark.parametrize("p", ["1.5", "2.5"])
 def test_fractional_lp_compiles_in_float64(p):
-    """THEORY.md §1 table (l_p power, p > 1): f' and f'' are finite for x < 0 in float64."""
+    """THEORY.md §1 table (l_p power, p > 1): f' and f'' are finite for x < 0 in float64
+    (sympy's x/Abs(sqrt(x)) and |x**(-1/2)| forms were NaN there; theory.tidy rewrites them)."""
     prob = Problem(separable_gaussian(n=2, d=2, seed=0), Linear(), Potential.lp(p),
                    theta0=np.array([-0.5, 0.5]))
     x = np.array([-2.0, 2.0])
