@@ -8,21 +8,36 @@ time; for cosh-type potentials they stall near ``log t ~ 30`` on a linear model
 :class:`~numerics._system.MirrorFlowSystem` (``system.equations``: parameters and ``log t``)
 with an ``s``-stage Radau IIA method (order ``2s - 1``, L-stable, stiffly accurate):
 
-- right-hand side compiled once by :func:`numerics._taylor.compile_functions` in MPFR ``real`` at
-  the working precision and evaluated for all stages in one batched call;
+- right-hand side compiled once (heyoka ``cfunc`` in MPFR ``real`` at the working precision) and
+  evaluated for all stages in one batched call, into preallocated buffers: heyoka's ``real`` numpy
+  arrays leak the MPFR storage of every freshly allocated array (about 50 bytes per element at
+  140 bits; heyoka 7.13, numpy 2.4), so the hot paths only write into existing arrays (ufuncs
+  with ``out=`` on contiguous operands of one shape, ``np.copyto``);
 - simplified Newton iterations whose residuals are computed in MPFR, while the correction solves
   ``(I - h A (x) J~) dZ = r`` are done in float64 on the *scaled* Jacobian
   ``J~ = D^-1 J D`` (``D`` = error weights): the float64 solve only sets the contraction rate, never
-  the accuracy (iterative refinement), and the scaling keeps entries such as ``exp(-1e4)`` or
-  ``sinh(1e4)`` representable;
+  the accuracy (iterative refinement).  Rows of ``J~`` differ by factors like ``e^3000`` late on
+  (cosh), so MPFR Jacobian entries reach float64 through their logarithms: row-normalised float64
+  Jacobians and float64 logarithms of the row maxima, and the Newton matrix is assembled in
+  float64 with row scales ``max(1, max_j |h A_ij| rowmax_j)`` (and the residual is scaled the
+  same way, through its logarithm);
 - the Jacobian by one batched forward difference of the compiled right-hand side at the working
   precision (half the working digits, ample for a Newton matrix);
 - Newton matrices from Jacobians at the *predicted stage values* (the collocation polynomial of
-  the previous step): ``f''`` varies by orders of magnitude across one step (cosh), and a Jacobian
-  frozen at the step's start contracts too slowly; rows are equilibrated in MPFR before rounding,
-  since rates of different coordinates differ by factors like ``e^3000`` late on;
+  the previous step; all stages, or ``jacobian_points`` of them, each stage taking the nearest):
+  ``f''`` varies by orders of magnitude across one step (cosh), and a Jacobian frozen at the
+  step's start contracts too slowly;
 - step-size control by step doubling (one step of ``h`` against two of ``h/2``; ``stats["steps"]``
-  counts accepted double steps, three Radau solves each);
+  counts accepted double steps, three Radau solves each; the full step reuses the half steps'
+  Jacobians);
+- ReLU kinks (``system.kinks``): the square-ReLU force contains ``relu(h)``, so the right-hand
+  side is continuous but its Jacobian jumps at a kink, and a crossing at distance ``delta`` from a
+  step end costs an error ``O(delta^2)``; a step straight across a kink has a large error
+  estimate, so the step size collapses there.  A double step across a sign change is therefore
+  redone to end on the kink: located first on the float64 interpolant of the collocation values,
+  then moved (up to six times) onto the root of the redone step's own collocation polynomial,
+  found by secant iterations in MPFR, until it moves by less than ``2^(16 - bits)`` of the step
+  (on the 8/8/4 net, float64 roots (~1e-13) kept only ~26 digits, stopping at 1e-18 ~29);
 - two clocks: the system's clock (``s`` or ``u = log s``) while ``log t < 1``, with ``log t`` in the
   ODE (its stiff mode is harmless for an L-stable method) and output levels hit by re-stepping;
   then ``v = log log t`` as the independent variable and the system's clock as a state.  States
@@ -30,9 +45,13 @@ with an ``s``-stage Radau IIA method (order ``2s - 1``, L-stable, stiffly accura
   constant size in ``v`` suffice, the ``log t`` mode is gone, and output levels and the target are
   step ends.
 
-Measured (``benchmarks/bench_implicit.py``, 2 loaded cores): cosh on the linear model of
-``bench_clock.py`` reaches ``log t = 1e4`` in about 470 steps and 20-30 s at 140 bits; heyoka's
-Taylor method stalls near ``log t = 30-50`` on the same case.
+Measured (2 loaded cores, one process, ``OPENBLAS_NUM_THREADS=1``): cosh on the linear model of
+``bench_clock.py`` reaches ``log t = 1e4`` in about 470 steps and 20-30 s at 140 bits; cosh on the
+8/8/4 square-ReLU net (P = 40, ``benchmarks/bench_implicit.py --only n``) with
+``jacobian_points=3`` at 140 bits reaches ``log t = 1e2 / 1e3 / 1e4`` after 57 / 117 / 188 s
+(2175 steps, 33 kinks cut), agreeing with a 170-bit, tol 1e-38 run to at least 31.6 digits in
+``theta / |theta|`` and 31.8 in the minimal margin at every recorded level; heyoka's Taylor
+method stalls near ``log t = 30-50`` on these cases.
 
 Examples
 --------
@@ -55,9 +74,19 @@ import mpmath
 import numpy as np
 import scipy.linalg as sla
 import sympy as sp
+from scipy.interpolate import BarycentricInterpolator
+from scipy.optimize import brentq
 
 from ._system import MirrorFlowSystem
-from ._taylor import TaylorRun, _converter, _out_levels, compile_functions, to_mpf
+from ._taylor import (
+    TaylorRun,
+    _converter,
+    _n_pars,
+    _out_levels,
+    _par_array,
+    compile_functions,
+    to_mpf,
+)
 
 __all__ = ["ImplicitFunctions", "compile_implicit", "integrate_implicit", "radau_tableau"]
 
@@ -115,6 +144,8 @@ class ImplicitFunctions:
     init: Callable[[np.ndarray], np.ndarray]
     post: Callable[[np.ndarray], np.ndarray]
     compile_seconds: float
+    kinks: Callable[..., np.ndarray] | None = None  # float64, for detection
+    kinks_mp: Callable[..., np.ndarray] | None = None  # MPFR, for the roots
 
 
 def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
@@ -139,10 +170,43 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
     clock_var = hy.make_vars("implicit_clock")
     rhs_exprs = [hy.subs(r, {hy.time: clock_var}) for _, r in system.equations]
     kw: dict[str, Any] = {"fp_type": "real", "prec": int(bits), "scale": 1.0}
-    rhs = compile_functions(system, rhs_exprs, [*system.variables, clock_var], **kw)
+    rhs = _compile_into(system, rhs_exprs, [*system.variables, clock_var], int(bits))
     init = compile_functions(system, system.init_exprs, system.theta_in, **kw)
     post = compile_functions(system, [*system.theta, system.log_loss], **kw)
-    return ImplicitFunctions(system, int(bits), rhs, init, post, time.perf_counter() - t0)
+    kinks = kinks_mp = None
+    if system.kinks:
+        kinks = compile_functions(system, list(system.kinks), system.variables[: system.n_params])
+        kinks_mp = _compile_into(system, list(system.kinks),
+                                 system.variables[: system.n_params], int(bits))
+    return ImplicitFunctions(system, int(bits), rhs, init, post, time.perf_counter() - t0, kinks,
+                             kinks_mp)
+
+
+def _compile_into(
+    system: MirrorFlowSystem, outputs: Sequence[Any], inputs: Sequence[Any], bits: int
+) -> Callable[..., np.ndarray]:
+    """``f(x, out=None)``: as :func:`numerics._taylor.compile_functions` (MPFR ``real``), batched
+    inputs only, optionally writing into a preallocated ``out``.
+
+    heyoka's ``real`` numpy arrays leak the MPFR storage of every freshly written array (about 50
+    bytes per element at 140 bits, heyoka 7.13 / numpy 2.4), while writes into existing arrays
+    (ufuncs with ``out=``, ``np.copyto``) reuse it: the integrator works in preallocated buffers.
+    """
+    cf = hy.cfunc(list(outputs), list(inputs), fp_type=hy.real, prec=bits, compact_mode=True)
+    npar = _n_pars(outputs)
+    pars = _par_array(system, npar, 1.0, "real", bits)
+    batched: dict[int, np.ndarray] = {}
+
+    def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        kw: dict[str, Any] = {} if out is None else {"outputs": out}
+        if npar:
+            b = x.shape[1]
+            if b not in batched:
+                batched[b] = np.repeat(pars[:, None], b, axis=1)  # read-only
+            kw["pars"] = batched[b]
+        return cf(x, **kw)
+
+    return call
 
 
 class _Radau:
@@ -160,6 +224,7 @@ class _Radau:
         self.A = np.array([[conv(a) for a in row] for row in A], dtype=hy.real)
         self.A64 = np.array([[float(a) for a in row] for row in A])
         self.c = np.array([conv(v) for v in c], dtype=hy.real)
+        self.c64 = np.array([float(v) for v in c])
         self.order = 2 * stages - 1
         self.tol = tol
         self.tol_r = conv(tol)
@@ -168,27 +233,54 @@ class _Radau:
         self.N = fns.system.n_params + 1
         self.stats = {"newton_iterations": 0, "jacobian_evaluations": 0, "rhs_evaluations": 0,
                       "lu_factorizations": 0, "newton_failures": 0}
-        self.J: np.ndarray | None = None  # scaled float64 Jacobian
+        self.J: _Jacobians | None = None  # scaled Jacobian at the step start
         self.J_at: Any = None
         self.sc: np.ndarray | None = None
         self._lu: dict[Any, Any] = {}
         self.mapped = False
         self.stage_jacobians = True
+        self.jacobian_stages = np.arange(stages)  # stages whose predicted values get Jacobians
+        self.last_jacobians: _Jacobians | None = None
+        with np.errstate(divide="ignore"):
+            self.logA = np.log(np.abs(self.A64))
+        self.sgnA = np.sign(self.A64)
+        self.zero, self.one = conv(0.0), conv(1.0)
+        self.eps = conv(2.0 ** (-self.bits // 2))
+        self._bufs: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+        self._ring = 0
+
+    def buf(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A preallocated MPFR work array (see :func:`_compile_into`), reused across calls."""
+        key = (name, shape)
+        if key not in self._bufs:
+            self._bufs[key] = np.zeros(shape).astype(hy.real) * self.zero
+        return self._bufs[key]
 
     # ---------------------------------------------------------------- evaluations
     def f(self, clocks: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """``F`` at the columns of ``Y`` (N, m) and clocks (m,)."""
-        self.stats["rhs_evaluations"] += Y.shape[1]
+        """``F`` at the columns of ``Y`` (N, m) and clocks (m,), in a work buffer (N, m).
+
+        The buffer is overwritten by the next call with the same ``m``: use it at once.
+        """
+        N, m = Y.shape
+        self.stats["rhs_evaluations"] += m
+        X = self.buf("f_in", (N + 1, m))
+        out = self.buf("f_out", (N, m))
         if not self.mapped:
-            X = np.vstack([Y, clocks[None, :]])
-            return np.asarray(self.fns.rhs(np.ascontiguousarray(X)))
+            np.copyto(X[:N], Y)
+            np.copyto(X[N], clocks)
+            return self.fns.rhs(X, out=out)
         # Working clock v = log log t, state (params, c): with F = (F_p, F_logt) in clock c,
         # d(params)/dv = log t F_p / F_logt and dc/dv = log t / F_logt.
-        lt = np.exp(clocks)
-        X = np.vstack([Y[:-1], lt[None, :], Y[-1:]])
-        F = np.asarray(self.fns.rhs(np.ascontiguousarray(X)))
-        G = lt / F[-1]
-        return np.vstack([F[:-1] * G[None, :], G[None, :]])
+        np.copyto(X[: N - 1], Y[:-1])
+        np.exp(clocks, out=X[N - 1])
+        np.copyto(X[N], Y[-1])
+        F = self.fns.rhs(X, out=self.buf("f_sys", (N, m)))
+        g = self.buf("f_g", (N, m))
+        np.divide(X[N - 1], F[-1], out=out[-1])
+        np.copyto(g, out[-1][None, :])
+        np.multiply(F[:-1], g[:-1], out=out[:-1])
+        return out
 
     def to_system(self, clock: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
         """``(system clock, system state)`` for a working clock and working state."""
@@ -200,58 +292,91 @@ class _Radau:
     def weights(self, y: np.ndarray) -> np.ndarray:
         return self.tol_r + self.tol_r * np.abs(y)
 
-    def _scaled_jacobians(self, clocks: np.ndarray, Ys: np.ndarray, sc: np.ndarray) -> np.ndarray:
-        """``D^-1 J(c_m, Y_m) D`` (m, N, N) in float64, forward differences, one batched call."""
-        N, m = self.N, Ys.shape[0]
-        one = self.conv(1.0)
-        E = np.zeros((N, N + 1))
-        E[np.arange(N), np.arange(1, N + 1)] = 1.0
-        E = E.astype(hy.real)
-        cols, cl, deltas = [], [], []
-        for j in range(m):
-            y = Ys[j]
-            delta = self.conv(2.0 ** (-self.bits // 2)) * np.maximum(np.abs(y), one)
-            # Never assign into hy.real arrays: numpy copies of them share the MPFR objects.
-            cols.append(y[:, None] + E * delta[:, None])
-            cl.append(np.repeat(np.array([clocks[j]], dtype=hy.real), N + 1))
-            deltas.append(delta)
-        F = self.f(np.concatenate(cl), np.ascontiguousarray(np.hstack(cols)))
-        out = []
-        for j in range(m):
-            Fj = F[:, j * (N + 1) : (j + 1) * (N + 1)]
-            J = (Fj[:, 1:] - Fj[:, :1]) / deltas[j][None, :]
-            out.append(J * sc[None, :] / sc[:, None])
-        self.stats["jacobian_evaluations"] += m
-        return np.array(out, dtype=hy.real)
+    def _scaled_jacobians(self, clocks: np.ndarray, Ys: np.ndarray, sc: np.ndarray) -> _Jacobians:
+        """``D^-1 J(c_m, Y_m) D`` at the rows of ``Ys`` (m, N), forward differences in one call.
 
-    def factor(self, h: Any, Js: np.ndarray) -> tuple[Any, np.ndarray]:
+        Returned row-normalised in float64 with the logarithms of the row maxima, since rows of
+        the scaled Jacobian differ by factors such as ``e^3000`` late on (cosh): the MPFR
+        differences go to float64 through their logarithms.
+        """
+        N, m = self.N, Ys.shape[0]
+        d = self.buf("j_delta", (m, N))
+        np.abs(Ys, out=d)
+        np.maximum(d, self.one, out=d)
+        np.multiply(d, self.eps, out=d)
+        pts = self.buf("j_pts", (N, m, N + 1))  # point k + 1 of stage j moves coordinate k
+        np.copyto(pts, Ys.T[:, :, None])
+        moved = self.buf("j_moved", (m, N))
+        np.add(Ys, d, out=moved)
+        k = np.arange(N)
+        pts[k, :, k + 1] = moved.T
+        cl = self.buf("j_clock", (m, N + 1))
+        np.copyto(cl, clocks[:, None])
+        F = self.f(cl.reshape(m * (N + 1)), pts.reshape(N, m * (N + 1))).reshape(N, m, N + 1)
+        # G[r, j, c] = (F_r(y_j + delta_c e_c) - F_r(y_j)) / delta_c * sc_c  (= J~ * sc_r)
+        # (ufunc operands contiguous and of one shape: numpy's buffered iteration would leak)
+        G, G2 = self.buf("j_diff", (N, m, N)), self.buf("j_diff2", (N, m, N))
+        np.copyto(G2, F[:, :, 1:])
+        np.copyto(G, F[:, :, :1])
+        np.subtract(G2, G, out=G)
+        cf = self.buf("j_colf", (m, N))
+        np.copyto(cf, sc[None, :])
+        np.divide(cf, d, out=cf)
+        np.copyto(G2, cf[None, :, :])
+        np.multiply(G, G2, out=G)
+        sign = (G > 0).astype(float) - (G < 0)
+        np.abs(G, out=G)
+        np.log(G, out=G)
+        with np.errstate(invalid="ignore"):
+            L = G.astype(float)  # NaN (caught below) at wild predicted stage values
+        if np.any(np.isnan(L) | np.isposinf(L)):
+            raise FloatingPointError("non-finite Jacobian")
+        with np.errstate(invalid="ignore"):
+            lmax = L.max(axis=2)  # (N, m); -inf for zero rows
+            Jn = np.exp(L - np.where(np.isfinite(lmax), lmax, 0.0)[:, :, None]) * sign
+        log_sc = np.log(sc).astype(float)
+        self.stats["jacobian_evaluations"] += m
+        at = np.array([float(c) for c in clocks])
+        return _Jacobians(Jn.transpose(1, 0, 2), (lmax - log_sc[:, None]).T, at)
+
+    def factor(
+        self, h: Any, Js: _Jacobians, clocks: np.ndarray | None = None
+    ) -> tuple[Any, np.ndarray]:
         """LU (float64) of the row-equilibrated ``I - h (A (x) I) diag(J_j)``, and the row scales.
 
         Rates of the primal flow differ by factors ``f''(theta_k) / f''(theta_l)`` (``e^3000``
-        for cosh late on): rows are divided by their largest entry in MPFR before rounding.
+        for cosh late on): row ``r`` of block row ``i`` is divided by
+        ``max(1, max_j |h A_ij| rowmax_j[r])`` (within a factor ``s + 1`` of its largest entry),
+        computed from logarithms; the matrix is assembled in float64 from the row-normalised
+        Jacobians.  Stage ``j`` takes the Jacobian of ``Js`` nearest to ``clocks[j]`` (all the
+        first when ``clocks`` is None).  Returns the logarithms of the row scales (s N,).
         """
         s, N = self.s, self.N
-        one = self.conv(1.0)
-        hA = h * self.A
-        blocks = [[-hA[i, j] * Js[j % len(Js)] for j in range(s)] for i in range(s)]
-        M = np.block(blocks) + np.eye(s * N).astype(hy.real) * one
-        rows = np.maximum(np.max(np.abs(M), axis=1), one)
-        M64 = (M / rows[:, None]).astype(float)
-        if not np.all(np.isfinite(M64)):
+        if clocks is None:
+            idx = np.zeros(s, dtype=int)
+        else:
+            cf = np.array([float(c) for c in clocks])
+            idx = np.argmin(np.abs(cf[:, None] - Js.at[None, :]), axis=1)
+        coef = (math.log(float(h)) + self.logA)[:, :, None] + Js.logrow[idx][None, :, :]
+        rows = np.maximum(coef.max(axis=1), 0.0)  # (s, N)
+        w = self.sgnA[:, :, None] * np.exp(coef - rows[:, None, :])  # |w| <= 1
+        M = -(w[:, :, :, None] * Js.normalised[idx][None, :, :, :])  # (i, j, r, c)
+        M = M.transpose(0, 2, 1, 3).reshape(s * N, s * N)
+        M[np.arange(s * N), np.arange(s * N)] += np.exp(-rows).ravel()
+        if not np.all(np.isfinite(M)):
             raise FloatingPointError("non-finite Newton matrix")
         self.stats["lu_factorizations"] += 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sla.LinAlgWarning)
-            lu = sla.lu_factor(M64)
+            lu = sla.lu_factor(M, check_finite=False)
         if not np.all(np.diag(lu[0]) != 0):
             raise _SingularNewtonMatrixError
-        return lu, rows
+        return lu, rows.ravel()
 
     def jacobian(self, clock: Any, y: np.ndarray) -> None:
         """Scaled Jacobian ``D^-1 J D`` at ``(clock, y)`` (float64) for the simplified Newton."""
         sc = self.weights(y)
-        self.J = self._scaled_jacobians(np.array([clock], dtype=hy.real), y[None, :], sc)[0]
-        self.J_at = y
+        self.J = self._scaled_jacobians(np.array([clock], dtype=hy.real), y[None, :], sc)
         self.sc, self.J_at = sc, y
         self._lu.clear()
 
@@ -259,77 +384,124 @@ class _Radau:
         key = str(h)
         if key not in self._lu:
             assert self.J is not None
-            self._lu[key] = self.factor(h, self.J[None])
+            self._lu[key] = self.factor(h, self.J)
         return self._lu[key]
 
     # ---------------------------------------------------------------- one step
     def predict(
-        self, polys: Sequence[_Poly], clock: Any, y: np.ndarray, h: Any
-    ) -> np.ndarray:
-        """Initial stage increments from the collocation polynomials of earlier steps.
+        self, polys: Sequence[_Poly], clock: Any, y_s: np.ndarray, h: Any
+    ) -> np.ndarray | None:
+        """Initial stage increments (a work buffer (s, N)) from the collocation polynomials of
+        earlier steps, or None; ``y_s`` holds the step's start in every row.
 
         Each new node takes the polynomial (of ``polys``) whose own interval ends nearest to it.
         """
-        zero = np.zeros((self.s, self.N)).astype(hy.real) * self.conv(0.0)
         if not polys:
-            return zero
-        nodes = [self.conv(0.0), *self.c]
-        rows = []
-        for cj in self.c:
+            return None
+        nodes = [self.zero, *self.c]
+        W = self.buf("p_w", (self.s + 1,))
+        out = self.buf("p_z", (self.s, self.N))
+        for j, cj in enumerate(self.c):
             t = clock + h * cj
             poly = min(polys, key=lambda p: max(0.0, float((t - p.clock) / p.h) - 1.0))
             sj = (t - poly.clock) / poly.h
-            w = []
             for k, nk in enumerate(nodes):
-                v = self.conv(1.0)
+                v = self.one
                 for m, nm in enumerate(nodes):
                     if m != k:
                         v = v * (sj - nm) / (nk - nm)
-                w.append(v)
-            rows.append(np.array(w, dtype=hy.real) @ poly.values)
-        guess = np.array(rows, dtype=hy.real) - y[None, :]
-        return guess if np.all(np.isfinite(guess.astype(float))) else zero
+                W[k] = v
+            np.matmul(W, poly.values, out=out[j])
+        np.subtract(out, y_s, out=out)
+        return out if np.all(np.isfinite(out.astype(float))) else None
+
+    def _slot(self) -> np.ndarray:
+        """The next of 12 work buffers for collocation values (a ring: short-lived polys)."""
+        self._ring = (self._ring + 1) % 12
+        return self.buf(f"ring{self._ring}", (self.s + 1, self.N))
+
+    def keep(self, poly: _Poly) -> _Poly:
+        """A copy of ``poly`` that outlives the ring (the accepted step's, for predictions)."""
+        kept = self.buf("ring_kept", (self.s + 1, self.N))
+        np.copyto(kept, poly.values)
+        return _Poly(poly.clock, poly.h, kept)
 
     def step(
-        self, clock: Any, y: np.ndarray, h: Any, polys: Sequence[_Poly] = ()
+        self,
+        clock: Any,
+        y: np.ndarray,
+        h: Any,
+        polys: Sequence[_Poly] = (),
+        reuse: _Jacobians | None = None,
     ) -> tuple[np.ndarray, _Poly] | None:
-        """One step of size ``h``: ``(y1, collocation data)`` or ``None`` if Newton failed."""
+        """One step of size ``h``: ``(y1, collocation data)`` or ``None`` if Newton failed.
+
+        The stage Jacobians used are left in ``self.last_jacobians``; ``reuse`` gives them instead
+        of new ones (each stage takes the one nearest in the clock).
+        """
         try:
-            return self._step(clock, y, h, polys)
-        except _SingularNewtonMatrixError:
+            return self._step(clock, y, h, polys, reuse)
+        except (_SingularNewtonMatrixError, FloatingPointError):
+            # singular Newton matrix, or a non-finite Jacobian at wild predicted stage values
             self.stats["newton_failures"] += 1
             return None
 
     def _step(
-        self, clock: Any, y: np.ndarray, h: Any, polys: Sequence[_Poly]
+        self, clock: Any, y: np.ndarray, h: Any, polys: Sequence[_Poly], reuse: _Jacobians | None
     ) -> tuple[np.ndarray, _Poly] | None:
         assert self.sc is not None
         s, N = self.s, self.N
         sc = self.sc
         clocks = clock + h * self.c
-        Z = self.predict(polys, clock, y, h)
+        Zb, Yb, R, D = (self.buf(k, (s, N)) for k in ("n_z", "n_y", "n_r", "n_dz"))
+        y_s, sc_s = self.buf("n_y0", (s, N)), self.buf("n_sc", (s, N))
+        np.copyto(y_s, y[None, :])
+        np.copyto(sc_s, sc[None, :])
+        Z = self.predict(polys, clock, y_s, h)
+        if Z is None:
+            np.multiply(y_s, self.zero, out=Zb)
+        else:
+            np.copyto(Zb, Z)
+        np.add(y_s, Zb, out=Yb)
         if polys and self.stage_jacobians:
             # Newton matrix from Jacobians at the predicted stage values: the flow is strongly
             # nonlinear across a step (f'' = cosh), and a Jacobian frozen at y0 contracts slowly.
-            lu, rows = self.factor(h, self._scaled_jacobians(clocks, y[None, :] + Z, sc))
+            if reuse is None:
+                sel = self.jacobian_stages
+                reuse = self._scaled_jacobians(clocks[sel], Yb[sel], sc)
+            self.last_jacobians = reuse
+            lu, rows = self.factor(h, reuse, clocks)
         else:
+            self.last_jacobians = None
             lu, rows = self.lu(h)
+        hA = self.buf("n_ha", (s, s))
+        np.multiply(self.A, h, out=hA)
         dn_prev = None
         for _it in range(self.max_iter):
-            Y = y[None, :] + Z
-            F = self.f(clocks, np.ascontiguousarray(Y.T))  # (N, s)
-            R = -Z + h * (self.A @ F.T)
+            np.add(y_s, Zb, out=Yb)
+            F = self.f(clocks, Yb.T)  # (N, s)
+            np.matmul(hA, F.T, out=R)
+            np.subtract(R, Zb, out=R)
+            np.divide(R, sc_s, out=R)
+            # residual / row scale, through logarithms (row scales may exceed float64)
+            sign = ((R > 0).astype(float) - (R < 0)).ravel()
+            np.abs(R, out=R)
+            np.log(R, out=R)
             with np.errstate(invalid="ignore", over="ignore"):
-                r = ((R / sc[None, :]).ravel() / rows).astype(float)
+                r = np.exp(R.astype(float).ravel() - rows) * sign
             if not np.all(np.isfinite(r)):
                 return None
             dz = sla.lu_solve(lu, r, check_finite=False)
             self.stats["newton_iterations"] += 1
             dn = float(np.sqrt(np.mean(dz * dz)))
-            Z = Z + dz.reshape(s, N).astype(hy.real) * sc[None, :]
+            np.copyto(D, dz.reshape(s, N), casting="unsafe")
+            np.multiply(D, sc_s, out=D)
+            np.add(Zb, D, out=Zb)
             if dn <= self.newton_tol:
-                Yf = y[None, :] + Z
-                return Yf[-1], _Poly(clock, h, np.concatenate([y[None, :], Yf]))
+                values = self._slot()
+                np.copyto(values[0], y)
+                np.add(y_s, Zb, out=values[1:])
+                return values[-1].copy(), _Poly(clock, h, values)
             if dn_prev is not None and dn > 0.9 * dn_prev:
                 break
             dn_prev = dn
@@ -341,9 +513,107 @@ class _SingularNewtonMatrixError(ArithmeticError):
     """The float64 Newton matrix is singular: the step is retried smaller."""
 
 
+class _Kinks:
+    """Sign changes of ``system.kinks`` (ReLU pre-activations) along a double step."""
+
+    def __init__(self, fns: ImplicitFunctions, rad: _Radau) -> None:
+        self.fn, self.fn_mp = fns.kinks, fns.kinks_mp
+        self.P = fns.system.n_params
+        c = np.array([float(v) for v in rad.c])
+        self.nodes = np.concatenate([[0.0], c / 2, 0.5 + c / 2])  # a: 0..s, b: s..2s
+        self.conv, self.one, self.zero = rad.conv, rad.one, rad.zero
+        half = rad.conv(0.5)
+        self.nodes_mp = [half] + [half + half * cj for cj in rad.c]  # the second half step's
+        self.eps_root = 2.0 ** (-rad.bits + 12)
+
+    def values(self, a: _Poly, b: _Poly) -> np.ndarray:
+        """Kink values (nk, 2s + 1) at the collocation nodes of the two half steps (float64)."""
+        P = self.P
+        pts = np.concatenate([a.values[:, :P].astype(float), b.values[1:, :P].astype(float)])
+        return self.fn(np.ascontiguousarray(pts.T))
+
+    def refine(self, a: _Poly, b: _Poly, i: int) -> Any:
+        """Root of kink ``i`` near the end of a double step cut at it (an MPFR fraction, or None).
+
+        The first cut is located on the interpolant of a step that crossed the kink, whose error
+        is ``O(h^2)`` there: this root comes from the second half step of the step that (nearly)
+        ends on it, by secant iterations on its collocation polynomial in MPFR (the square-ReLU
+        flow is only Lipschitz at a kink: a crossing ``delta`` inside a step costs
+        ``O(delta^2)``, so float64 roots would cost ~1e-26).
+        """
+        kv = list(np.asarray(self.fn_mp(np.ascontiguousarray(b.values[:, : self.P].T)))[i])
+        x = self.nodes_mp
+        n = len(x)
+        wts = []
+        for k in range(n):
+            v = self.one
+            for m in range(n):
+                if m != k:
+                    v = v * (x[k] - x[m])
+            wts.append(self.one / v)
+
+        def p(t: Any) -> Any:
+            num = den = self.zero
+            for k in range(n):
+                d = t - x[k]
+                if d == 0:
+                    return kv[k]
+                num, den = num + wts[k] * kv[k] / d, den + wts[k] / d
+            return num / den
+
+        t0, t1 = self.one, self.one - self.conv(1e-6)
+        p0, p1 = p(t0), p(t1)
+        for _ in range(30):
+            if p1 == p0:
+                break
+            t0, t1 = t1, t1 - p1 * (t1 - t0) / (p1 - p0)
+            p0, p1 = p1, p(t1)
+            if abs(float(t1 - t0)) < self.eps_root:
+                break
+        return t1 if abs(float(t1 - 1)) < 1e-3 else None
+
+    def first_crossing(self, a: _Poly, b: _Poly) -> tuple[float, int] | None:
+        """Fraction of the double step where the first kink changes sign and its index, or None.
+
+        Kink values at the 2s + 1 collocation nodes of the two half steps; a kink that starts
+        within ``1e-9`` (relative) of zero is taken as just crossed.  The root is found on the
+        float64 interpolant of the half step, a first location that :meth:`refine` improves.
+        """
+        k = self.values(a, b)
+        scale = np.max(np.abs(k), axis=1)
+        live = np.abs(k[:, 0]) > 1e-9 * (1.0 + scale)
+        change = live[:, None] & (np.sign(k[:, 1:]) != np.sign(k[:, :1]))
+        if not np.any(change):
+            return None
+        first = np.where(change.any(axis=1), change.argmax(axis=1), k.shape[1])
+        i = int(np.argmin(first))
+        j = int(first[i])  # sign change between nodes j and j + 1
+        s = len(a.values) - 1
+        half = slice(0, s + 1) if j < s else slice(s, 2 * s + 1)
+        interp = BarycentricInterpolator(self.nodes[half], k[i, half])
+        lo, hi = self.nodes[j], self.nodes[j + 1]
+        sig = brentq(lambda x: float(interp(x)), lo, hi, xtol=1e-16, rtol=1e-15)
+        return (sig, i) if 1e-9 < sig < 1.0 - 1e-9 else None
+
+
+@dataclass(frozen=True)
+class _Jacobians:
+    """Scaled Jacobians ``D^-1 J D`` at m points: ``normalised`` (m, N, N) float64 rows of max-norm
+    one (or zero), times ``exp(logrow)`` (m, N; ``-inf`` for zero rows)."""
+
+    normalised: np.ndarray
+    logrow: np.ndarray
+    at: np.ndarray  # float64 clocks of the m points
+
+    def __add__(self, other: _Jacobians) -> _Jacobians:
+        return _Jacobians(*(np.concatenate([a, b]) for a, b in
+                            zip((self.normalised, self.logrow, self.at),
+                                (other.normalised, other.logrow, other.at), strict=True)))
+
+
 @dataclass
 class _Poly:
-    """Collocation data of a step: values at ``clock + h * [0, c_1..c_s]``."""
+    """Collocation data of a step: values at ``clock + h * [0, c_1..c_s]`` (a work buffer)."""
 
     clock: Any
     h: Any
@@ -373,6 +643,11 @@ def integrate_implicit(
     max_steps: int = 1_000_000,
     loglogt_after: float | None = 1.0,
     newton_jacobian: str = "stages",
+    jacobian_points: int | None = None,
+    reuse_jacobians: bool = True,
+    kink_events: bool = True,
+    start: tuple[Any, Sequence[Any], Any] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> TaylorRun:
     """Integrate mirror flow from ``theta0`` until ``log t = logt_target`` with Radau IIA.
 
@@ -412,6 +687,26 @@ def integrate_implicit(
         Newton matrix from Jacobians at the predicted stage values (robust for strongly nonlinear
         flows such as cosh; ``stages * (P + 2)`` right-hand sides per solve) or from one Jacobian
         at the start of the step (``P + 2`` per step; for large P and mildly nonlinear flows).
+    jacobian_points : int, optional
+        With ``newton_jacobian="stages"``: Jacobians at this many of the predicted stage values
+        (spread over the step; each stage takes the nearest), default all ``stages``.
+    reuse_jacobians : bool
+        The full step of the step-doubling error estimate reuses the Jacobians of its two half
+        steps (nearest in the clock) instead of computing its own.
+    kink_events : bool
+        End steps on sign changes of ``system.kinks`` (ReLU pre-activations, located on the
+        collocation polynomial, in MPFR): the square-ReLU right-hand side is only Lipschitz
+        there, and a step across a kink has a large error estimate, so without events the step
+        size collapses at each crossing.  Plain ReLU (a discontinuous right-hand side) is not
+        supported: crossing it within ``delta`` costs ``O(delta)``.
+    start : (clock, parameters, log t), optional
+        Continue a previous run instead of starting at ``t = 0``, as ``start`` of
+        :func:`numerics._taylor.integrate_taylor`: the system's clock (``s`` or ``u = log s``),
+        the P parameters and ``log t`` there, as mpmath numbers or decimal strings (``theta0``
+        is then ignored).
+    progress : callable, optional
+        Called with the current ``log t`` (float) at most every 0.2 s of the ``log log t``
+        phase. Ctrl-C ends the run after the last completed step (status ``"interrupted"``).
     loglogt_after : float or None
         Once ``log t`` exceeds this value, continue with ``v = log log t`` as the independent
         variable and the system's clock as a state (``d/dv = log t / (d log t / dc) d/dc``);
@@ -424,7 +719,9 @@ def integrate_implicit(
         as mpmath numbers at the recorded points (start, every output level, the target or the
         last point); ``status`` ``"reached"``, ``"budget"`` or ``"error"``; ``stats`` with
         ``steps``, ``rejected``, ``seconds``, ``compile_seconds``, ``newton_iterations``,
-        ``jacobian_evaluations``, ``rhs_evaluations``, ``order``, ``stages``, ``tol``, ``prec``.
+        ``jacobian_evaluations``, ``rhs_evaluations``, ``lu_factorizations``, ``kinks_cut``,
+        ``record_seconds`` (wall time at each recorded level), ``order``, ``stages``, ``tol``,
+        ``prec``.
 
     Examples
     --------
@@ -451,7 +748,7 @@ def integrate_implicit(
         fns = compile_implicit(system_or_functions, int(dps * 3.3219) + 40)
     system, bits = fns.system, fns.bits
     P = system.n_params
-    if len(theta0) != P:
+    if start is None and len(theta0) != P:
         raise ValueError(f"theta0 has length {len(theta0)}, the system has n_params={P}")
     if not (isinstance(stages, int) and 1 <= stages <= 12):
         raise ValueError(f"stages must be an integer in 1..12, got {stages!r}")
@@ -469,19 +766,34 @@ def integrate_implicit(
         raise ValueError(f"newton_jacobian must be 'stages' or 'start', got {newton_jacobian!r}")
     rad = _Radau(fns, stages, tol_f, newton_tol, max_newton)
     rad.stage_jacobians = newton_jacobian == "stages"
+    if jacobian_points is not None:
+        if not (isinstance(jacobian_points, int) and 1 <= jacobian_points <= stages):
+            raise ValueError(f"jacobian_points must be an integer in 1..stages, got "
+                             f"{jacobian_points!r}")
+        rad.jacobian_stages = np.unique(np.round(np.linspace(0, stages - 1, jacobian_points))
+                                        .astype(int))
     switch = None if loglogt_after is None else float(loglogt_after)
     if switch is not None and not switch > 0:
         raise ValueError(f"loglogt_after must be positive or None, got {loglogt_after}")
 
-    # Start-up from the first-order expansion at s = 0 (as integrate_taylor).
-    th = np.array([conv(v) for v in theta0], dtype=hy.real)
-    vals = to_mpf(np.asarray(fns.init(th)))
-    with mpmath.workprec(wp):
-        s0_m = mpmath.mpf(s0_f)
-        p = [vals[k] + s0_m * vals[P + k] for k in range(P)]
-        ll0, dll0 = vals[2 * P], vals[2 * P + 1]
-        logt0 = mpmath.log(s0_m) - ll0 - s0_m * dll0 / 2
-        clock0 = mpmath.log(s0_m) if log_clock else s0_m
+    if start is not None:
+        # Continue a run: (clock, parameters, log t) as in integrate_taylor's ``start``.
+        clock_s, p, logt0 = start
+        if len(p) != P:
+            raise ValueError(f"start state has {len(p)} variables, the system has n_params={P}")
+        with mpmath.workprec(wp):
+            clock0, logt0 = mpmath.mpf(clock_s), mpmath.mpf(logt0)
+            p = [mpmath.mpf(v) for v in p]
+    else:
+        # Start-up from the first-order expansion at s = 0 (as integrate_taylor).
+        th = np.array([conv(v) for v in theta0], dtype=hy.real)
+        vals = to_mpf(np.asarray(fns.init(th)))
+        with mpmath.workprec(wp):
+            s0_m = mpmath.mpf(s0_f)
+            p = [vals[k] + s0_m * vals[P + k] for k in range(P)]
+            ll0, dll0 = vals[2 * P], vals[2 * P + 1]
+            logt0 = mpmath.log(s0_m) - ll0 - s0_m * dll0 / 2
+            clock0 = mpmath.log(s0_m) if log_clock else s0_m
     cur = _Cursor(conv(clock0), np.array([conv(v) for v in [*p, logt0]], dtype=hy.real))
     records: list[tuple[Any, np.ndarray]] = [(cur.clock, cur.y)]
     if h0 is None:
@@ -496,6 +808,9 @@ def integrate_implicit(
     t_start = time.perf_counter()
     deadline = t_start + budget_seconds
     two_p = 2.0**rad.order - 1
+    kinks = _Kinks(fns, rad) if kink_events and fns.kinks is not None else None
+    kinks_cut = kinks_refined = 0
+    record_seconds = [0.0]
 
     last: dict[str, Any] = {"polys": []}
 
@@ -505,10 +820,13 @@ def integrate_implicit(
         a = rad.step(clock, y, half, last["polys"])
         if a is None:
             return None
+        ja = rad.last_jacobians
         b = rad.step(clock + half, a[0], half, [a[1]])
         if b is None:
             return None
-        big = rad.step(clock, y, hh, [a[1], b[1]])
+        jb = rad.last_jacobians
+        reuse = ja + jb if reuse_jacobians and ja is not None and jb is not None else None
+        big = rad.step(clock, y, hh, [a[1], b[1]], reuse)
         if big is None:
             return None
         y1 = b[0]
@@ -516,6 +834,7 @@ def integrate_implicit(
         e = ((y1 - big[0]) / sc).astype(float)
         err = float(np.sqrt(np.mean(e * e))) / two_p
         last["candidate"] = [b[1]]
+        last["halves"] = (a[1], b[1])
         return y1, err
 
     def hit_level(clock: Any, y: np.ndarray, H: Any, lt0: Any, lt1: Any, level: float) -> Any:
@@ -547,13 +866,37 @@ def integrate_implicit(
             sig = new if lo < new < hi else (lo + hi) / 2
         return best
 
+    def to_loglogt(cur: _Cursor, h: Any) -> tuple[_Cursor, Any]:
+        """Past ``log t = loglogt_after``: continue with ``v = log log t`` as the clock.
+
+        The system's clock becomes a state: states grow like powers of log t (THEORY.md §5),
+        exponentials in v, resolved with steps of about constant size; and log t is no longer a
+        stiff mode.
+        """
+        if switch is None or rad.mapped or float(cur.y[-1]) < switch:
+            return cur, h
+        lt = cur.y[-1]
+        rate = rad.f(np.array([cur.clock], dtype=hy.real), cur.y[:, None])[-1, 0]
+        new = _Cursor(
+            np.log(np.array([lt], dtype=hy.real))[0],
+            np.concatenate([cur.y[:-1], np.array([cur.clock], dtype=hy.real)]),
+        )
+        rad.mapped = True
+        last["polys"] = []
+        return new, h * rate / lt
+
     try:
+        cur, h = to_loglogt(cur, h)
         rad.jacobian(cur.clock, cur.y)
         fresh = True
+        next_report = time.perf_counter()
         while True:
             if time.perf_counter() >= deadline:
                 status = "budget"
                 break
+            if progress is not None and time.perf_counter() >= next_report:
+                next_report = time.perf_counter() + 0.2
+                progress(float(np.exp(float(cur.clock))) if rad.mapped else float(cur.y[-1]))
             if steps >= max_steps:
                 status = "error"
                 break
@@ -563,6 +906,21 @@ def integrate_implicit(
                 if float(v_level - cur.clock) <= float(h) * (1 + 1e-9):
                     h_try, level_hit = v_level - cur.clock, levels[0]
             res = double_step(cur.clock, cur.y, h_try)
+            cut = None if res is None or kinks is None else kinks.first_crossing(*last["halves"])
+            if cut is not None:
+                # A ReLU kink inside the step: end the step on it (the flow is smooth on each
+                # side), then move the end onto the root of the new step's interpolant
+                sig, ik = cut
+                level_hit = None
+                kinks_cut += 1
+                for _ in range(6):
+                    h_try = h_try * (conv(sig) if isinstance(sig, float) else sig)
+                    res = double_step(cur.clock, cur.y, h_try)
+                    sig = None if res is None else kinks.refine(*last["halves"], ik)
+                    # measured on the 8/8/4 net: stopping at 1e-18 instead kept 29 digits
+                    if sig is None or abs(float(sig - 1)) < 2.0 ** (16 - bits):
+                        break
+                    kinks_refined += 1
             if res is None:
                 if not fresh:
                     rad.jacobian(cur.clock, cur.y)
@@ -587,7 +945,8 @@ def integrate_implicit(
                 levels.pop(0)
                 cur = _Cursor(cur.clock + h_try, y1)
                 records.append(rad.to_system(cur.clock, cur.y))
-                last["polys"] = last["candidate"]
+                record_seconds.append(time.perf_counter() - t_start)
+                last["polys"] = [rad.keep(last["candidate"][0])]
                 if level_hit >= float(logt_target):
                     status = "reached"
                     break
@@ -600,35 +959,28 @@ def integrate_implicit(
             done = False
             while not rad.mapped and levels and float(lt1) >= levels[0]:
                 level = levels.pop(0)
-                rec = hit_level(cur.clock, cur.y, h, lt0, lt1, level)
+                rec = hit_level(cur.clock, cur.y, h_try, lt0, lt1, level)
                 records.append(rad.to_system(*rec))
+                record_seconds.append(time.perf_counter() - t_start)
                 if level >= float(logt_target):
                     done = True
                     break
             if done:
                 status = "reached"
                 break
-            cur = _Cursor(cur.clock + h, y1)
-            last["polys"] = last["candidate"]
-            h = h * conv(fac)
-            if switch is not None and not rad.mapped and float(cur.y[-1]) >= switch:
-                # Continue with v = log log t as the clock (the system's clock becomes a state):
-                # states grow like powers of log t (THEORY.md §5), exponentials in v, resolved
-                # with steps of about constant size; and log t is no longer a stiff mode.
-                lt = cur.y[-1]
-                rate = rad.f(np.array([cur.clock], dtype=hy.real), cur.y[:, None])[-1, 0]
-                h = h * rate / lt
-                cur = _Cursor(
-                    np.log(np.array([lt], dtype=hy.real))[0],
-                    np.concatenate([cur.y[:-1], np.array([cur.clock], dtype=hy.real)]),
-                )
-                rad.mapped = True
-                last["polys"] = []
+            cur = _Cursor(cur.clock + h_try, y1)
+            last["polys"] = [rad.keep(last["candidate"][0])]
+            if cut is None:  # a step cut short at a kink keeps h
+                h = h * conv(fac)
+            cur, h = to_loglogt(cur, h)
             rad.jacobian(cur.clock, cur.y)
             fresh = True
     except (FloatingPointError, ZeroDivisionError, ValueError) as exc:  # non-finite state
         status = "error"
         err_msg = str(exc)
+    except KeyboardInterrupt:  # Ctrl-C: keep every completed step (cur is one)
+        status = "interrupted"
+        err_msg = ""
     else:
         err_msg = ""
     seconds = time.perf_counter() - t_start
@@ -655,6 +1007,9 @@ def integrate_implicit(
         "prec": bits,
         "s0": s0_f,
         "method": "radau_iia",
+        "kinks_cut": kinks_cut,
+        "kinks_refined": kinks_refined,
+        "record_seconds": record_seconds,
         "error_message": err_msg,
         **rad.stats,
     }

@@ -28,11 +28,12 @@ import sympy as sp
 from theory import Potential
 
 from ._backends import HEYOKA, MPMATH
-from ._models import Diagonal, Linear, SquareReLU, TwoLayer
+from ._models import Diagonal, LeakyReLU, Linear, ReLU, SquareReLU, TwoLayer
 from ._problem import Problem, family_inverse
 from ._solution import MirrorFlowSolution
 
-__all__ = ["precision_plan", "problem_system", "scalar_potential", "solve_precise"]
+__all__ = ["auto_method", "precision_plan", "problem_system", "scalar_potential",
+           "solve_precise"]
 
 _X = sp.Symbol("x", real=True)
 _Z = sp.Symbol("z", real=True)
@@ -228,10 +229,9 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
 
     ``method``: ``"taylor"`` (heyoka's explicit Taylor method; the fast path), ``"radau"``
     (:func:`numerics._implicit.integrate_implicit`, Radau IIA in MPFR, primal state, clock
-    ``log s`` then ``log log t``: for stiff l_inf-type potentials such as cosh on kink-free
-    models, where every explicit method stalls near log t = 40), or ``"auto"`` (Taylor, for
-    now: Radau is opt-in until it handles ReLU kinks and its cost is measured on more cases).
-    Radau runs cannot be continued with ``start`` yet. ``heyoka_options`` go to
+    ``log s`` then ``log log t``, square-ReLU kinks located to working precision: for stiff
+    l_inf-type potentials such as cosh, where every explicit method stalls near log t = 40),
+    or ``"auto"`` (:func:`auto_method`). ``heyoka_options`` go to
     ``heyoka.taylor_adaptive`` (default on networks in real128 with two or more cores:
     ``parallel_mode=True``).
 
@@ -249,13 +249,10 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
         raise NotImplementedError("log_loss early stop is float64-only for now; use log_t")
     fp_type, prec, bits = precision_plan(dps)
     if method == "auto":
-        method = "taylor"
+        method = auto_method(problem)
     if method == "radau":
-        if start is not None:
-            raise NotImplementedError("continuing a Radau run is not supported yet; rerun "
-                                      "from the start with the later log_t")
         return _solve_radau(problem, log_t=log_t, dps=dps, bits=bits, max_seconds=max_seconds,
-                            per_decade=per_decade, tol=tol)
+                            per_decade=per_decade, tol=tol, start=start, progress=progress)
     if method != "taylor":
         raise ValueError(f"method must be 'auto', 'taylor' or 'radau', got {method!r}")
     if logt_mode == "auto":
@@ -281,7 +278,11 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
         with mpmath.workprec(bits + 24):
             th = list(start.theta_mp[-1])
             params = th if sysm.state == "primal" else list(_mp_mirror(problem, th))
-            start_arg = (mpmath.mpf(start.meta["clock_mp"]), params,
+            clock = mpmath.mpf(start.meta["clock_mp"])
+            was = start.meta.get("clock", "log_s" if network else "s")
+            if was != ("log_s" if network else "s"):      # e.g. a Radau run continued here
+                clock = mpmath.exp(clock) if was == "log_s" else mpmath.log(clock)
+            start_arg = (clock, params,
                          mpmath.mpf(start.meta["log_t_mp"]))
     options = dict(heyoka_options or {})
     if network and fp_type == "real128" and (os.cpu_count() or 1) >= 2:
@@ -293,22 +294,78 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
                            logt_mode=logt_mode, per_decade=per_decade, budget_seconds=max_seconds,
                            start=start_arg, progress=progress, heyoka_options=options)
     return _to_solution(problem, run, bits=bits, dps=dps, method=f"taylor-{fp_type}",
-                        state=sysm.state)
+                        state=sysm.state, clock="log_s" if network else "s")
+
+
+def auto_method(problem: Problem) -> Literal["taylor", "radau"]:
+    """``"radau"`` for l_inf-horizon potentials (cosh-type) on models without ReLU kinks,
+    else ``"taylor"``.
+
+    The time-changed flow of an l_inf-type potential is stiff: heyoka's Taylor method stalls
+    near log t = 40 (cosh, linear model) and reaches log t = 385 in 100 s on the 8/8/4
+    square-ReLU net, where Radau IIA reaches log t = 1e4 in 4.5 s and 188 s
+    (``benchmarks/bench_implicit.py``). Every other potential measured runs faster with Taylor.
+    ReLU and leaky ReLU make the force jump, which Radau does not handle.
+
+    Examples
+    --------
+    >>> from numerics import Linear, two_d
+    >>> auto_method(Problem.create(two_d(6, seed=0), Linear(), Potential.cosh()))
+    'radau'
+    >>> auto_method(Problem.create(two_d(6, seed=0), Linear(), Potential.quadratic()))
+    'taylor'
+    """
+    act = getattr(problem.model, "activation", None)
+    if isinstance(act, ReLU | LeakyReLU):
+        return "taylor"
+    layers = sorted(set(problem.layer_index.tolist()))
+    if any(problem.potential_of_layer(int(k)).horizon.p == sp.oo for k in layers):
+        return "radau"
+    return "taylor"
 
 
 def _solve_radau(problem: Problem, *, log_t: float, dps: int, bits: int, max_seconds: float,
-                 per_decade: int, tol: float | None) -> MirrorFlowSolution:
+                 per_decade: int, tol: float | None,
+                 start: MirrorFlowSolution | None = None,
+                 progress: Callable[[float], None] | None = None) -> MirrorFlowSolution:
     from ._implicit import integrate_implicit
 
+    act = getattr(problem.model, "activation", None)
+    if isinstance(act, ReLU | LeakyReLU):
+        raise NotImplementedError(
+            f"method='radau' needs a continuous force, and {type(act).__name__} kinks make the "
+            "gradient jump: use activation 'square_relu', or method='taylor' (kink events)")
+    network = not isinstance(problem.model, Linear | Diagonal)
     sysm = problem_system(problem, state="primal", clock="log_s")
-    run = integrate_implicit(sysm, [float(v) for v in problem.theta0], float(log_t), dps=dps,
-                             tol=tol, budget_seconds=max_seconds, per_decade=per_decade)
+    start_arg = None
+    if start is not None:
+        if start.theta_mp is None:
+            raise ValueError("the run to continue has no high-precision state (a float64 run); "
+                             "start a new run with dps")
+        with mpmath.workprec(bits + 24):
+            clock = mpmath.mpf(start.meta["clock_mp"])
+            if start.meta.get("clock", "log_s") == "s":
+                clock = mpmath.log(clock)
+            start_arg = (clock, list(start.theta_mp[-1]), mpmath.mpf(start.meta["log_t_mp"]))
+    with _one_blas_thread():
+        run = integrate_implicit(sysm, [float(v) for v in problem.theta0], float(log_t),
+                                 dps=dps, tol=tol, budget_seconds=max_seconds,
+                                 per_decade=per_decade, jacobian_points=3 if network else None,
+                                 start=start_arg, progress=progress)
     return _to_solution(problem, run, bits=bits, dps=dps, method="radau-iia-mpfr",
-                        state="primal")
+                        state="primal", clock="log_s")
+
+
+def _one_blas_thread() -> Any:
+    """Radau's float64 LU of a 369 x 369 Newton matrix: 48 ms with two BLAS threads fighting
+    for two cores, 1 ms with one (measured on the 8/8/4 net)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _to_solution(problem: Problem, run: Any, *, bits: int, dps: int, method: str,
-                 state: str) -> MirrorFlowSolution:
+                 state: str, clock: str) -> MirrorFlowSolution:
     """A :class:`MirrorFlowSolution` (float64 arrays plus mp arrays) from a TaylorRun."""
     from ._taylor import to_mpf
 
@@ -329,7 +386,7 @@ def _to_solution(problem: Problem, run: Any, *, bits: int, dps: int, method: str
         method=method, precision_bits=bits, rhs_evals=int(run.stats["steps"]),
         seconds=float(run.stats["seconds"] + run.stats["compile_seconds"]),
         extra={"solver": {k: v for k, v in run.stats.items()}, "dps": int(dps),
-               "state": state,
+               "state": state, "clock": clock,
                "clock_mp": mpmath.nstr(run.clock[-1], int(bits / _LOG2_10) + 5),
                "log_t_mp": mpmath.nstr(run.logt[-1], int(bits / _LOG2_10) + 5)})
     return sol.with_precise(theta_mp, ll_mp, mm_mp, resid, dps=int(bits / _LOG2_10))

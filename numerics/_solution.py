@@ -89,7 +89,8 @@ class MirrorFlowSolution:
         q = np.array([y * model.outputs(th, X) for th in thetas])
         log_loss = np.array([log_loss_and_weights(qi, problem.loss)[0] for qi in q])
         resid = balance_residuals(problem, thetas)
-        z = np.array([problem.mirror(th) for th in thetas])
+        with np.errstate(over="ignore"):   # z = sinh(theta) is inf in float64 past 710
+            z = np.array([problem.mirror(th) for th in thetas])
         meta = {"problem": problem_to_dict(problem), **(extra or {})}
         return cls(np.asarray(log_t, float), np.asarray(s, float), thetas, z, log_loss,
                    q.min(axis=1), resid, status, method, precision_bits, rhs_evals,

@@ -127,8 +127,7 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
             sol = seg if sol is None else _concat_precise(sol, seg, problem)
             if checkpoint is not None:
                 sol.save(checkpoint)
-            if (seg.status != "budget" or time.monotonic() >= deadline
-                    or seg.method.startswith("radau")):     # Radau runs do not continue yet
+            if seg.status != "budget" or time.monotonic() >= deadline:
                 break
         if bar is not None:
             bar(float(sol.log_t[-1]))

@@ -132,6 +132,72 @@ def test_cosh_linear_log_t_1e4_30_digits():
     _check_cosh(lo, hi, 1e4, 30.0)
 
 
+def _net_system(m: int, n: int, d: int, seed: int = 1):
+    """cosh on a two-layer square-ReLU net (the data of benchmarks/bench_precision.py)."""
+    from numerics import Dataset, Problem, TwoLayer
+    from numerics._precise import problem_system
+    from theory import Potential
+
+    Xd = np.round(np.random.default_rng(seed).standard_normal((n, d)), 3)
+    y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    th0 = [float(v) for v in np.round(np.random.default_rng(3).standard_normal(m * d + m) * 0.5, 3)]
+    prob = Problem.create(Dataset(Xd, y), TwoLayer(m, "square_relu"), Potential.cosh(), theta0=th0)
+    return problem_system(prob, state="primal", clock="log_s"), th0
+
+
+def test_square_relu_net_kinks_against_taylor():
+    # A small square-ReLU net crosses ReLU kinks early on, where the flow is not stiff yet:
+    # heyoka's Taylor method (its own kink events) at 200 bits is the independent reference.
+    sysm, th0 = _net_system(2, 4, 2)
+    run = integrate_implicit(sysm, th0, 8.0, dps=30)
+    ref = integrate_taylor(sysm, th0, 8.0, fp_type="real", prec=200)
+    assert run.status == ref.status == "reached"
+    assert run.stats["kinks_cut"] > 0 and ref.stats["kinks_crossed"] > 0  # kinks were crossed
+    assert _digits(_direction(run.theta[-1]), _direction(ref.theta[-1])) > 29
+    assert _digits([run.log_loss[-1]], [ref.log_loss[-1]]) > 29
+    # without kink events the step size collapses at every crossing (and the error estimate
+    # is unreliable there: about 26 digits were measured)
+    plain = integrate_implicit(sysm, th0, 8.0, dps=30, kink_events=False)
+    assert plain.stats["steps"] > run.stats["steps"]
+
+
+def test_continuation_matches_single_run():
+    # A run continued from a recorded point (past the switch to v = log log t) ends where the
+    # single run ends.
+    A = _linear_data()
+    sysm = build_mirror_flow_system(_linear(A), 4, COSH, state="primal", clock="log_s")
+    fns = compile_implicit(sysm, 140)
+    whole = integrate_implicit(fns, [0.0] * 4, 40.0, tol=1e-32)
+    k = next(i for i, lt in enumerate(whole.logt) if lt > 5)
+    with mpmath.workprec(200):
+        start = (whole.clock[k], list(whole.theta[k]), whole.logt[k])
+    cont = integrate_implicit(fns, [0.0] * 4, 40.0, tol=1e-32, start=start)
+    assert whole.status == cont.status == "reached"
+    assert abs(cont.logt[0] - whole.logt[k]) < 1e-35 * whole.logt[k]
+    assert _digits(cont.theta[-1], whole.theta[-1]) > 29
+    assert _digits([cont.s[-1]], [whole.s[-1]]) > 29
+    with pytest.raises(ValueError, match="start state has 3 variables"):
+        integrate_implicit(fns, [0.0] * 4, 40.0, start=(start[0], start[1][:3], start[2]))
+
+
+@pytest.mark.slow
+def test_cosh_square_relu_net_log_t_1e3_30_digits():
+    # The 8/8/4 net of bench_precision.py: the 30-digit run against 170 bits at tol 1e-38.
+    sysm, th0 = _net_system(8, 8, 4)
+    runs = [integrate_implicit(compile_implicit(sysm, bits), th0, 1e3, tol=tol,
+                               jacobian_points=3, budget_seconds=1800)
+            for bits, tol in ((140, None), (170, 1e-38))]
+    _check_net(*runs, 1e3, 30.0)
+
+
+def _check_net(lo, hi, target: float, digits: float) -> None:
+    assert lo.status == hi.status == "reached"
+    with mpmath.workprec(300):
+        assert abs(lo.logt[-1] - target) < mpmath.mpf(10) ** -(digits + 1) * target
+    assert _digits(_direction(lo.theta[-1]), _direction(hi.theta[-1])) > digits
+    assert _digits([lo.log_loss[-1]], [hi.log_loss[-1]]) > digits
+
+
 def test_bad_input_messages():
     sysm = build_mirror_flow_system(_linear(np.array([[1.0, 1.0]])), 2, GD)
     with pytest.raises(ValueError, match="theta0 has length 3"):
@@ -140,5 +206,7 @@ def test_bad_input_messages():
         integrate_implicit(sysm, [0.0, 0.0], 10.0, stages=0)
     with pytest.raises(ValueError, match="dps"):
         integrate_implicit(sysm, [0.0, 0.0], 10.0, dps=2)
+    with pytest.raises(ValueError, match="jacobian_points"):
+        integrate_implicit(sysm, [0.0, 0.0], 10.0, stages=3, jacobian_points=4)
     with pytest.raises(ValueError, match="MirrorFlowSystem"):
         integrate_implicit("not a system", [0.0, 0.0], 10.0)  # type: ignore[arg-type]

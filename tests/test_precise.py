@@ -154,8 +154,26 @@ def test_radau_method_matches_the_closed_form() -> None:
     with mpmath.workdps(60):
         s_exact = mpmath.log1p(5 * mpmath.exp(300)) / 5
         assert agreeing_digits(list(sol.theta_mp[-1]), [s_exact, 2 * s_exact], 100) > 30
-    with pytest.raises(NotImplementedError, match="Radau"):
-        resume(sol, prob, log_t=400.0)
+    later = resume(sol, prob, log_t=400.0)          # continuation: closed form at 400 too
+    assert later.status == "reached" and later.method.startswith("radau")
+    with mpmath.workdps(60):
+        s_exact = mpmath.log1p(5 * mpmath.exp(400)) / 5
+        assert agreeing_digits(list(later.theta_mp[-1]), [s_exact, 2 * s_exact], 100) > 30
+
+
+def test_auto_method_picks_radau_for_linf_horizons_on_kink_free_models() -> None:
+    """THEORY.md §7: l_inf-type potentials (cosh) make the time-changed flow stiff, so "auto"
+    takes Radau there; ReLU's jumping force is refused by Radau with the fix named."""
+    from numerics._precise import auto_method
+
+    data = _one_sample([1.0, 2.0])
+    assert auto_method(Problem.create(data, Linear(), Potential.cosh())) == "radau"
+    assert auto_method(Problem.create(data, Linear(), Potential("x**2/2 + cosh(x)"))) == "radau"
+    assert auto_method(Problem.create(data, Linear(), Potential.hyperbolic_entropy(1))) == "taylor"
+    relu = Problem.create(data, TwoLayer(width=2, activation="relu"), Potential.cosh(), seed=0)
+    assert auto_method(relu) == "taylor"
+    with pytest.raises(NotImplementedError, match="square_relu"):
+        solve_mirror_flow(relu, log_t=5.0, dps=30, certify=False, method="radau")
 
 
 @pytest.mark.parametrize("activation", ["square_relu", "relu", "power(3)"])
@@ -176,7 +194,8 @@ def test_two_layer_vjp_equals_the_full_jacobian_path(activation: str) -> None:
         sysm = problem_system(prob, vjp=vjp)
         run = integrate_taylor(sysm, list(prob.theta0), 8.0, fp_type=fp, prec=prec,
                                logt_mode="quadrature", budget_seconds=60)
-        runs.append(_to_solution(prob, run, bits=bits, dps=30, method="t", state=sysm.state))
+        runs.append(_to_solution(prob, run, bits=bits, dps=30, method="t", state=sysm.state,
+                                  clock="s"))
     assert runs[0].status == runs[1].status == "reached"
     with mpmath.workdps(50):
         d = agreeing_digits(list(runs[0].theta_mp[-1]), list(runs[1].theta_mp[-1]), 100)
