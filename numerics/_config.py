@@ -37,6 +37,7 @@ class RunConfig:
     log_t: float
     dps: int | None
     raw: dict[str, Any]
+    method: str = "auto"
 
 
 def _need(cond: bool, field: str, msg: str) -> None:
@@ -147,12 +148,18 @@ def parse_config(raw: dict[str, Any]) -> RunConfig:
               and precision["dps"] >= 16, "precision.dps",
               "must be an integer >= 16 (decimal digits); omit precision for float64")
         dps = precision["dps"]
+        method = precision.get("method", "auto")
+        _need(method in ("auto", "taylor", "radau"), "precision.method",
+              f"must be 'auto', 'taylor' or 'radau', got {method!r}")
+        unknown = sorted(set(precision) - {"dps", "method"})
+        _need(not unknown, "precision", f"unknown keys {unknown}; use dps and method")
     try:
         problem = Problem.create(data, model, pot, loss=loss, scale=float(scale), seed=seed,
                                  theta0=theta0)
     except ValueError as exc:
         raise ConfigError(f"init: {exc}") from None
-    return RunConfig(problem, float(log_t), dps, raw)
+    return RunConfig(problem, float(log_t), dps, raw,
+                     method if precision is not None else "auto")
 
 
 def load_config(path: str | Path) -> RunConfig:

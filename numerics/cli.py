@@ -249,7 +249,8 @@ def _cmd_integrate(args: argparse.Namespace) -> int:
             sol = resume(previous, cfg.problem, log_t=cfg.log_t, max_seconds=args.max_seconds,
                          progress=not args.json, checkpoint=args.save, checkpoint_every=every)
     else:
-        sol = solve_mirror_flow(cfg.problem, log_t=cfg.log_t, dps=cfg.dps,
+        extra = {"method": cfg.method} if cfg.dps is not None else {}
+        sol = solve_mirror_flow(cfg.problem, log_t=cfg.log_t, dps=cfg.dps, **extra,
                                 max_seconds=args.max_seconds, progress=not args.json,
                                 checkpoint=args.save, checkpoint_every=every)
     if args.plot:

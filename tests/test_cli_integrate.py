@@ -70,6 +70,8 @@ def test_json_summary_high_precision_against_closed_form(tmp_path, capsys):
     ({"until": {"log_t": -1}}, "until.log_t"),
     ({"init": {"theta": [1.0]}}, "init.theta"),
     ({"precision": {"dps": 2}}, "precision.dps"),
+    ({"precision": {"dps": 30, "method": "euler"}}, "precision.method"),
+    ({"precision": {"dps": 30, "tol": 1e-9}}, "precision"),
     ({"data": {"kind": "moons"}}, "data.kind"),
     ({"colour": "red"}, "colour"),
 ])
@@ -77,6 +79,23 @@ def test_invalid_config_names_the_field(tmp_path, capsys, patch, field):
     assert main(["integrate", write(tmp_path, {**CFG, **patch})]) == 2
     err = capsys.readouterr().err.strip()
     assert f"error: {field}" in err and len(err.splitlines()) == 1
+
+
+def test_precision_method_chooses_the_integrator(tmp_path, capsys):
+    """precision.method overrides "auto" (Radau for cosh); the two independent integrators
+    (explicit Taylor, implicit Radau IIA) agree to 28 digits."""
+    import mpmath
+
+    out = {}
+    for method in ("taylor", "radau"):
+        cfg = {**CFG, "until": {"log_t": 3}, "precision": {"dps": 30, "method": method}}
+        assert main(["integrate", write(tmp_path, cfg), "--json"]) == 0
+        out[method] = json.loads(capsys.readouterr().out)
+        assert out[method]["method"].startswith(method)
+    with mpmath.workdps(40):
+        a = [mpmath.mpf(v) for v in out["taylor"]["theta"]]
+        b = [mpmath.mpf(v) for v in out["radau"]["theta"]]
+        assert max(abs(u - v) for u, v in zip(a, b, strict=True)) < mpmath.mpf(10) ** -28
 
 
 def test_resume_continues_the_same_trajectory():
