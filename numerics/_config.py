@@ -142,7 +142,7 @@ def parse_config(raw: dict[str, Any]) -> RunConfig:
     _need(isinstance(seed, int) and not isinstance(seed, bool), "init.seed",
           f"must be an integer, got {seed!r}")
     precision = raw.get("precision")
-    dps = None
+    dps, method = None, "auto"
     if precision is not None:
         _need(isinstance(precision, dict) and isinstance(precision.get("dps"), int)
               and precision["dps"] >= 16, "precision.dps",
@@ -158,8 +158,7 @@ def parse_config(raw: dict[str, Any]) -> RunConfig:
                                  theta0=theta0)
     except ValueError as exc:
         raise ConfigError(f"init: {exc}") from None
-    return RunConfig(problem, float(log_t), dps, raw,
-                     method if precision is not None else "auto")
+    return RunConfig(problem, float(log_t), dps, raw, method)
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -717,7 +717,8 @@ def integrate_implicit(
     TaylorRun
         ``clock``, ``s``, ``logt``, ``states`` (parameters then ``log t``), ``theta``, ``log_loss``
         as mpmath numbers at the recorded points (start, every output level, the target or the
-        last point); ``status`` ``"reached"``, ``"budget"`` or ``"error"``; ``stats`` with
+        last point); ``status`` ``"reached"``, ``"budget"``, ``"interrupted"`` (Ctrl-C) or
+        ``"error"``; ``stats`` with
         ``steps``, ``rejected``, ``seconds``, ``compile_seconds``, ``newton_iterations``,
         ``jacobian_evaluations``, ``rhs_evaluations``, ``lu_factorizations``, ``kinks_cut``,
         ``record_seconds`` (wall time at each recorded level), ``order``, ``stages``, ``tol``,

@@ -251,6 +251,10 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
     if method == "auto":
         method = auto_method(problem)
     if method == "radau":
+        if heyoka_options:
+            raise ValueError(f"heyoka_options {sorted(heyoka_options)} configure heyoka's Taylor "
+                             "integrator; this run uses Radau IIA (an l_inf-type potential): "
+                             "pass method='taylor' to use them")
         return _solve_radau(problem, log_t=log_t, dps=dps, bits=bits, max_seconds=max_seconds,
                             per_decade=per_decade, tol=tol, start=start, progress=progress)
     if method != "taylor":

@@ -358,7 +358,6 @@ def _start_state(
     return clock0, state0, logt0
 
 
-
 @contextlib.contextmanager
 def _stop_on_sigint(flags: dict[str, bool]) -> Iterator[None]:
     """Turn Ctrl-C into ``flags["interrupted"] = True`` while heyoka propagates.
@@ -409,6 +408,7 @@ def _propagate(ta: Any, chunk_end: Callable[[], Any], propagate_kw: dict[str, An
             continue
         break
     return steps, n_kinks, outcome
+
 
 def integrate_taylor(
     system: MirrorFlowSystem,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -106,30 +107,34 @@ def wall_clock_limit(seconds: float,
     ... except TimeoutError:
     ...     print("outer limit fired inside the inner block")
     outer limit fired inside the inner block
+    >>> with wall_clock_limit(5.0):
+    ...     try:
+    ...         with wall_clock_limit(0.05):
+    ...             time.sleep(0.5)
+    ...     except TimeoutError:
+    ...         print("inner limit fired; the outer one keeps running")
+    inner limit fired; the outer one keeps running
     """
     if (threading.current_thread() is not threading.main_thread()
             or not hasattr(signal, "setitimer") or seconds <= 0):
         yield
         return
-    import time
-
     outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
     started = time.monotonic()
 
     def _raise(signum: int, frame: object) -> None:
         raise error()
 
-    old = signal.signal(signal.SIGALRM, _raise)
-    own = seconds if not outer_left else min(seconds, outer_left)
     inner_first = not outer_left or seconds < outer_left
-    if not inner_first:
-        signal.signal(signal.SIGALRM, old)      # the enclosing limit fires first: its error
-    signal.setitimer(signal.ITIMER_REAL, own)
+    # if the enclosing limit fires first, its own handler (and error) stays installed
+    old = signal.signal(signal.SIGALRM, _raise) if inner_first else None
+    signal.setitimer(signal.ITIMER_REAL, seconds if inner_first else outer_left)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        if old is not None:
+            signal.signal(signal.SIGALRM, old)
         if outer_left:
             left = outer_left - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
