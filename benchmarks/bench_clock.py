@@ -37,8 +37,14 @@ import sympy as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from numerics._system import ScalarPotential, build_mirror_flow_system
-from numerics._taylor import TaylorRun, compile_functions, integrate_taylor, to_mpf
+from numerics.solvers.precise import (
+    ScalarPotential,
+    TaylorRun,
+    build_mirror_flow_system,
+    compile_functions,
+    integrate_taylor,
+    to_mpf,
+)
 
 X_SYM = sp.Symbol("x", real=True)
 B = sp.Rational(1, 10)

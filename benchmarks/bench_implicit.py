@@ -1,4 +1,5 @@
-"""Radau IIA (numerics._implicit) against heyoka's explicit Taylor method on stiff mirror flows.
+"""Radau IIA (numerics.solvers.precise) against heyoka's explicit Taylor method on stiff
+mirror flows.
 
 Cases (the models of ``benchmarks/bench_clock.py``):
 
@@ -46,10 +47,15 @@ from bench_clock import POTENTIALS, linear_case, relu2_case
 from bench_precision import two_layer_data
 
 from numerics import Dataset, Problem, TwoLayer
-from numerics._implicit import compile_implicit, integrate_implicit
-from numerics._precise import problem_system
-from numerics._system import build_mirror_flow_system
-from numerics._taylor import TaylorRun, integrate_taylor, to_mpf
+from numerics.solvers.precise import (
+    TaylorRun,
+    build_mirror_flow_system,
+    compile_implicit,
+    integrate_implicit,
+    integrate_taylor,
+    problem_system,
+    to_mpf,
+)
 from theory import Potential
 
 CASES = {"a": ("linear", linear_case), "b": ("relu2 m8", relu2_case), "n": ("net 8/8/4", None)}

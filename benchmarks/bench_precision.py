@@ -20,7 +20,7 @@ One run measures (issue 3, "Targets"):
    Also the float64 path ``numerics.solve_float64`` vs a plain ``solve_ivp`` (``bench_float64.py``).
 
 2. **Two-layer square-ReLU nets, hyperbolic entropy (b = 0.1), 30 digits, to log t = 1e4**, through
-   the product (``numerics._precise.solve_precise``, the run ``solve_mirror_flow(dps=30)``
+   the product (``numerics.solvers.precise.solve_precise``, the run ``solve_mirror_flow(dps=30)``
    certifies): m = n = 8, d = 4 and n = 32, m = 16, d = 8: seconds (wall and CPU: heyoka's
    parallel mode uses both cores), steps, Taylor order, and the largest balance residual
    ``max_j |C_j(t) - C_j(0)|`` over the recorded points (``MirrorFlowSolution``'s mpmath
@@ -53,10 +53,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_clock import POTENTIALS
 
 from numerics import Dataset, MirrorFlowSolution, Problem, TwoLayer
-from numerics._precise import solve_precise
-from numerics._solve import _certify
-from numerics._system import build_mirror_flow_system
-from numerics._taylor import TaylorRun, integrate_taylor, to_mpf
+from numerics.solvers._solve import _certify
+from numerics.solvers.precise import (
+    TaylorRun,
+    build_mirror_flow_system,
+    integrate_taylor,
+    solve_precise,
+    to_mpf,
+)
 from theory import Potential
 
 B = 0.1

@@ -2,11 +2,10 @@
 
 Consumes ``theory`` objects (compiled with ``sympy.lambdify``), never re-derives them.
 """
-from ._backends import FLOAT64, HEYOKA, MPMATH, Backend, get_backend
-from ._config import ConfigError, RunConfig, load_config, parse_config
-from ._data import Dataset, make_dataset, separable_gaussian, sparse_teacher, two_d, xor
-from ._diagnostics import (
+from .checks import (
+    Check,
     IdentityResidual,
+    Report,
     diagnose,
     global_identity_residual,
     horizon_gauge,
@@ -16,28 +15,47 @@ from ._diagnostics import (
     q_margin,
     smoothed_margin,
     sparsity,
+    verify,
 )
-from ._float64 import solve_float64
-from ._loss import log_loss_and_weights
-from ._mirror_descent import mirror_descent
-from ._models import (
+from .problem import (
+    FLOAT64,
+    HEYOKA,
     MLP,
+    MPMATH,
+    Backend,
+    ConfigError,
+    Dataset,
     Diagonal,
     LeakyReLU,
     Linear,
     Model,
     NeuronGroup,
     Power,
+    Problem,
     ReLU,
+    RunConfig,
     SquareReLU,
     TwoLayer,
     get_activation,
+    get_backend,
+    load_config,
+    log_loss_and_weights,
+    make_dataset,
     make_model,
+    parse_config,
+    separable_gaussian,
+    sparse_teacher,
+    two_d,
+    xor,
 )
-from ._problem import Problem
-from ._solution import MirrorFlowSolution
-from ._solve import agreeing_digits, resume, solve_mirror_flow
-from ._verify import Check, Report, verify
+from .solvers import (
+    MirrorFlowSolution,
+    agreeing_digits,
+    mirror_descent,
+    resume,
+    solve_float64,
+    solve_mirror_flow,
+)
 
 __all__ = [
     "FLOAT64",

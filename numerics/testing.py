@@ -16,9 +16,9 @@ Strategies
 * :func:`widths`, :func:`two_layer_models`, :func:`init_scales`.
 
 The non-random helpers :func:`planted_dataset` and :func:`planted_direction` (defined in
-``numerics._verify``) are re-exported here. The module needs ``hypothesis`` (the ``test``
+``numerics.checks._verify``) are re-exported here. The module needs ``hypothesis`` (the ``test``
 extra). The properties that use these strategies are in ``tests/test_properties.py``; the
-checks they call (``numerics._verify.check_*``) are those of ``mirrorflow verify`` and can be
+checks they call (``numerics.checks.check_*``) are those of ``mirrorflow verify`` and can be
 used in a user's own ``@given`` tests.
 
 Examples
@@ -50,9 +50,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 from theory import Potential
 
-from ._data import Dataset, separable_gaussian
-from ._models import TwoLayer
-from ._verify import planted_dataset, planted_direction
+from .checks import planted_dataset, planted_direction
+from .problem import Dataset, TwoLayer, separable_gaussian
 
 __all__ = [
     "FAMILIES",

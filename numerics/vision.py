@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._data import Dataset
-from ._models import Model
+from .problem import Dataset, Model
 
 __all__ = [
     "accuracy",
@@ -282,7 +281,7 @@ def accuracy(model: Model, theta: Any, data: Dataset) -> float:
     Examples
     --------
     >>> import numpy as np
-    >>> from numerics._models import Linear
+    >>> from numerics.problem import Linear
     >>> ds = Dataset.from_arrays([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], [1, -1, -1])
     >>> accuracy(Linear(), np.array([1.0, 0.0]), ds)    # outputs 1, 0, -1
     0.6666666666666666

@@ -99,7 +99,7 @@ def test_precision_method_chooses_the_integrator(tmp_path, capsys):
 
 
 def test_resume_continues_the_same_trajectory():
-    from numerics._config import parse_config
+    from numerics.problem import parse_config
     prob: Problem = parse_config(CFG).problem
     whole = solve_mirror_flow(prob, log_t=12.0, certify=False)
     part = resume(solve_mirror_flow(prob, log_t=6.0, certify=False), prob, log_t=12.0)
@@ -148,7 +148,7 @@ def test_ctrl_c_saves_what_was_computed_and_the_run_resumes(tmp_path):
 
     import mpmath
 
-    from numerics._config import parse_config
+    from numerics.problem import parse_config
 
     cfg, run = write(tmp_path, NET), tmp_path / "run.json"
     proc = subprocess.Popen(

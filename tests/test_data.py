@@ -1,4 +1,4 @@
-"""Tests for numerics._data.
+"""Tests for numerics.problem._data.
 
 Separability is checked by an independent linear program (scipy ``linprog``):
 ``gamma* = max gamma s.t. y_i <x_i, w> >= gamma, -1 <= w <= 1``. The unit teacher lies in that
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from numerics._data import (
+from numerics.problem import (
     Dataset,
     make_dataset,
     separable_gaussian,

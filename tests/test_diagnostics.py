@@ -1,4 +1,4 @@
-"""Tests for numerics._diagnostics (THEORY.md §2, §4, §6).
+"""Tests for numerics.checks._diagnostics (THEORY.md §2, §4, §6).
 
 Expectations come from hand computations, from numpy norms written out here, from
 theory.max_margin (an LP / NNLS oracle tested on its own), or from the theorems themselves
@@ -12,8 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from numerics._data import Dataset, make_dataset, two_d
-from numerics._diagnostics import (
+from numerics.checks import (
     diagnose,
     global_identity_residual,
     horizon_gauge,
@@ -24,10 +23,17 @@ from numerics._diagnostics import (
     smoothed_margin,
     sparsity,
 )
-from numerics._float64 import solve_float64
-from numerics._models import MLP, Linear, SquareReLU, TwoLayer
-from numerics._problem import Problem
-from numerics._solution import MirrorFlowSolution
+from numerics.problem import (
+    MLP,
+    Dataset,
+    Linear,
+    Problem,
+    SquareReLU,
+    TwoLayer,
+    make_dataset,
+    two_d,
+)
+from numerics.solvers import MirrorFlowSolution, solve_float64
 from theory import PerLayer, Potential, max_margin
 
 QUAD = Potential.quadratic()

@@ -4,12 +4,16 @@ import json
 import numpy as np
 import pytest
 
-from numerics._data import Dataset, make_dataset
-from numerics._float64 import solve_float64
-from numerics._loss import log_loss_and_weights
-from numerics._models import Linear, SquareReLU, TwoLayer
-from numerics._problem import Problem
-from numerics._solution import MirrorFlowSolution
+from numerics.problem import (
+    Dataset,
+    Linear,
+    Problem,
+    SquareReLU,
+    TwoLayer,
+    log_loss_and_weights,
+    make_dataset,
+)
+from numerics.solvers import MirrorFlowSolution, solve_float64
 from theory import Potential
 
 
@@ -90,7 +94,7 @@ def test_removable_singularity_at_zero_is_filled_by_the_limit():
     """sympy writes (|x|^3/3)' as x**3/Abs(x): 0/0 at x = 0 in numpy. The compiled f', f''
     must equal the closed forms x + x|x| and 1 + 2|x| everywhere, 0 included, so a run may
     start at θ0 = 0."""
-    from numerics._problem import CompiledPotential
+    from numerics.problem import CompiledPotential
 
     cp = CompiledPotential(Potential("x**2/2 + abs(x)**3/3"))
     x = np.array([0.0, 1e-300, -0.5, 2.0])
@@ -102,7 +106,7 @@ def test_lambert_w_inverse_compiles_for_float64():
     """The Gaussian potential exp(x²/2) has the inverse mirror map sign(z) sqrt(W(z²))
     (Lambert W, absent from numpy): the compiled inverse must round-trip f'(θ) = z, and a
     float64 run must reach its target."""
-    from numerics._problem import CompiledPotential
+    from numerics.problem import CompiledPotential
 
     cp = CompiledPotential(Potential.gaussian_exp())
     z = np.array([-3.0, -0.5, 0.0, 0.25, 2.0, 40.0])

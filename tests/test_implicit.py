@@ -1,4 +1,4 @@
-"""Radau IIA integration of the stiff time-changed mirror flow (numerics._implicit).
+"""Radau IIA integration of the stiff time-changed mirror flow (numerics.solvers.precise._radau).
 
 Expected values come from a closed form (gradient flow on one point), from heyoka's Taylor
 integrator at higher precision (non-stiff case), and from the same stiff run at a higher
@@ -12,9 +12,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics._implicit import compile_implicit, integrate_implicit, radau_tableau
-from numerics._system import ScalarPotential, build_mirror_flow_system
-from numerics._taylor import integrate_taylor, to_mpf
+from numerics.solvers.precise import (
+    ScalarPotential,
+    build_mirror_flow_system,
+    compile_implicit,
+    integrate_implicit,
+    integrate_taylor,
+    radau_tableau,
+    to_mpf,
+)
 
 X = sp.Symbol("x", real=True)
 GD = ScalarPotential(X, X, sp.Integer(1), X, "gd")
@@ -135,7 +141,7 @@ def test_cosh_linear_log_t_1e4_30_digits():
 def _net_system(m: int, n: int, d: int, seed: int = 1):
     """cosh on a two-layer square-ReLU net (the data of benchmarks/bench_precision.py)."""
     from numerics import Dataset, Problem, TwoLayer
-    from numerics._precise import problem_system
+    from numerics.solvers.precise import problem_system
     from theory import Potential
 
     Xd = np.round(np.random.default_rng(seed).standard_normal((n, d)), 3)

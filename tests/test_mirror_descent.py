@@ -1,4 +1,4 @@
-"""Tests for numerics._mirror_descent (THEORY.md §1-2, §7).
+"""Tests for numerics.solvers._mirror_descent (THEORY.md §1-2, §7).
 
 References are independent: a gradient-descent loop written here with the linear model's
 gradient by hand, closed forms of the one-point flow, the float64 flow (solve_float64) with a
@@ -10,11 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics._data import Dataset, make_dataset, two_d
-from numerics._float64 import solve_float64
-from numerics._mirror_descent import mirror_descent
-from numerics._models import Linear, SquareReLU, TwoLayer
-from numerics._problem import Problem
+from numerics.problem import Dataset, Linear, Problem, SquareReLU, TwoLayer, make_dataset, two_d
+from numerics.solvers import mirror_descent, solve_float64
 from theory import Potential
 
 QUAD = Potential.quadratic()

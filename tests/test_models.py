@@ -1,4 +1,4 @@
-"""Tests for numerics._models and numerics._backends.
+"""Tests for numerics.problem._models and numerics.problem._backends.
 
 Every expectation is independent of the code under test: gradients are compared with sympy
 derivatives of a network rebuilt here from the documented parameter order, and with 6th-order
@@ -20,9 +20,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics._backends import FLOAT64, HEYOKA, MPMATH, get_backend
-from numerics._models import (
+from numerics.problem import (
+    FLOAT64,
+    HEYOKA,
     MLP,
+    MPMATH,
     Activation,
     Diagonal,
     LeakyReLU,
@@ -34,6 +36,7 @@ from numerics._models import (
     SquareReLU,
     TwoLayer,
     get_activation,
+    get_backend,
     make_model,
 )
 
@@ -359,7 +362,8 @@ def test_heyoka_is_imported_lazily() -> None:
     import subprocess
     import sys
 
-    code = "import sys, numerics._models, numerics._data; print('heyoka' in sys.modules)"
+    code = ("import sys, numerics.problem._models, numerics.problem._data; "
+            "print('heyoka' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
 

@@ -20,7 +20,8 @@ from numerics import (
     resume,
     solve_mirror_flow,
 )
-from numerics._precise import precision_plan, problem_system
+from numerics.solvers import Precision, plan_run
+from numerics.solvers.precise import problem_system
 from theory import Potential
 
 pytest.importorskip("heyoka")
@@ -118,7 +119,7 @@ def test_save_load_resume_round_trip(tmp_path) -> None:
 
 def test_bad_precision_is_named() -> None:
     with pytest.raises(ValueError, match="dps=10"):
-        precision_plan(10)
+        Precision.for_taylor(10)
     prob = Problem.create(_one_sample([1.0, 0.0]), Linear(), Potential.quadratic())
     with pytest.raises(TypeError, match="dps"):
         solve_mirror_flow(prob, log_t=1.0, logt_mode="ode")
@@ -164,7 +165,7 @@ def test_radau_method_matches_the_closed_form() -> None:
 def test_auto_method_picks_radau_for_linf_horizons_on_kink_free_models() -> None:
     """THEORY.md §7: l_inf-type potentials (cosh) make the time-changed flow stiff, so "auto"
     takes Radau there; ReLU's jumping force is refused by Radau with the fix named."""
-    from numerics._precise import auto_method
+    from numerics.solvers import auto_method
 
     data = _one_sample([1.0, 2.0])
     assert auto_method(Problem.create(data, Linear(), Potential.cosh())) == "radau"
@@ -181,21 +182,20 @@ def test_two_layer_vjp_equals_the_full_jacobian_path(activation: str) -> None:
     """The hand-written vector-Jacobian product of two-layer nets (Euler's identity for the
     output weights when 1/k is exact, the direct sum otherwise) gives the same trajectory as
     the margins' full Jacobian G^T w, to about the working precision."""
-    from numerics._precise import _to_solution, precision_plan
-    from numerics._taylor import integrate_taylor
+    from numerics.solvers.precise import integrate_taylor, to_solution
 
     X = np.array([[1.0, 0.5, 0.0], [-0.5, 1.0, 0.25], [0.75, -1.0, 0.5], [-1.0, -0.25, -0.5]])
     y = np.array([1.0, -1.0, 1.0, -1.0])
     prob = Problem.create(Dataset.from_arrays(X, y), TwoLayer(width=4, activation=activation),
                           Potential.hyperbolic_entropy(0.1), scale=0.5, seed=3)
-    fp, prec, bits = precision_plan(30)
+    plan = plan_run(prob, dps=30, method="taylor")
     runs = []
     for vjp in (True, False):
         sysm = problem_system(prob, vjp=vjp)
-        run = integrate_taylor(sysm, list(prob.theta0), 8.0, fp_type=fp, prec=prec,
-                               logt_mode="quadrature", budget_seconds=60)
-        runs.append(_to_solution(prob, run, bits=bits, dps=30, method="t", state=sysm.state,
-                                  clock="s"))
+        run = integrate_taylor(sysm, list(prob.theta0), 8.0, fp_type=plan.precision.fp_type,
+                               prec=plan.precision.prec, logt_mode="quadrature",
+                               budget_seconds=60)
+        runs.append(to_solution(prob, run, plan))
     assert runs[0].status == runs[1].status == "reached"
     with mpmath.workdps(50):
         d = agreeing_digits(list(runs[0].theta_mp[-1]), list(runs[1].theta_mp[-1]), 100)

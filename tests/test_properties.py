@@ -5,7 +5,7 @@ an independent quantity: the balance law recomputed from g, the global identity'
 side re-integrated separately, closed-form max-margin directions of planted data
 (cross-checked against the LP / convex programs of ``theory.max_margin``), and the rates of
 ``Potential.rates``. Domains are the documented strategies of ``numerics.testing``; the checks
-are those of ``mirrorflow verify`` (``numerics._verify``), whose failure messages give the
+are those of ``mirrorflow verify`` (``numerics.checks._verify``), whose failure messages give the
 predicted and the measured value (hypothesis adds the shrunk example).
 ``tests/test_verify.py`` shows that every check can fail.
 
@@ -13,7 +13,7 @@ Profiles (``tests/conftest.py``): the default ``dev`` profile runs a few example
 (``examples(n)``: n examples in ``dev`` and ``ci``, 12·n in ``thorough``); the long
 versions (log t = 400 on diagonal networks for every family, two-layer rates for three
 potentials, cosh on tied data) are marked ``slow``. Float64 throughout (rtol 1e-10); bands in
-``numerics._verify.BANDS``.
+``numerics.checks.BANDS``.
 
 Not checkable in float64 here: ``gaussian_exp`` (its LambertW inverse does not compile to
 numpy), cosh on data with several l_inf support vectors beyond log t ≈ 25-50 (stiff), l_p with
@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from numerics import Diagonal, Linear, Problem, TwoLayer, separable_gaussian, xor
-from numerics._verify import (
+from numerics.checks import (
     Check,
     check_balance,
     check_direction,

@@ -14,8 +14,13 @@ import sympy as sp
 
 heyoka = pytest.importorskip("heyoka")
 
-from numerics._system import ScalarPotential, build_mirror_flow_system  # noqa: E402
-from numerics._taylor import compile_functions, integrate_taylor, to_mpf  # noqa: E402
+from numerics.solvers.precise import (  # noqa: E402  # noqa: E402
+    ScalarPotential,
+    build_mirror_flow_system,
+    compile_functions,
+    integrate_taylor,
+    to_mpf,
+)
 
 X_SYM = sp.Symbol("x", real=True)
 B = sp.Rational(1, 10)

@@ -1,6 +1,6 @@
 """The verification battery can fail: wrong predictions are reported as failures.
 
-``mirrorflow verify`` (``numerics._verify``) passes only if trajectories agree with theory; here
+``mirrorflow verify`` (``numerics.checks``) passes only if trajectories agree with theory; here
 each kind of check is fed a wrong prediction (a wrong horizon claim, a wrong rate exponent, a
 perturbed conservation law, a wrong smoothed-margin radius, a corrupted trajectory, an unstable
 inverse) and must fail, while the correct prediction passes on the same run. The battery also
@@ -19,7 +19,7 @@ import pytest
 import sympy as sp
 
 from numerics import Diagonal, Linear, MirrorFlowSolution, Problem, TwoLayer, xor
-from numerics._verify import (
+from numerics.checks import (
     Report,
     add_verify_parser,
     check_balance,

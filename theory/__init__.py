@@ -9,6 +9,7 @@ from ._errors import InvalidPotentialError, NoClosedFormError
 from ._horizon import Horizon, HorizonCheck, horizon_of_expr
 from ._inverse import PrecisionError, invert_increasing
 from ._max_margin import MarginCertificate, MaxMarginResult, max_margin
+from ._numeric import mp_function, symbolic_timeout, wall_clock_limit
 from ._plotting import horizon_boundary, plot_sublevel_sets, sublevel_boundary
 from ._potential import PerLayer, Potential, X, Z, tidy
 from ._rates import REGIMES, Rates, predicted_rates
@@ -36,8 +37,11 @@ __all__ = [
     "horizon_of_expr",
     "invert_increasing",
     "max_margin",
+    "mp_function",
     "plot_sublevel_sets",
     "predicted_rates",
     "sublevel_boundary",
+    "symbolic_timeout",
     "tidy",
+    "wall_clock_limit",
 ]

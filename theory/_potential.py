@@ -439,6 +439,12 @@ class Potential:
         return tidy(d2)
 
     @property
+    def inverse_hint(self) -> sp.Expr | None:
+        """The closed-form inverse mirror map the potential's family supplies (in ``z``), or
+        ``None``; :attr:`inverse_mirror_map` verifies it before using it."""
+        return self._inverse_hint
+
+    @property
     def f1_bound(self) -> sp.Expr:
         """f'(x) with the parameter values substituted."""
         return self.bind(self.f1)

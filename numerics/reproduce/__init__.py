@@ -36,7 +36,7 @@ CLAIMS = ("claim1", "claim2", "claim3")
 
 
 def _package_version() -> str:
-    from .._solution import _package_version as pv
+    from ..solvers._solution import _package_version as pv
 
     return pv()
 

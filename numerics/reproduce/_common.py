@@ -16,9 +16,8 @@ import sympy as sp
 
 from theory import Potential
 
-from .._problem import Problem
-from .._solution import MirrorFlowSolution
-from .._solve import solve_mirror_flow
+from ..problem import Problem
+from ..solvers import MirrorFlowSolution, solve_mirror_flow
 
 __all__ = ["PotentialSpec", "fast_mode", "finite", "horizon_label", "progress_bar",
            "save_figure", "solve", "target_log_t"]

@@ -27,11 +27,9 @@ import numpy as np
 
 from theory import MaxMarginResult, max_margin
 
-from .._data import Dataset, two_d
-from .._diagnostics import max_margin_gap
-from .._models import Linear, TwoLayer
-from .._problem import Problem
-from .._solution import MirrorFlowSolution
+from ..checks import max_margin_gap
+from ..problem import Dataset, Linear, Problem, TwoLayer, two_d
+from ..solvers import MirrorFlowSolution
 from ._common import (
     PotentialSpec,
     Timer,

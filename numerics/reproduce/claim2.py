@@ -45,11 +45,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from numerics._data import Dataset
-from numerics._models import Diagonal
-from numerics._problem import Problem
-from numerics._solve import solve_mirror_flow
 from theory import Potential, X, max_margin
+
+from ..problem import Dataset, Diagonal, Problem
+from ..solvers import solve_mirror_flow
 
 __all__ = [
     "SETTINGS",
@@ -329,7 +328,7 @@ def closed_form_digits(problem: Problem, run: HPRun, index: int = -1) -> float:
     >>> closed_form_digits(prob, integrate_high_precision(prob, 1e3, bits=96, per_decade=0)) > 25
     True
     """
-    from theory._numeric import mp_function
+    from theory import mp_function
 
     f2 = mp_function(problem.potential.f2_bound, X)
     alpha = mpmath.mpf(float(problem.theta0[0]))
@@ -410,7 +409,7 @@ def _norm(theta: Any, p: float) -> float:
 
 
 def _dual_log_norm(potential: Potential, theta: Any, p: float) -> float:
-    from theory._numeric import mp_function
+    from theory import mp_function
 
     f1 = mp_function(potential.f1_bound, X)
     with mpmath.workprec(200):

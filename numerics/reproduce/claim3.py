@@ -28,11 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .._data import Dataset, sparse_teacher, xor
-from .._diagnostics import sparsity
-from .._models import TwoLayer
-from .._problem import Problem
-from .._solution import MirrorFlowSolution
+from ..checks import sparsity
+from ..problem import Dataset, Problem, TwoLayer, sparse_teacher, xor
+from ..solvers import MirrorFlowSolution
 from ._common import (
     PotentialSpec,
     Timer,

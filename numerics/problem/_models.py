@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from numerics._backends import FLOAT64, Backend, get_backend
+from ._backends import FLOAT64, Backend, get_backend
 
 __all__ = [
     "MLP",

@@ -95,7 +95,7 @@ def family_inverse(pot: Potential) -> bool:
     (True, False)
     """
     inv = pot.inverse_mirror_map.expr
-    hint = getattr(pot, "_inverse_hint", None)
+    hint = pot.inverse_hint
     return inv is not None and hint is not None and sp.simplify(inv - hint) == 0
 
 
@@ -126,8 +126,8 @@ class Problem:
 
     Examples
     --------
-    >>> from numerics._data import two_d
-    >>> from numerics._models import Linear
+    >>> from numerics.problem import two_d
+    >>> from numerics.problem import Linear
     >>> prob = Problem.create(two_d(8, seed=0), Linear(), Potential.cosh(), scale=0.1, seed=0)
     >>> prob.n_params
     2

@@ -1,6 +1,6 @@
 """Number-type backends for the homogeneous models.
 
-The same model code (:mod:`numerics._models`) is evaluated in three element types:
+The same model code (:mod:`numerics.problem._models`) is evaluated in three element types:
 
 * ``FLOAT64`` -- ordinary float64 numpy arrays (fast, vectorised);
 * ``MPMATH`` -- numpy object arrays of :class:`mpmath.mpf` (arbitrary precision; the precision

@@ -1,6 +1,6 @@
 """Taylor integration of the time-changed mirror-flow ODE with heyoka.
 
-:func:`integrate_taylor` compiles a :class:`~numerics._system.MirrorFlowSystem` with
+:func:`integrate_taylor` compiles a :class:`~numerics.solvers.precise.MirrorFlowSystem` with
 ``heyoka.taylor_adaptive(..., compact_mode=True)`` in float64, real128 or MPFR ``real``, starts it
 at a small clock value ``s0 > 0`` from the first-order expansion at ``s = 0``, integrates until
 ``log t`` reaches a target, records the state at log-spaced levels of ``log t`` and stops at a
@@ -23,206 +23,31 @@ Explicit Taylor steps remain limited by the fastest relaxation rate of the flow 
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import heyoka as hy
 import mpmath
 import numpy as np
 
+from .._precision import FpType, Precision
+from ._compile import compile_functions, converter, n_pars, par_array, to_mpf
+from ._record import (
+    TaylorRun,
+    initial_state,
+    output_levels,
+    start_state,
+    stop_on_sigint,
+)
 from ._system import MirrorFlowSystem
 
-__all__ = ["FpType", "TaylorRun", "compile_functions", "integrate_taylor", "to_mpf"]
-
-FpType = Literal["float64", "real128", "real"]
-
-_BITS = {"float64": 53, "real128": 113}
-
-
-def _bits(fp_type: FpType, prec: int | None) -> int:
-    if fp_type == "real":
-        if prec is None or prec < 2:
-            raise ValueError("fp_type='real' needs prec=<bits>, e.g. prec=128 for about 38 digits")
-        return int(prec)
-    if fp_type not in _BITS:
-        raise ValueError(f"fp_type must be 'float64', 'real128' or 'real', got {fp_type!r}")
-    return _BITS[fp_type]
-
-
-def _hy_fp(fp_type: FpType) -> Any:
-    return {"float64": float, "real128": hy.real128, "real": hy.real}[fp_type]
-
-
-def _dtype(fp_type: FpType) -> Any:
-    return {"float64": np.float64, "real128": hy.real128, "real": hy.real}[fp_type]
-
-
-def _converter(fp_type: FpType, bits: int) -> Callable[[Any], Any]:
-    """``conv(value) -> scalar`` of the fp type, from mpmath / sympy / str / float values.
-
-    A Python float is taken at its exact binary value; a string at its decimal value.
-    """
-    digits = int(bits * 0.30103) + 8
-
-    def conv(value: Any) -> Any:
-        with mpmath.workprec(bits + 20):
-            if isinstance(value, mpmath.mpf):
-                v = value
-            elif isinstance(value, float | int | np.floating | np.integer):
-                v = mpmath.mpf(
-                    float(value) if isinstance(value, float | np.floating) else int(value)
-                )
-            else:  # str, sympy numbers, heyoka types: their decimal value
-                v = mpmath.mpf(str(value))
-            text = mpmath.nstr(v, digits, min_fixed=1, max_fixed=0)
-        if fp_type == "float64":
-            return float(text)
-        if fp_type == "real128":
-            return hy.real128(text)
-        return hy.real(text, bits)
-
-    return conv
-
-
-def to_mpf(values: Any) -> Any:
-    """Convert a scalar or array of float64 / real128 / real values to mpmath numbers.
-
-    The result carries all printed digits (exact for float64; for real128 / real the printed
-    decimal, which round-trips), independently of the ambient ``mpmath.mp.prec``.
-    """
-    if isinstance(values, np.ndarray):
-        return np.array([to_mpf(v) for v in values.ravel()], dtype=object).reshape(values.shape)
-    if isinstance(values, mpmath.mpf):
-        return values
-    if isinstance(values, float | int | np.floating):
-        return mpmath.mpf(float(values))
-    text = str(values)
-    # Enough bits to read every printed digit back, whatever the ambient mpmath precision.
-    with mpmath.workprec(max(mpmath.mp.prec, int(3.33 * len(text)) + 16)):
-        return mpmath.mpf(text)
-
+__all__ = ["integrate_taylor"]
 
 def _div(a: float, b: float, bits: int) -> Any:
     with mpmath.workprec(bits):
         return mpmath.mpf(a) / b
-
-
-def _n_pars(exprs: Sequence[Any]) -> int:
-    """Number of runtime parameters heyoka expects for ``exprs`` (highest index + 1)."""
-    idx = [int(str(p)[1:]) for p in hy.get_params(list(exprs))]
-    return max(idx) + 1 if idx else 0
-
-
-def _par_array(
-    system: MirrorFlowSystem, n: int, scale: float, fp_type: FpType, bits: int
-) -> np.ndarray:
-    conv = _converter(fp_type, bits)
-    vals = []
-    for v in system.par_values[:n]:
-        if v is None:
-            vals.append(conv(scale))
-        else:
-            with mpmath.workprec(bits + 20):
-                vals.append(conv(mpmath.mpf(v.evalf(int(bits * 0.30103) + 10))))
-    return np.array(vals, dtype=_dtype(fp_type))
-
-
-def compile_functions(
-    system: MirrorFlowSystem,
-    outputs: Sequence[Any],
-    inputs: Sequence[Any] | None = None,
-    *,
-    fp_type: FpType = "float64",
-    prec: int | None = None,
-    scale: float = 1.0,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """Compile expressions of the state (or of ``inputs``) to a callable at the working precision.
-
-    Returns ``f(x) -> array`` with ``x`` of shape (n_inputs,) or (n_inputs, N); the runtime
-    parameters of ``system`` are bound at the same precision (``par[0]`` to ``scale``).
-
-    Examples
-    --------
-    >>> import numpy as np, sympy as sp
-    >>> from numerics._system import ScalarPotential, build_mirror_flow_system
-    >>> x = sp.Symbol("x", real=True)
-    >>> gd = ScalarPotential(x, x, sp.Integer(1), x, "gd")
-    >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
-    >>> sysm = build_mirror_flow_system(lambda th: (X @ th, X.astype(object)), 2, gd)
-    >>> f = compile_functions(sysm, [rhs for _, rhs in sysm.equations[:2]])
-    >>> f(np.array([0.0, 0.0, 0.0]))  # -grad log L at theta = 0: weights 1/2 each
-    array([0.5, 0.5])
-    """
-    bits = _bits(fp_type, prec)
-    inputs = list(system.variables if inputs is None else inputs)
-    kw: dict[str, Any] = {"fp_type": _hy_fp(fp_type), "compact_mode": True}
-    if fp_type == "real":
-        kw["prec"] = bits
-    cf = hy.cfunc(list(outputs), inputs, **kw)
-    npar = _n_pars(outputs)
-    pars = _par_array(system, npar, scale, fp_type, bits)
-
-    def call(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=_dtype(fp_type))
-        if not npar:
-            return cf(x)
-        return cf(x, pars=pars if x.ndim == 1 else np.repeat(pars[:, None], x.shape[1], axis=1))
-
-    return call
-
-
-@dataclass(frozen=True)
-class TaylorRun:
-    """Result of :func:`integrate_taylor`.
-
-    Attributes
-    ----------
-    clock, s, logt : ndarray of mpmath numbers
-        Clock (``s`` or ``u = log s``), ``s`` and ``log t`` at the recorded points: the start, every
-        output level of ``log t`` that was crossed, and the final point.
-    states : ndarray, shape (N, P + 1)
-        Integrator state (parameters, then the scaled ``log t`` or ``-log L``), working fp type.
-    theta : ndarray, shape (N, P)
-        ``theta`` evaluated from ``states`` at the working precision.
-    log_loss : ndarray, shape (N,)
-        ``log L`` evaluated from ``states`` at the working precision.
-    status : str
-        ``"reached"`` (log t target hit), ``"budget"`` (wall-clock budget spent), ``"clock_limit"``
-        or ``"error"`` (non-finite state or failed step).
-    stats : dict
-        ``steps``, ``seconds`` (integration, wall clock), ``cpu_seconds`` (integration, CPU time of
-        this process: less sensitive to a loaded machine), ``compile_seconds``, ``order``, ``tol``,
-        ``fp_type``, ``prec`` (bits), ``s0``, ``scale``, ``logt_mode``, ``kinks_crossed``.
-    """
-
-    clock: np.ndarray
-    s: np.ndarray
-    logt: np.ndarray
-    states: np.ndarray
-    theta: np.ndarray
-    log_loss: np.ndarray
-    status: str
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def final_logt(self) -> float:
-        """``log t`` at the last recorded point, as a float."""
-        return float(self.logt[-1])
-
-
-def _out_levels(logt0: float, target: float, per_decade: int) -> list[float]:
-    lo = max(1.0, logt0)
-    if target <= lo or per_decade <= 0:
-        return []
-    k0 = math.floor(math.log10(lo) * per_decade) + 1
-    k1 = math.ceil(math.log10(target) * per_decade) - 1
-    return [10.0 ** (k / per_decade) for k in range(k0, k1 + 1)]
 
 
 class _LogTime:
@@ -313,72 +138,6 @@ class _LogTime:
         return sig
 
 
-def _initial_state(
-    system: MirrorFlowSystem, theta0: Sequence[Any], s0_f: float, quad: bool, log_clock: bool,
-    fp_type: FpType, prec: int | None, scale: float, wp: int,
-) -> tuple[Any, np.ndarray, Any]:
-    """Clock, state and log t at ``s0`` from the first-order expansion at ``s = 0``."""
-    P = system.n_params
-    conv = _converter(fp_type, _bits(fp_type, prec))
-    init_f = compile_functions(
-        system, system.init_exprs, system.theta_in, fp_type=fp_type, prec=prec, scale=scale
-    )
-    vals = to_mpf(np.asarray(init_f(np.array([conv(v) for v in theta0], dtype=_dtype(fp_type)))))
-    with mpmath.workprec(wp):
-        s0_m = mpmath.mpf(s0_f)
-        p = [vals[k] + s0_m * vals[P + k] for k in range(P)]
-        ll0, dll0 = vals[2 * P], vals[2 * P + 1]
-        logt0 = mpmath.log(s0_m) - ll0 - s0_m * dll0 / 2
-        last0 = -(ll0 + s0_m * dll0) if quad else logt0
-        clock0 = mpmath.log(s0_m) if log_clock else s0_m
-        state0 = np.array([conv(v) for v in [*p, last0 / scale]], dtype=_dtype(fp_type))
-    return clock0, state0, logt0
-
-
-def _start_state(
-    system: MirrorFlowSystem, start: tuple[Any, Sequence[Any], Any], quad: bool,
-    fp_type: FpType, prec: int | None, scale: float, wp: int,
-) -> tuple[Any, np.ndarray, Any]:
-    """Clock, state and log t of a continued run (see ``start`` in :func:`integrate_taylor`)."""
-    P = system.n_params
-    clock, params, logt = start
-    if len(params) != P:
-        raise ValueError(f"start state has {len(params)} variables, the system has {P}")
-    conv = _converter(fp_type, _bits(fp_type, prec))
-    with mpmath.workprec(wp):
-        clock0, logt0 = mpmath.mpf(clock), mpmath.mpf(logt)
-        p = [conv(mpmath.mpf(v)) for v in params]
-        if quad:
-            ll = compile_functions(system, [system.log_loss], fp_type=fp_type, prec=prec,
-                                   scale=scale)
-            last0 = -to_mpf(np.asarray(ll(np.array([*p, conv(0)], dtype=_dtype(fp_type)))))[0]
-        else:
-            last0 = logt0
-        state0 = np.array([*p, conv(last0 / scale)], dtype=_dtype(fp_type))
-    return clock0, state0, logt0
-
-
-@contextlib.contextmanager
-def _stop_on_sigint(flags: dict[str, bool]) -> Iterator[None]:
-    """Turn Ctrl-C into ``flags["interrupted"] = True`` while heyoka propagates.
-
-    The step callback sees the flag after the current step and stops the integration, so
-    the state is a completed step. Outside the main thread (no signal handlers) a no-op.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(_signum: int, _frame: Any) -> None:
-        flags["interrupted"] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _propagate(ta: Any, chunk_end: Callable[[], Any], propagate_kw: dict[str, Any],
                n_events: int, n_target: int, tol_f: float, max_clock: float,
                conv: Callable[[Any], Any]) -> tuple[int, int, Any]:
@@ -433,7 +192,7 @@ def integrate_taylor(
     Parameters
     ----------
     system : MirrorFlowSystem
-        From :func:`numerics._system.build_mirror_flow_system`.
+        From :func:`numerics.solvers.precise.build_mirror_flow_system`.
     theta0 : sequence
         Initial parameters: floats (their exact binary value), strings (decimal value) or mpmath
         numbers, rounded once to the fp type.
@@ -484,7 +243,7 @@ def integrate_taylor(
     ``log t = log(expm1(2 s) / 2)``, so ``s = log1p(2 exp(log t)) / 2``.
 
     >>> import mpmath, numpy as np, sympy as sp
-    >>> from numerics._system import ScalarPotential, build_mirror_flow_system
+    >>> from numerics.solvers.precise import ScalarPotential, build_mirror_flow_system
     >>> x = sp.Symbol("x", real=True)
     >>> gd = ScalarPotential(x, x, sp.Integer(1), x, "gd")
     >>> X = np.array([[1.0, 1.0]])
@@ -497,7 +256,7 @@ def integrate_taylor(
     >>> run.status, bool(abs(run.s[-1] / exact - 1) < 1e-31), run.stats["steps"] < 20
     ('reached', True, True)
     """
-    bits = _bits(fp_type, prec)
+    bits = Precision.of_type(fp_type, prec).bits
     P = system.n_params
     if len(theta0) != P:
         raise ValueError(f"theta0 has length {len(theta0)}, the system has n_params={P}")
@@ -505,8 +264,8 @@ def integrate_taylor(
         raise ValueError(f"logt_mode must be 'ode' or 'quadrature', got {logt_mode!r}")
     quad = logt_mode == "quadrature"
     log_clock = system.clock == "log_s"
-    conv = _converter(fp_type, bits)
-    fp = _hy_fp(fp_type)
+    conv = converter(fp_type, bits)
+    fp = Precision.of_type(fp_type, prec).hy_type
     tol_f = 2.0 ** (1 - bits) if tol is None else float(tol)
     s0_f = 0.01 * math.sqrt(tol_f) if s0 is None else float(s0)
     if not s0_f > 0:
@@ -520,9 +279,9 @@ def integrate_taylor(
 
     t_c = time.perf_counter()
     if start is not None:
-        clock0, state0, logt0 = _start_state(system, start, quad, fp_type, prec, scale, wp)
+        clock0, state0, logt0 = start_state(system, start, quad, fp_type, prec, scale, wp)
     else:
-        clock0, state0, logt0 = _initial_state(
+        clock0, state0, logt0 = initial_state(
             system, theta0, s0_f, quad, log_clock, fp_type, prec, scale, wp
         )
 
@@ -532,12 +291,12 @@ def integrate_taylor(
         kw["prec"] = bits
     if tol is not None:
         kw["tol"] = conv(tol)
-    npar = _n_pars([rhs for _, rhs in equations] + list(system.kinks))
+    npar = n_pars([rhs for _, rhs in equations] + list(system.kinks))
     if npar:
-        kw["pars"] = _par_array(system, npar, scale, fp_type, bits)
+        kw["pars"] = par_array(system, npar, scale, fp_type, bits)
 
     records: list[tuple[Any, np.ndarray, Any]] = [(clock0, state0, logt0)]
-    levels = _out_levels(float(logt0), float(logt_target), per_decade)
+    levels = output_levels(float(logt0), float(logt_target), per_decade)
     last_var = equations[-1][0]
 
     def on_level(ta: Any, t: Any, d_sgn: int) -> None:
@@ -635,7 +394,7 @@ def integrate_taylor(
         nxt = c + 2.0 if log_clock else c + max(1.0, c)
         return conv(min(nxt, max_clock))
 
-    with _stop_on_sigint(flags):
+    with stop_on_sigint(flags):
         steps, n_kinks, outcome = _propagate(ta, chunk_end, propagate_kw, len(t_events),
                                              n_target, tol_f, max_clock, conv)
     seconds = time.perf_counter() - t_i
@@ -659,7 +418,7 @@ def integrate_taylor(
     if not all(mpmath.isfinite(v) for v in to_mpf(records[-1][1])):
         status = "error"
 
-    states = np.array([r[1] for r in records], dtype=_dtype(fp_type))
+    states = np.array([r[1] for r in records], dtype=Precision.of_type(fp_type, prec).dtype)
     with mpmath.workprec(wp):
         clocks = np.array([to_mpf(r[0]) for r in records], dtype=object)
         s_vals = np.array([mpmath.exp(c) if log_clock else c for c in clocks], dtype=object)

@@ -15,8 +15,7 @@ import numpy as np
 from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 from scipy.optimize import brentq
 
-from ._loss import log_loss_and_weights
-from ._problem import Problem
+from ..problem import Problem, log_loss_and_weights
 from ._solution import MirrorFlowSolution
 
 __all__ = ["solve_float64"]
@@ -58,8 +57,8 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     Examples
     --------
     >>> from theory import Potential
-    >>> from numerics._data import two_d
-    >>> from numerics._models import Linear
+    >>> from numerics.problem import two_d
+    >>> from numerics.problem import Linear
     >>> prob = Problem.create(two_d(10, seed=1), Linear(), Potential.quadratic(), seed=0)
     >>> sol = solve_float64(prob, log_t=50.0)
     >>> sol.status, round(float(sol.log_t[-1]), 6)

@@ -6,7 +6,7 @@ variable (THEORY.md §1-2):
     z_{k+1} = z_k - η ∇ℒ(θ_k),     θ_k = ∇φ*(z_k) = (f')^{-1}(z_k) coordinatewise,
 
 with ∇ℒ = -ℒ Σ_i w_i ∇q_i, ℒ = exp(log ℒ) and w_i = -ℓ'(q_i)/ℒ from the log-domain loss
-(:func:`numerics._loss.log_loss_and_weights`). Per step it conserves the balance law only up to
+(:func:`numerics.problem.log_loss_and_weights`). Per step it conserves the balance law only up to
 ½η²[Σ_I (∂ℒ)²/f'' - k Σ_O (∂ℒ)²/f''] + O(η³) (THEORY.md §2).
 """
 
@@ -17,8 +17,7 @@ import time
 
 import numpy as np
 
-from ._loss import log_loss_and_weights
-from ._problem import Problem
+from ..problem import Problem, log_loss_and_weights
 from ._solution import MirrorFlowSolution
 
 __all__ = ["mirror_descent"]
@@ -98,8 +97,8 @@ def mirror_descent(problem: Problem, eta: float, steps: int, *, record_every: in
     Examples
     --------
     >>> from theory import Potential
-    >>> from numerics._data import two_d
-    >>> from numerics._models import Linear
+    >>> from numerics.problem import two_d
+    >>> from numerics.problem import Linear
     >>> prob = Problem.create(two_d(10, seed=1), Linear(), Potential.hyperbolic_entropy(0.1))
     >>> sol = mirror_descent(prob, eta=0.1, steps=200, record_every=50)
     >>> sol.status, len(sol.log_t), round(float(sol.log_t[-1]), 6)   # t = 1 + 0.1 * 200

@@ -13,7 +13,8 @@ with ``z = f'(theta)`` the dual variable and ``q_i = y_i Phi(theta; x_i)`` the m
 ``w_i = exp(log(-l'(q_i)) - log L)`` never overflow.  With the logarithmic clock ``u = log s``
 every right-hand side is multiplied by ``s = exp(u)``.
 
-This module only builds expressions; :mod:`numerics._taylor` compiles and integrates them.
+This module only builds expressions; :mod:`numerics.solvers.precise._taylor` compiles and
+integrates them.
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ class MirrorFlowSystem:
     quadrature_equations : list of (variable, rhs)
         The same flow without ``log t`` (which never feeds back): ``params + [-log L / Lambda]``.
         ``log t = log int exp(-log L) ds`` is then computed by quadrature (see
-        :func:`numerics._taylor.integrate_taylor`, ``logt_mode="quadrature"``); this removes the
-        stiff mode of the ``log t`` equation (relaxation rate ``d log t/ds``).
+        :func:`numerics.solvers.precise.integrate_taylor`, ``logt_mode="quadrature"``); this removes
+        the stiff mode of the ``log t`` equation (relaxation rate ``d log t/ds``).
     par_values : tuple
         Values of the runtime parameters ``hy.par[j]``: ``par[0]`` is the scale ``Lambda`` of the
         large scalar states (``None`` here, set by the integrator, e.g. to the ``log t`` target, so

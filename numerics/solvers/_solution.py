@@ -14,7 +14,8 @@ import mpmath
 import numpy as np
 from numpy.typing import NDArray
 
-from ._loss import log_loss_and_weights
+from ..problem import log_loss_and_weights
+from ._status import status_message
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MirrorFlowSolution", "balance_residuals"]
 
@@ -45,7 +46,8 @@ class MirrorFlowSolution:
     balance_residual_max : (N,) array
         max_j |C_j(t) - C_j(0)| over the model's neurons (0 if it has none).
     status, method, precision_bits, rhs_evals, seconds
-        Solver outcome and cost.
+        Solver outcome (a :class:`numerics.solvers.Status` value; :attr:`message` says what it
+        means and what to do) and cost; ``precision_bits`` are the bits the solver worked at.
     theta_mp, log_loss_mp, min_margin_mp : object arrays of mpmath numbers, or None
         The same quantities at the working precision of an arbitrary-precision run (None for
         float64 runs); the float64 arrays above are their roundings, for plots and diagnostics.
@@ -67,6 +69,12 @@ class MirrorFlowSolution:
     theta_mp: NDArray[np.object_] | None = None
     log_loss_mp: NDArray[np.object_] | None = None
     min_margin_mp: NDArray[np.object_] | None = None
+
+    @property
+    def message(self) -> str:
+        """What the status means and what to do next, with the solver's reason if it gave one
+        (:func:`numerics.solvers.status_message`)."""
+        return status_message(self.status, self.meta.get("reason"))
 
     def with_precise(self, theta_mp, log_loss_mp, min_margin_mp, balance_residual_max,
                      dps: int) -> MirrorFlowSolution:

@@ -10,15 +10,20 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import replace
 
 import mpmath
 import numpy as np
 
+from ..problem import Problem
 from ._float64 import solve_float64
-from ._problem import Problem
+from ._plan import plan_run
+from ._precision import Precision
 from ._solution import MirrorFlowSolution, balance_residuals
 
 __all__ = ["agreeing_digits", "resume", "solve_mirror_flow"]
+
+_PLAN_KEYS = ("method", "state", "logt_mode", "tol", "heyoka_options")
 
 
 def agreeing_digits(a, b, cap: float = 60.0) -> float:
@@ -90,20 +95,13 @@ class _LogProgress:
         self.bar.close()
 
 
-def _concat_precise(head: MirrorFlowSolution, tail: MirrorFlowSolution,
-                    problem: Problem) -> MirrorFlowSolution:
-    """``head`` followed by ``tail`` (which starts where ``head`` ended)."""
-    from dataclasses import replace
-
-    from ._precise import _mp_balance
-
+def _concat_precise(head: MirrorFlowSolution, tail: MirrorFlowSolution) -> MirrorFlowSolution:
+    """``head`` followed by ``tail`` (which starts where ``head`` ended and measures its
+    balance residuals from ``head``'s first point: nothing is recomputed)."""
     cat = {k: np.concatenate([getattr(head, k), getattr(tail, k)[1:]])
            for k in ("log_t", "s", "theta", "z", "log_loss", "min_margin", "theta_mp",
-                     "log_loss_mp", "min_margin_mp")}
-    with mpmath.workdps(int(tail.meta.get("dps_stored", 40)) + 10):
-        resid = _mp_balance(problem, cat["theta_mp"])     # relative to the start of the run
-    return replace(tail, **cat, balance_residual_max=resid,
-                   rhs_evals=head.rhs_evals + tail.rhs_evals,
+                     "log_loss_mp", "min_margin_mp", "balance_residual_max")}
+    return replace(tail, **cat, rhs_evals=head.rhs_evals + tail.rhs_evals,
                    seconds=head.seconds + tail.seconds,
                    meta={**tail.meta, "segments": head.meta.get("segments", 1) + 1})
 
@@ -112,9 +110,12 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
                  label: str, progress: bool, start: MirrorFlowSolution | None = None,
                  checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
                  **kw) -> MirrorFlowSolution:
-    """One precise run, in segments of ``checkpoint_every`` seconds saved to ``checkpoint``."""
-    from ._precise import solve_precise
+    """One precise run, in segments of ``checkpoint_every`` seconds saved to ``checkpoint``.
 
+    The run is planned once (:func:`plan_run`); every segment follows that plan."""
+    from .precise import solve_precise  # heyoka (0.6 s to import) is loaded for dps runs only
+
+    plan = plan_run(problem, dps=dps, **{k: kw.pop(k) for k in _PLAN_KEYS if k in kw})
     bar = _LogProgress(log_t, f"mirror flow ({label})") if progress else None
     deadline = time.monotonic() + max_seconds
     sol = start
@@ -123,8 +124,8 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
             remaining = max(deadline - time.monotonic(), 0.0)
             seg_budget = min(remaining, checkpoint_every) if checkpoint else remaining
             seg = solve_precise(problem, log_t=log_t, dps=dps, max_seconds=seg_budget,
-                                progress=bar, start=sol, **kw)
-            sol = seg if sol is None else _concat_precise(sol, seg, problem)
+                                progress=bar, start=sol, plan=plan, **kw)
+            sol = seg if sol is None else _concat_precise(sol, seg)
             if checkpoint is not None:
                 sol.save(checkpoint)
             if seg.status != "budget" or time.monotonic() >= deadline:
@@ -142,7 +143,7 @@ def _solve_precise_certified(problem: Problem, *, log_t: float, dps: int, max_se
     sol = _run_precise(problem, log_t=log_t, dps=dps, max_seconds=max_seconds,
                        label=f"{dps} digits", progress=progress, **kw)
     if certify and sol.status == "reached":
-        ref_dps = dps + max(10, dps // 2)
+        ref_dps = Precision.for_taylor(dps).certificate().dps
         kw.pop("checkpoint", None)
         ref = _run_precise(problem, log_t=log_t, dps=ref_dps, max_seconds=max_seconds,
                            label=f"certificate, {ref_dps} digits", progress=progress, **kw)
@@ -188,11 +189,11 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
         continue it with ``resume(MirrorFlowSolution.load(checkpoint), problem, log_t=...)``.
         Float64 runs save once at the end.
     **precise_options
-        Passed to :func:`numerics._precise.solve_precise` when ``dps`` is given: ``logt_mode``
-        (``"auto"``: quadrature of log t for linear and diagonal models, log t in the ODE for
-        networks; or ``"quadrature"``, ``"ode"``), ``method`` (``"taylor"``, ``"radau"``),
-        ``state`` (``"auto"``, ``"dual"``, ``"primal"``), ``per_decade`` (output points per
-        decade of log t), ``tol``.
+        Passed to :func:`numerics.solvers.precise.solve_precise` when ``dps`` is given:
+        ``logt_mode`` (``"auto"``: quadrature of log t for linear and diagonal models, log t in
+        the ODE for networks; or ``"quadrature"``, ``"ode"``), ``method`` (``"taylor"``,
+        ``"radau"``), ``state`` (``"auto"``, ``"dual"``, ``"primal"``), ``per_decade``
+        (output points per decade of log t), ``tol``.
 
     Examples
     --------

@@ -5,7 +5,7 @@ Every diagnostic is a function of ``(problem, theta)`` (one parameter vector) or
 applicable ones at every recorded point. Nothing is re-derived here: the horizon gauge comes
 from ``problem.potential.horizon.gauge(P)`` (compiled with ``sympy.lambdify``), g, f', f'' from
 the :class:`Problem` (``balance_terms``, ``mirror``, ``hessian_diag``), log ℒ and the weights
-w_i = -ℓ'(q_i)/ℒ from :func:`numerics._loss.log_loss_and_weights`, and the max-margin direction
+w_i = -ℓ'(q_i)/ℒ from :func:`numerics.problem.log_loss_and_weights`, and the max-margin direction
 from :func:`theory.max_margin`.
 """
 
@@ -22,10 +22,8 @@ from numpy.typing import NDArray
 from theory import Horizon, MaxMarginResult, PerLayer, Potential, max_margin, tidy
 from theory import X as _X
 
-from ._loss import log_loss_and_weights
-from ._models import MLP, Linear, TwoLayer
-from ._problem import Problem
-from ._solution import MirrorFlowSolution
+from ..problem import MLP, Linear, Problem, TwoLayer, log_loss_and_weights
+from ..solvers import MirrorFlowSolution
 
 __all__ = [
     "IdentityResidual",
@@ -144,7 +142,7 @@ def horizon_gauge(problem: Problem, theta: Any) -> float:
     --------
     >>> import numpy as np
     >>> from theory import Potential
-    >>> from numerics._data import Dataset
+    >>> from numerics.problem import Dataset
     >>> prob = Problem(Dataset.from_arrays([[1.0, 1.0]], [1]), Linear(),
     ...                Potential.hyperbolic_entropy(0.1), theta0=np.zeros(2))
     >>> horizon_gauge(prob, [3.0, -4.0])        # l1 horizon
@@ -194,7 +192,7 @@ def q_margin(problem: Problem, theta: Any) -> float:
     --------
     >>> import numpy as np
     >>> from theory import Potential
-    >>> from numerics._data import Dataset
+    >>> from numerics.problem import Dataset
     >>> data = Dataset.from_arrays([[1.0, 0.0], [0.0, 2.0]], [1, 1])
     >>> prob = Problem(data, Linear(), Potential.quadratic(), theta0=np.zeros(2))
     >>> round(q_margin(prob, [3.0, 4.0]), 12)        # min(3, 8) / ||(3, 4)||_2 = 3/5
@@ -256,7 +254,7 @@ def smoothed_margin(problem: Problem, theta: Any) -> float:
     --------
     >>> import numpy as np
     >>> from theory import Potential
-    >>> from numerics._data import Dataset
+    >>> from numerics.problem import Dataset
     >>> prob = Problem(Dataset.from_arrays([[1.0, 0.0]], [1]), Linear(), Potential.quadratic(),
     ...                theta0=np.zeros(2))
     >>> round(smoothed_margin(prob, [3.0, 4.0]), 12)   # log(1/e^-3) / ||(3, 4)||_2
@@ -314,7 +312,7 @@ def global_identity_residual(problem: Problem, solution: MirrorFlowSolution) -> 
     Discretisation: T_k differs from ∫R ds by -Δs_k³ R''(ξ)/12, so on the large steps of an
     adaptive high-order integrator the relative residual is ~(Δs)² |R''| / (12 |R|) (~1e-2
     on the first steps of a DOP853 run, ~1e-6 typical) even for an exact trajectory;
-    ``trapezoid_error`` estimates it. On a :func:`numerics._mirror_descent.mirror_descent`
+    ``trapezoid_error`` estimates it. On a :func:`numerics.solvers.mirror_descent`
     trajectory the residual also contains the O(η) error of the discrete steps themselves.
 
     Parameters
@@ -333,7 +331,7 @@ def global_identity_residual(problem: Problem, solution: MirrorFlowSolution) -> 
 
     >>> import numpy as np
     >>> from theory import Potential
-    >>> from numerics._data import Dataset
+    >>> from numerics.problem import Dataset
     >>> prob = Problem(Dataset.from_arrays([[1.0, 0.0]], [1]), Linear(), Potential.quadratic(),
     ...                theta0=np.array([0.5, 0.0]))
     >>> s = np.linspace(0, 1, 101)
@@ -392,7 +390,7 @@ def norms(problem: Problem, theta: Any) -> dict[str, float]:
     --------
     >>> import numpy as np
     >>> from theory import Potential
-    >>> from numerics._data import Dataset
+    >>> from numerics.problem import Dataset
     >>> prob = Problem(Dataset.from_arrays([[1.0, 1.0]], [1]), Linear(), Potential.cosh(),
     ...                theta0=np.zeros(2))
     >>> out = norms(prob, [3.0, -4.0])
@@ -429,7 +427,7 @@ def mirror_alignment(problem: Problem, theta: Any) -> float:
     --------
     >>> import numpy as np
     >>> from theory import Potential
-    >>> from numerics._data import Dataset
+    >>> from numerics.problem import Dataset
     >>> prob = Problem(Dataset.from_arrays([[1.0, 0.0]], [1]), Linear(), Potential.quadratic(),
     ...                theta0=np.zeros(2))
     >>> mirror_alignment(prob, [2.0, 0.0]), mirror_alignment(prob, [1.0, 1.0])  # -∇ℒ ∝ (1, 0)
@@ -492,7 +490,7 @@ def max_margin_gap(problem: Problem, theta: Any, *,
     --------
     >>> import numpy as np
     >>> from theory import Potential
-    >>> from numerics._data import Dataset
+    >>> from numerics.problem import Dataset
     >>> prob = Problem(Dataset.from_arrays(np.eye(2), [1, 1]), Linear(),
     ...                Potential.hyperbolic_entropy(1), theta0=np.zeros(2))
     >>> gap = max_margin_gap(prob, [2.0, 2.0])           # l1 max-margin direction (1/2, 1/2)
@@ -543,7 +541,7 @@ def sparsity(problem: Problem, theta: Any, tol: float = 1e-3) -> dict[str, float
     --------
     >>> import numpy as np
     >>> from theory import Potential
-    >>> from numerics._data import Dataset
+    >>> from numerics.problem import Dataset
     >>> data = Dataset.from_arrays([[1.0, 1.0], [-1.0, 2.0]], [1, -1])
     >>> prob = Problem(data, TwoLayer(width=2), Potential.quadratic(), theta0=np.zeros(6))
     >>> out = sparsity(prob, [4.0, -3.0, 0.0, 0.0, 1.0, 0.0])   # w1 = (4, -3), a1 = 1; rest 0
@@ -599,8 +597,8 @@ def diagnose(problem: Problem, solution: MirrorFlowSolution) -> dict[str, NDArra
     Examples
     --------
     >>> from theory import Potential
-    >>> from numerics._data import two_d
-    >>> from numerics._float64 import solve_float64
+    >>> from numerics.problem import two_d
+    >>> from numerics.solvers import solve_float64
     >>> prob = Problem.create(two_d(10, seed=1), Linear(), Potential.quadratic(), seed=0)
     >>> out = diagnose(prob, solve_float64(prob, log_t=20.0))
     >>> bool(out["margin_ratio"][-1] <= 1 + 1e-12), out["skipped"][0][:9]

@@ -28,16 +28,21 @@ import numpy as np
 import sympy as sp
 from numpy.typing import NDArray
 
-from theory import Potential, Rates, max_margin
-from theory._numeric import wall_clock_limit
+from theory import Potential, Rates, max_margin, wall_clock_limit
 
-from ._data import Dataset, separable_gaussian, xor
+from ..problem import (
+    Dataset,
+    Diagonal,
+    Linear,
+    Model,
+    Problem,
+    TwoLayer,
+    log_loss_and_weights,
+    separable_gaussian,
+    xor,
+)
+from ..solvers import MirrorFlowSolution, solve_float64
 from ._diagnostics import _loss_inverse, horizon_gauge, q_margin
-from ._float64 import solve_float64
-from ._loss import log_loss_and_weights
-from ._models import Diagonal, Linear, Model, TwoLayer
-from ._problem import Problem
-from ._solution import MirrorFlowSolution
 
 __all__ = [
     "BANDS",
@@ -1093,7 +1098,7 @@ _RUNS_MAX = 16
 
 def _cached_run(potential: Potential, model: str, spec: _Spec, max_seconds: float
                 ) -> MirrorFlowSolution:
-    key = (repr(potential), str(getattr(potential, "_inverse_hint", None)), model, spec.label,
+    key = (repr(potential), str(getattr(potential, "inverse_hint", None)), model, spec.label,
            repr(spec.log_t), repr(RTOL), str(spec.problem.has_closed_form_inverse))
     if key in _RUNS:
         return _RUNS[key]
@@ -1159,7 +1164,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
     from theory import InvalidPotentialError
 
-    from .cli import CliError, _parse_params
+    from ..cli import CliError, _parse_params
 
     try:
         params = _parse_params(args.param)

@@ -54,8 +54,7 @@ def derive_report(expr: str, params: dict[str, str], depth: int = 1, dim: int = 
     import mpmath
     import sympy as sp
 
-    from theory import Potential
-    from theory._balance import balance_law
+    from theory import Potential, balance_law
 
     pot = Potential(expr, **params)
     h, r = pot.horizon, pot.rates(depth)
@@ -175,7 +174,7 @@ def integrate_summary(cfg, sol) -> dict:
     """The JSON summary of ``mirrorflow integrate`` (see the README for the keys)."""
     import numpy as np
 
-    from ._diagnostics import q_margin
+    from ..checks import q_margin
 
     theta = sol.theta[-1]
     try:
@@ -224,8 +223,8 @@ def _plot(sol, path: str) -> None:
 
 
 def _cmd_integrate(args: argparse.Namespace) -> int:
-    from ._config import load_config
-    from ._solve import solve_mirror_flow
+    from ..problem import load_config
+    from ..solvers import solve_mirror_flow
 
     cfg = load_config(args.config)
     every = args.checkpoint_every
@@ -234,8 +233,8 @@ def _cmd_integrate(args: argparse.Namespace) -> int:
             raise ValueError("--resume continues the run saved in --save RUN.json; give --save")
         from pathlib import Path
 
-        from ._solution import MirrorFlowSolution, problem_to_dict
-        from ._solve import resume
+        from ..solvers import resume
+        from ..solvers._solution import MirrorFlowSolution, problem_to_dict
 
         if not Path(args.save).exists():
             raise ValueError(f"--resume: {args.save} does not exist; run once without --resume")
@@ -305,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--resume", action="store_true",
                    help="continue the run saved in --save to the config's until.log_t")
     i.set_defaults(func=_cmd_integrate)
-    from ._verify import add_verify_parser
-    from .reproduce.cli import add_reproduce_parser
+    from ..checks import add_verify_parser
+    from ..reproduce.cli import add_reproduce_parser
     add_verify_parser(sub)
     add_reproduce_parser(sub)
     return parser

@@ -5,7 +5,7 @@ while the saturated direction creeps, and ``log t`` relaxes at rate ``d log t / 
 methods (heyoka's Taylor integrator included) then take steps bounded by the fastest relaxation
 time; for cosh-type potentials they stall near ``log t ~ 30`` on a linear model
 (``benchmarks/bench_clock.py``).  :func:`integrate_implicit` integrates the same
-:class:`~numerics._system.MirrorFlowSystem` (``system.equations``: parameters and ``log t``)
+:class:`~numerics.solvers.precise.MirrorFlowSystem` (``system.equations``: parameters and ``log t``)
 with an ``s``-stage Radau IIA method (order ``2s - 1``, L-stable, stiffly accurate):
 
 - right-hand side compiled once (heyoka ``cfunc`` in MPFR ``real`` at the working precision) and
@@ -77,16 +77,9 @@ import sympy as sp
 from scipy.interpolate import BarycentricInterpolator
 from scipy.optimize import brentq
 
+from ._compile import compile_functions, converter, n_pars, par_array, to_mpf
+from ._record import RunRecord, output_levels
 from ._system import MirrorFlowSystem
-from ._taylor import (
-    TaylorRun,
-    _converter,
-    _n_pars,
-    _out_levels,
-    _par_array,
-    compile_functions,
-    to_mpf,
-)
 
 __all__ = ["ImplicitFunctions", "compile_implicit", "integrate_implicit", "radau_tableau"]
 
@@ -154,7 +147,7 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
     Parameters
     ----------
     system : MirrorFlowSystem
-        From :func:`numerics._system.build_mirror_flow_system` (any state and clock).
+        From :func:`numerics.solvers.precise.build_mirror_flow_system` (any state and clock).
     bits : int
         MPFR precision of every compiled function.
 
@@ -185,16 +178,16 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
 def _compile_into(
     system: MirrorFlowSystem, outputs: Sequence[Any], inputs: Sequence[Any], bits: int
 ) -> Callable[..., np.ndarray]:
-    """``f(x, out=None)``: as :func:`numerics._taylor.compile_functions` (MPFR ``real``), batched
-    inputs only, optionally writing into a preallocated ``out``.
+    """``f(x, out=None)``: as :func:`numerics.solvers.precise.compile_functions` (MPFR ``real``),
+    batched inputs only, optionally writing into a preallocated ``out``.
 
     heyoka's ``real`` numpy arrays leak the MPFR storage of every freshly written array (about 50
     bytes per element at 140 bits, heyoka 7.13 / numpy 2.4), while writes into existing arrays
     (ufuncs with ``out=``, ``np.copyto``) reuse it: the integrator works in preallocated buffers.
     """
     cf = hy.cfunc(list(outputs), list(inputs), fp_type=hy.real, prec=bits, compact_mode=True)
-    npar = _n_pars(outputs)
-    pars = _par_array(system, npar, 1.0, "real", bits)
+    npar = n_pars(outputs)
+    pars = par_array(system, npar, 1.0, "real", bits)
     batched: dict[int, np.ndarray] = {}
 
     def call(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -219,7 +212,7 @@ class _Radau:
         self.bits = fns.bits
         self.s = stages
         A, _, c = radau_tableau(stages, self.bits + 16)
-        conv = _converter("real", self.bits)
+        conv = converter("real", self.bits)
         self.conv = conv
         self.A = np.array([[conv(a) for a in row] for row in A], dtype=hy.real)
         self.A64 = np.array([[float(a) for a in row] for row in A])
@@ -648,7 +641,7 @@ def integrate_implicit(
     kink_events: bool = True,
     start: tuple[Any, Sequence[Any], Any] | None = None,
     progress: Callable[[float], None] | None = None,
-) -> TaylorRun:
+) -> RunRecord:
     """Integrate mirror flow from ``theta0`` until ``log t = logt_target`` with Radau IIA.
 
     Parameters
@@ -701,7 +694,8 @@ def integrate_implicit(
         supported: crossing it within ``delta`` costs ``O(delta)``.
     start : (clock, parameters, log t), optional
         Continue a previous run instead of starting at ``t = 0``, as ``start`` of
-        :func:`numerics._taylor.integrate_taylor`: the system's clock (``s`` or ``u = log s``),
+        :func:`numerics.solvers.precise.integrate_taylor`: the system's clock (``s`` or
+        ``u = log s``),
         the P parameters and ``log t`` there, as mpmath numbers or decimal strings (``theta0``
         is then ignored).
     progress : callable, optional
@@ -714,7 +708,7 @@ def integrate_implicit(
 
     Returns
     -------
-    TaylorRun
+    RunRecord
         ``clock``, ``s``, ``logt``, ``states`` (parameters then ``log t``), ``theta``, ``log_loss``
         as mpmath numbers at the recorded points (start, every output level, the target or the
         last point); ``status`` ``"reached"``, ``"budget"``, ``"interrupted"`` (Ctrl-C) or
@@ -730,7 +724,7 @@ def integrate_implicit(
     ``log t = log(expm1(2 s) / 2)``, so ``s = log1p(2 exp(log t)) / 2``.
 
     >>> import mpmath, numpy as np, sympy as sp
-    >>> from numerics._system import ScalarPotential, build_mirror_flow_system
+    >>> from numerics.solvers.precise import ScalarPotential, build_mirror_flow_system
     >>> x = sp.Symbol("x", real=True)
     >>> gd = ScalarPotential(x, x, sp.Integer(1), x, "gd")
     >>> X = np.array([[1.0, 1.0]])
@@ -761,7 +755,7 @@ def integrate_implicit(
     s0_f = 0.01 * math.sqrt(tol_f) if s0 is None else float(s0)
     if not s0_f > 0:
         raise ValueError(f"s0 must be positive, got {s0}")
-    conv = _converter("real", bits)
+    conv = converter("real", bits)
     wp = bits + 24
     if newton_jacobian not in ("stages", "start"):
         raise ValueError(f"newton_jacobian must be 'stages' or 'start', got {newton_jacobian!r}")
@@ -800,7 +794,7 @@ def integrate_implicit(
     if h0 is None:
         h0 = 1e-3 if log_clock else s0_f
     h = conv(h0)
-    levels = [*_out_levels(float(logt0), float(logt_target), per_decade), float(logt_target)]
+    levels = [*output_levels(float(logt0), float(logt_target), per_decade), float(logt_target)]
     levels = sorted(set(levels))
 
     facmax, facmin, safety = 2.0, 0.2, 0.8
@@ -1014,7 +1008,7 @@ def integrate_implicit(
         "error_message": err_msg,
         **rad.stats,
     }
-    return TaylorRun(
+    return RunRecord(
         clock=clocks,
         s=s_vals,
         logt=logts,

@@ -108,7 +108,7 @@ def parse_config(raw: dict[str, Any]) -> RunConfig:
     ...               "data": {"X": [[1.0]], "y": [1]}, "until": {"log_t": -1}})
     Traceback (most recent call last):
     ...
-    numerics._config.ConfigError: until.log_t: must be a positive finite number, got -1
+    numerics.problem.ConfigError: until.log_t: must be a positive finite number, got -1
     """
     _need(isinstance(raw, dict), "config", "must be a JSON object")
     unknown = sorted(set(raw) - _TOP)

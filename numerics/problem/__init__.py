@@ -1,0 +1,85 @@
+"""Problem definition: datasets, models and activations, number-type backends, the
+loss, :class:`Problem` and run configs (JSON -> problem).
+"""
+
+from ._backends import (
+    FLOAT64,
+    HEYOKA,
+    MPMATH,
+    Backend,
+    get_backend,
+)
+from ._config import (
+    ConfigError,
+    RunConfig,
+    load_config,
+    parse_config,
+)
+from ._data import (
+    Dataset,
+    make_dataset,
+    separable_gaussian,
+    sparse_teacher,
+    two_d,
+    xor,
+)
+from ._loss import (
+    log_loss_and_weights,
+)
+from ._models import (
+    MLP,
+    Activation,
+    Diagonal,
+    LeakyReLU,
+    Linear,
+    Model,
+    NeuronGroup,
+    Power,
+    ReLU,
+    SquareReLU,
+    TwoLayer,
+    get_activation,
+    make_model,
+)
+from ._problem import (
+    LOSSES,
+    CompiledPotential,
+    Problem,
+    family_inverse,
+)
+
+__all__ = [
+    "FLOAT64",
+    "HEYOKA",
+    "LOSSES",
+    "MLP",
+    "MPMATH",
+    "Activation",
+    "Backend",
+    "CompiledPotential",
+    "ConfigError",
+    "Dataset",
+    "Diagonal",
+    "LeakyReLU",
+    "Linear",
+    "Model",
+    "NeuronGroup",
+    "Power",
+    "Problem",
+    "ReLU",
+    "RunConfig",
+    "SquareReLU",
+    "TwoLayer",
+    "family_inverse",
+    "get_activation",
+    "get_backend",
+    "load_config",
+    "log_loss_and_weights",
+    "make_dataset",
+    "make_model",
+    "parse_config",
+    "separable_gaussian",
+    "sparse_teacher",
+    "two_d",
+    "xor",
+]

@@ -1,0 +1,61 @@
+"""Solvers: the entry point :func:`solve_mirror_flow` (float64 or arbitrary precision,
+with a certificate), discrete mirror descent and the :class:`MirrorFlowSolution`.
+"""
+
+from ._float64 import (
+    solve_float64,
+)
+from ._mirror_descent import (
+    mirror_descent,
+)
+from ._plan import (
+    IntegrationPlan,
+    auto_method,
+    choose_state,
+    is_network,
+    plan_run,
+)
+from ._precision import (
+    LOG2_10,
+    LOG10_2,
+    FpType,
+    Precision,
+)
+from ._solution import (
+    FORMAT,
+    FORMAT_VERSION,
+    MirrorFlowSolution,
+    balance_residuals,
+)
+from ._solve import (
+    agreeing_digits,
+    resume,
+    solve_mirror_flow,
+)
+from ._status import (
+    Status,
+    status_message,
+)
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LOG2_10",
+    "LOG10_2",
+    "FpType",
+    "IntegrationPlan",
+    "MirrorFlowSolution",
+    "Precision",
+    "Status",
+    "agreeing_digits",
+    "auto_method",
+    "balance_residuals",
+    "choose_state",
+    "is_network",
+    "mirror_descent",
+    "plan_run",
+    "resume",
+    "solve_float64",
+    "solve_mirror_flow",
+    "status_message",
+]

@@ -1,0 +1,238 @@
+"""One integration plan per run: method, state, clock, log t mode, tolerance, precision.
+
+Every choice that used to be made in several places (is the model a network? dual or primal
+state? which clock? Taylor or Radau?) is made here, once, by :func:`plan_run`, before any
+work; float64, Taylor, Radau and ``verify`` all read the same :class:`IntegrationPlan`.
+Invalid combinations are refused here with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sympy as sp
+
+from ..problem import Diagonal, LeakyReLU, Linear, Model, Problem, ReLU, family_inverse
+from ._precision import Precision
+
+__all__ = ["IntegrationPlan", "auto_method", "choose_state", "is_network", "plan_run"]
+
+Method = Literal["float64", "taylor", "radau"]
+State = Literal["dual", "primal"]
+
+
+def is_network(model: Model) -> bool:
+    """True for the models with hidden units (two-layer nets, MLPs), False for linear and
+    diagonal models.
+
+    Examples
+    --------
+    >>> from numerics import Linear, TwoLayer
+    >>> is_network(Linear()), is_network(TwoLayer(width=2))
+    (False, True)
+    """
+    return not isinstance(model, Linear | Diagonal)
+
+
+def has_kinks(model: Model) -> bool:
+    """True if the model's force jumps (ReLU or leaky-ReLU activations)."""
+    return isinstance(getattr(model, "activation", None), ReLU | LeakyReLU)
+
+
+def choose_state(problem: Problem, requested: str = "auto", method: str = "taylor") -> State:
+    """Dual (z = ∇φ(θ)) or primal state: the one rule every path uses.
+
+    The dual state is used only when every layer's inverse mirror map is the closed form its
+    family supplies: closed forms found by ``sympy.solve`` (Cardano's formula for
+    ``x**2/2 + x**4/4``) cancel catastrophically at large ``|z|``, and the primal state
+    ``dθ/ds = -∇log ℒ / f''(θ)`` needs no inverse at all. Radau always works in the primal
+    state.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, two_d
+    >>> prob = Problem.create(two_d(4, seed=0), Linear(), Potential("x**2/2 + x**4/4"))
+    >>> choose_state(prob), choose_state(prob, "dual")
+    ('primal', 'dual')
+    """
+    if requested not in ("auto", "dual", "primal"):
+        raise ValueError(f"state must be 'auto', 'dual' or 'primal', got {requested!r}")
+    if method == "radau":
+        if requested == "dual":
+            raise ValueError("method='radau' integrates the primal state; drop state='dual' "
+                             "or use method='taylor'")
+        return "primal"
+    if requested != "auto":
+        return requested  # type: ignore[return-value]
+    layers = sorted(set(problem.layer_index.tolist()))
+    dual = all(family_inverse(problem.potential_of_layer(int(k))) for k in layers)
+    return "dual" if dual else "primal"
+
+
+def auto_method(problem: Problem) -> Literal["taylor", "radau"]:
+    """``"radau"`` for l_inf-horizon potentials (cosh-type) on models without ReLU kinks,
+    else ``"taylor"``.
+
+    The time-changed flow of an l_inf-type potential is stiff: heyoka's Taylor method stalls
+    near log t = 40 (cosh, linear model) and reaches log t = 385 in 100 s on the 8/8/4
+    square-ReLU net, where Radau IIA reaches log t = 1e4 in 4.5 s and 188 s
+    (``benchmarks/bench_implicit.py``). Every other potential measured runs faster with Taylor.
+    ReLU and leaky ReLU make the force jump, which Radau does not handle.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, two_d
+    >>> auto_method(Problem.create(two_d(6, seed=0), Linear(), Potential.cosh()))
+    'radau'
+    >>> auto_method(Problem.create(two_d(6, seed=0), Linear(), Potential.quadratic()))
+    'taylor'
+    """
+    if has_kinks(problem.model):
+        return "taylor"
+    layers = sorted(set(problem.layer_index.tolist()))
+    if any(problem.potential_of_layer(int(k)).horizon.p == sp.oo for k in layers):
+        return "radau"
+    return "taylor"
+
+
+@dataclass(frozen=True)
+class IntegrationPlan:
+    """Everything decided about a run before it starts.
+
+    Attributes
+    ----------
+    method
+        ``"float64"`` (scipy), ``"taylor"`` (heyoka) or ``"radau"`` (Radau IIA in MPFR).
+    state
+        ``"dual"`` or ``"primal"`` (:func:`choose_state`).
+    clock
+        Independent variable of the ODE: ``"s"`` (ds = ℒ dt) or ``"log_s"``.
+    logt_mode
+        ``"ode"`` (log t carried as a state) or ``"quadrature"`` (Taylor on linear / diagonal
+        models: removes the stiff log t mode).
+    network
+        True for models with hidden units (:func:`is_network`).
+    precision
+        The :class:`Precision` (``None`` for float64).
+    tol
+        Solver tolerance; ``None`` lets the driver choose from the precision.
+    heyoka_options
+        Extra options for ``heyoka.taylor_adaptive`` (Taylor only).
+    jacobian_points
+        Radau: stages at which Jacobians are evaluated on networks (``None``: all).
+    """
+
+    method: Method
+    state: State
+    clock: Literal["s", "log_s"]
+    logt_mode: Literal["ode", "quadrature"]
+    network: bool
+    precision: Precision | None
+    tol: float | None = None
+    heyoka_options: dict[str, Any] = field(default_factory=dict)
+    jacobian_points: int | None = None
+
+    def describe(self) -> str:
+        """One line for logs and ``meta``: ``taylor real128 (113 bits), dual, clock s``."""
+        prec = ("float64" if self.precision is None else
+                f"{self.precision.fp_type} ({self.precision.bits} bits)")
+        return f"{self.method} {prec}, {self.state} state, clock {self.clock}"
+
+
+def _network_tol(precision: Precision) -> float:
+    # one digit below dps + 2: at tol 1e-32 the 32/16/8 net kept only 29.7 digits of
+    # direction at log t = 1e4 (8071 steps; 31.0 at 1e3) against the 45-digit certificate
+    # run (bench_precision); eps (2^-112) costs ~15% more than 1e-32 on the 8/8/4 net
+    return max(2.0 ** (1 - precision.bits), 10.0 ** -(precision.dps + 3))
+
+
+def _plan_taylor(problem: Problem, precision: Precision, *, state: str, logt_mode: str,
+                 tol: float | None, heyoka_options: dict[str, Any] | None) -> IntegrationPlan:
+    network = is_network(problem.model)
+    if logt_mode == "auto":
+        # quadrature removes the stiff log t mode (linear / diagonal models reach log t = 1e16
+        # in a few steps); on networks the flow's own stiffness dominates and the per-step
+        # Python quadrature costs more (8/8/4 relu² net to log t = 1e4: 130 vs 78 CPU s)
+        logt_mode = "quadrature" if not network else "ode"
+    if logt_mode not in ("ode", "quadrature"):
+        raise ValueError(f"logt_mode must be 'auto', 'ode' or 'quadrature', got {logt_mode!r}")
+    if network and tol is None:
+        tol = _network_tol(precision)
+    options = dict(heyoka_options or {})
+    if network and precision.fp_type == "real128" and (os.cpu_count() or 1) >= 2:
+        # heyoka's parallel mode splits each step over threads; it pays for real128 arithmetic
+        # on networks (8/8/4 relu² net to log t = 1e4: 47 s wall / 93 CPU s vs 69 s serial),
+        # not for small linear systems or MPFR (measured no gain at 45 digits)
+        options.setdefault("parallel_mode", True)
+    # clock u = log s on networks: skips the early phase where s-steps are tiny (689 vs 918
+    # steps to log t = 1e3 on the 8/8/4 net)
+    return IntegrationPlan("taylor", choose_state(problem, state, "taylor"),
+                           "log_s" if network else "s", logt_mode, network, precision, tol,
+                           options)
+
+
+def _plan_radau(problem: Problem, precision: Precision, *, state: str, tol: float | None,
+                heyoka_options: dict[str, Any] | None) -> IntegrationPlan:
+    if heyoka_options:
+        raise ValueError(f"heyoka_options {sorted(heyoka_options)} configure heyoka's Taylor "
+                         "integrator; this run uses Radau IIA (an l_inf-type potential): "
+                         "pass method='taylor' to use them")
+    if has_kinks(problem.model):
+        act = type(problem.model.activation).__name__  # type: ignore[attr-defined]
+        raise NotImplementedError(
+            f"method='radau' needs a continuous force, and {act} kinks make the gradient "
+            "jump: use activation 'square_relu', or method='taylor' (kink events)")
+    network = is_network(problem.model)
+    return IntegrationPlan("radau", choose_state(problem, state, "radau"), "log_s", "ode",
+                           network, precision, tol, {}, 3 if network else None)
+
+
+def plan_run(problem: Problem, *, dps: int | None = None, method: str = "auto",
+             state: str = "auto", logt_mode: str = "auto", tol: float | None = None,
+             heyoka_options: dict[str, Any] | None = None) -> IntegrationPlan:
+    """The :class:`IntegrationPlan` of a run: every choice made once, before any work.
+
+    Parameters
+    ----------
+    problem
+        The problem to integrate.
+    dps
+        ``None`` for float64; decimal digits (``>= 16``) for the arbitrary-precision path.
+    method
+        ``"auto"`` (:func:`auto_method` at ``dps``; float64 otherwise), ``"taylor"`` or
+        ``"radau"``.
+    state, logt_mode, tol, heyoka_options
+        As in :func:`numerics.solvers.precise.solve_precise`; ``"auto"`` values are decided
+        here.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, TwoLayer, two_d
+    >>> prob = Problem.create(two_d(6, seed=0), Linear(), Potential.hyperbolic_entropy(0.1))
+    >>> plan_run(prob, dps=30).describe()
+    'taylor real128 (113 bits), dual state, clock s'
+    >>> plan_run(Problem.create(two_d(6, seed=0), Linear(), Potential.cosh()), dps=30).method
+    'radau'
+    >>> plan_run(prob).describe()
+    'float64 float64, dual state, clock s'
+    """
+    if dps is None:
+        if method not in ("auto", "float64"):
+            raise ValueError(f"method={method!r} needs dps=...: the float64 path is scipy's")
+        return IntegrationPlan("float64", choose_state(problem, state, "float64"), "s", "ode",
+                               is_network(problem.model), None, tol)
+    if method not in ("auto", "taylor", "radau"):
+        raise ValueError(f"method must be 'auto', 'taylor' or 'radau', got {method!r}")
+    if method == "auto":
+        method = auto_method(problem)
+    precision = Precision.for_method(method, Precision.check_dps(dps))
+    if method == "radau":
+        return _plan_radau(problem, precision, state=state, tol=tol,
+                           heyoka_options=heyoka_options)
+    return _plan_taylor(problem, precision, state=state, logt_mode=logt_mode, tol=tol,
+                        heyoka_options=heyoka_options)

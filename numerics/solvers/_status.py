@@ -1,0 +1,82 @@
+"""One status table for every solver (diffrax's ``RESULTS`` is the model).
+
+A run ends in one :class:`Status`; its :func:`status_message` says what happened and what to
+do next. Solvers add the specific reason (which step, which quantity) as ``reason``, kept in
+``MirrorFlowSolution.meta["reason"]``; :attr:`MirrorFlowSolution.message` joins both.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Status", "status_message"]
+
+
+class Status(StrEnum):
+    """How a run ended. Members compare equal to their string values (``"reached"``, ...).
+
+    Examples
+    --------
+    >>> Status.REACHED == "reached", Status("budget").ok
+    (True, False)
+    >>> status_message("budget")
+    'stopped by the wall-clock budget before the target: raise max_seconds ...'
+    """
+
+    REACHED = "reached"
+    LOG_LOSS_TARGET = "log_loss_target"
+    BUDGET = "budget"
+    INTERRUPTED = "interrupted"
+    CLOCK_LIMIT = "clock_limit"
+    STALLED = "stalled"
+    FAILED = "failed"
+    ERROR = "error"
+
+    @property
+    def ok(self) -> bool:
+        """True if the run reached what was asked (the target log t or log loss)."""
+        return self in (Status.REACHED, Status.LOG_LOSS_TARGET)
+
+    @property
+    def resumable(self) -> bool:
+        """True if continuing the run (``resume`` / ``--resume``) is the remedy."""
+        return self in (Status.BUDGET, Status.INTERRUPTED)
+
+
+_MESSAGES = {
+    Status.REACHED: "reached the target log t",
+    Status.LOG_LOSS_TARGET: "reached the target log loss",
+    Status.BUDGET: ("stopped by the wall-clock budget before the target: raise max_seconds "
+                    "(--max-seconds) or continue the saved run with resume() / --resume"),
+    Status.INTERRUPTED: ("interrupted (Ctrl-C) after the last completed step: continue the "
+                         "saved run with resume() / --resume"),
+    Status.CLOCK_LIMIT: ("the integration clock hit its upper limit before the target: the "
+                         "flow has left the range the time change covers; ask for a smaller "
+                         "log_t or use method='radau'"),
+    Status.STALLED: ("the step size collapsed (the flow is too stiff for this method): use "
+                     "method='radau' for l_inf-type potentials, or a smaller eta for mirror "
+                     "descent"),
+    Status.FAILED: ("the solver failed (non-finite values or a singular Newton matrix): "
+                    "try a higher precision (dps) or another method"),
+    Status.ERROR: ("the integrator reported an error: try method='radau' or a higher "
+                   "precision; please report it if it persists"),
+}
+
+
+def status_message(status: str, reason: str | None = None) -> str:
+    """The message of ``status``, followed by the solver's ``reason`` when it gave one.
+
+    Unknown strings (results files from older versions) are returned as they are.
+
+    Examples
+    --------
+    >>> status_message("reached")
+    'reached the target log t'
+    >>> status_message("failed", "non-finite theta at step 3")
+    'non-finite theta at step 3; the solver failed (non-finite values or a singular ...'
+    """
+    try:
+        text = _MESSAGES[Status(status)]
+    except ValueError:
+        return str(status) if not reason else f"{status}: {reason}"
+    return text if not reason else f"{reason}; {text}"

@@ -1,0 +1,144 @@
+"""What the Taylor and Radau drivers share: the run record, output levels of log t, the
+start-up expansion at ``s = 0`` (or the state of a continued run) and Ctrl-C handling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from .._precision import FpType, Precision
+from ._compile import compile_functions, converter, to_mpf
+from ._system import MirrorFlowSystem
+
+__all__ = ["RunRecord", "TaylorRun", "initial_state", "output_levels", "start_state",
+           "stop_on_sigint"]
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Result of a Taylor or Radau run (:func:`integrate_taylor`, :func:`integrate_implicit`).
+
+    Attributes
+    ----------
+    clock, s, logt : ndarray of mpmath numbers
+        Clock (``s`` or ``u = log s``), ``s`` and ``log t`` at the recorded points: the start, every
+        output level of ``log t`` that was crossed, and the final point.
+    states : ndarray, shape (N, P + 1)
+        Integrator state (parameters, then the scaled ``log t`` or ``-log L``), working fp type.
+    theta : ndarray, shape (N, P)
+        ``theta`` evaluated from ``states`` at the working precision.
+    log_loss : ndarray, shape (N,)
+        ``log L`` evaluated from ``states`` at the working precision.
+    status : str
+        ``"reached"`` (log t target hit), ``"budget"`` (wall-clock budget spent), ``"clock_limit"``
+        or ``"error"`` (non-finite state or failed step).
+    stats : dict
+        ``steps``, ``seconds`` (integration, wall clock), ``cpu_seconds`` (integration, CPU time of
+        this process: less sensitive to a loaded machine), ``compile_seconds``, ``order``, ``tol``,
+        ``fp_type``, ``prec`` (bits), ``s0``, ``scale``, ``logt_mode``, ``kinks_crossed``.
+    """
+
+    clock: np.ndarray
+    s: np.ndarray
+    logt: np.ndarray
+    states: np.ndarray
+    theta: np.ndarray
+    log_loss: np.ndarray
+    status: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_logt(self) -> float:
+        """``log t`` at the last recorded point, as a float."""
+        return float(self.logt[-1])
+
+
+def output_levels(logt0: float, target: float, per_decade: int) -> list[float]:
+    lo = max(1.0, logt0)
+    if target <= lo or per_decade <= 0:
+        return []
+    k0 = math.floor(math.log10(lo) * per_decade) + 1
+    k1 = math.ceil(math.log10(target) * per_decade) - 1
+    return [10.0 ** (k / per_decade) for k in range(k0, k1 + 1)]
+
+
+
+def initial_state(
+    system: MirrorFlowSystem, theta0: Sequence[Any], s0_f: float, quad: bool, log_clock: bool,
+    fp_type: FpType, prec: int | None, scale: float, wp: int,
+) -> tuple[Any, np.ndarray, Any]:
+    """Clock, state and log t at ``s0`` from the first-order expansion at ``s = 0``."""
+    P = system.n_params
+    precision = Precision.of_type(fp_type, prec)
+    conv, dtype = converter(fp_type, precision.bits), precision.dtype
+    init_f = compile_functions(
+        system, system.init_exprs, system.theta_in, fp_type=fp_type, prec=prec, scale=scale
+    )
+    vals = to_mpf(np.asarray(init_f(np.array([conv(v) for v in theta0], dtype=dtype))))
+    with mpmath.workprec(wp):
+        s0_m = mpmath.mpf(s0_f)
+        p = [vals[k] + s0_m * vals[P + k] for k in range(P)]
+        ll0, dll0 = vals[2 * P], vals[2 * P + 1]
+        logt0 = mpmath.log(s0_m) - ll0 - s0_m * dll0 / 2
+        last0 = -(ll0 + s0_m * dll0) if quad else logt0
+        clock0 = mpmath.log(s0_m) if log_clock else s0_m
+        state0 = np.array([conv(v) for v in [*p, last0 / scale]], dtype=dtype)
+    return clock0, state0, logt0
+
+
+def start_state(
+    system: MirrorFlowSystem, start: tuple[Any, Sequence[Any], Any], quad: bool,
+    fp_type: FpType, prec: int | None, scale: float, wp: int,
+) -> tuple[Any, np.ndarray, Any]:
+    """Clock, state and log t of a continued run (see ``start`` in :func:`integrate_taylor`)."""
+    P = system.n_params
+    clock, params, logt = start
+    if len(params) != P:
+        raise ValueError(f"start state has {len(params)} variables, the system has {P}")
+    precision = Precision.of_type(fp_type, prec)
+    conv, dtype = converter(fp_type, precision.bits), precision.dtype
+    with mpmath.workprec(wp):
+        clock0, logt0 = mpmath.mpf(clock), mpmath.mpf(logt)
+        p = [conv(mpmath.mpf(v)) for v in params]
+        if quad:
+            ll = compile_functions(system, [system.log_loss], fp_type=fp_type, prec=prec,
+                                   scale=scale)
+            last0 = -to_mpf(np.asarray(ll(np.array([*p, conv(0)], dtype=dtype))))[0]
+        else:
+            last0 = logt0
+        state0 = np.array([*p, conv(last0 / scale)], dtype=dtype)
+    return clock0, state0, logt0
+
+
+@contextlib.contextmanager
+def stop_on_sigint(flags: dict[str, bool]) -> Iterator[None]:
+    """Turn Ctrl-C into ``flags["interrupted"] = True`` while heyoka propagates.
+
+    The step callback sees the flag after the current step and stops the integration, so
+    the state is a completed step. Outside the main thread (no signal handlers) a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: Any) -> None:
+        flags["interrupted"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+
+#: The record's former name (kept for callers of :func:`integrate_taylor`).
+TaylorRun = RunRecord

@@ -1,0 +1,207 @@
+"""Arbitrary-precision mirror flow for a :class:`~numerics.Problem`: one run, as planned.
+
+:func:`solve_precise` takes the :class:`~numerics.solvers.IntegrationPlan` of the run
+(:func:`~numerics.solvers.plan_run`: method, state, clock, log t mode, tolerance and the
+:class:`~numerics.solvers.Precision`), builds the heyoka system once
+(:func:`problem_system`), hands it to the Taylor driver (:func:`integrate_taylor`) or the
+Radau driver (:func:`integrate_implicit`) and turns the run record into a
+:class:`MirrorFlowSolution` whose float64 arrays serve plots and diagnostics, and whose
+``theta_mp`` / ``log_loss_mp`` / ``min_margin_mp`` keep the working precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ...problem import MPMATH, Problem
+from .._plan import IntegrationPlan, plan_run
+from .._precision import Precision
+from .._solution import MirrorFlowSolution
+from ._compile import to_mpf
+from ._problem_system import problem_system
+from ._radau import integrate_implicit
+from ._record import RunRecord
+from ._taylor import integrate_taylor
+
+__all__ = ["mp_balance", "mp_mirror", "solve_precise", "to_solution"]
+
+_X = sp.Symbol("x", real=True)
+
+
+def _balance_values(problem: Problem, thetas: np.ndarray) -> list[list[Any]]:
+    """C_j(θ_k) for every recorded point k and neuron j, in mpmath (THEORY.md §2)."""
+    groups = problem.model.neuron_groups(problem.d)
+    layers = problem.layer_index
+    g_fns = {}
+    for k in sorted(set(layers.tolist())):
+        pot = problem.potential_of_layer(int(k))
+        xs = [s for s in pot.balance_function.expr.free_symbols if s.name == "x"]
+        g_fns[int(k)] = sp.lambdify(xs or [_X], pot.bind(pot.balance_function.expr), "mpmath")
+    out = []
+    for th in thetas:
+        g = [g_fns[int(layers[m])](th[m]) for m in range(len(th))]
+        out.append([mpmath.fsum(g[i] for i in gr.incoming)
+                    - gr.k * mpmath.fsum(g[o] for o in gr.outgoing) for gr in groups])
+    return out
+
+
+def mp_balance(problem: Problem, thetas: np.ndarray,
+               reference: np.ndarray | None = None) -> np.ndarray:
+    """max_j |C_j(θ_k) - C_j(θ_ref)| at the working precision (mpmath).
+
+    ``reference`` is the θ the residuals are measured from (default: ``thetas[0]``); a
+    continued run passes the first θ of the whole run, so its residuals extend the earlier
+    ones without recomputing them.
+    """
+    if not problem.model.neuron_groups(problem.d):
+        return np.zeros(len(thetas))
+    ref = thetas[0] if reference is None else reference
+    C0 = _balance_values(problem, np.asarray([ref], dtype=object))[0]
+    return np.array([float(max(abs(c - c0) for c, c0 in zip(C, C0, strict=True)))
+                     for C in _balance_values(problem, thetas)])
+
+
+def mp_mirror(problem: Problem, theta: list[Any]) -> list[Any]:
+    """z = ∇φ(θ) coordinatewise, in mpmath (for continuing a run in the dual state)."""
+    layers = problem.layer_index
+    out = []
+    cache: dict[int, Any] = {}
+    for m, v in enumerate(theta):
+        k = int(layers[m])
+        if k not in cache:
+            pot = problem.potential_of_layer(k)
+            xs = [s for s in pot.mirror_map.expr.free_symbols if s.name == "x"]
+            cache[k] = sp.lambdify(xs or [_X], pot.bind(pot.mirror_map.expr), "mpmath")
+        out.append(cache[k](v))
+    return out
+
+
+def _start_arg(problem: Problem, plan: IntegrationPlan,
+               start: MirrorFlowSolution) -> tuple[Any, list[Any], Any]:
+    """(clock, state parameters, log t) of the run ``start`` ended at, in ``plan``'s clock."""
+    if start.theta_mp is None:
+        raise ValueError("the run to continue has no high-precision state (a float64 run); "
+                         "continue it with dps=None, or start a new run with dps")
+    assert plan.precision is not None
+    with plan.precision.workprec():
+        th = list(start.theta_mp[-1])
+        params = th if plan.state == "primal" else list(mp_mirror(problem, th))
+        clock = mpmath.mpf(start.meta["clock_mp"])
+        was = start.meta.get("clock", plan.clock)
+        if was != plan.clock:      # e.g. a Radau run continued with Taylor
+            clock = mpmath.exp(clock) if was == "log_s" else mpmath.log(clock)
+        return clock, params, mpmath.mpf(start.meta["log_t_mp"])
+
+
+def _one_blas_thread() -> Any:
+    """Radau's float64 LU of a 369 x 369 Newton matrix: 48 ms with two BLAS threads fighting
+    for two cores, 1 ms with one (measured on the 8/8/4 net)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _integrate(problem: Problem, plan: IntegrationPlan, *, log_t: float, max_seconds: float,
+               per_decade: int, start_arg: Any, progress: Any) -> RunRecord:
+    sysm = problem_system(problem, state=plan.state, clock=plan.clock)
+    theta0 = [float(v) for v in problem.theta0]
+    assert plan.precision is not None
+    if plan.method == "radau":
+        with _one_blas_thread():
+            return integrate_implicit(sysm, theta0, float(log_t), dps=plan.precision.dps,
+                                      tol=plan.tol, budget_seconds=max_seconds,
+                                      per_decade=per_decade,
+                                      jacobian_points=plan.jacobian_points, start=start_arg,
+                                      progress=progress)
+    return integrate_taylor(sysm, theta0, float(log_t), fp_type=plan.precision.fp_type,
+                            prec=plan.precision.prec, tol=plan.tol, logt_mode=plan.logt_mode,
+                            per_decade=per_decade, budget_seconds=max_seconds, start=start_arg,
+                            progress=progress, heyoka_options=dict(plan.heyoka_options))
+
+
+def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float | None = None,
+                  max_seconds: float = 600.0,
+                  logt_mode: Literal["auto", "ode", "quadrature"] = "auto",
+                  state: Literal["auto", "dual", "primal"] = "auto", per_decade: int = 8,
+                  tol: float | None = None, progress: Callable[[float], None] | None = None,
+                  start: MirrorFlowSolution | None = None,
+                  method: Literal["auto", "taylor", "radau"] = "auto",
+                  heyoka_options: dict[str, Any] | None = None,
+                  plan: IntegrationPlan | None = None) -> MirrorFlowSolution:
+    """Integrate a problem at ``dps`` digits with the planned method (no certificate).
+
+    Use :func:`numerics.solve_mirror_flow` with ``dps=`` for certified results; this is the
+    single run it repeats.
+
+    ``method``: ``"taylor"`` (heyoka's explicit Taylor method; the fast path), ``"radau"``
+    (:func:`integrate_implicit`, Radau IIA in MPFR, primal state, clock ``log s`` then
+    ``log log t``, square-ReLU kinks located to working precision: for stiff l_inf-type
+    potentials such as cosh, where every explicit method stalls near log t = 40), or
+    ``"auto"`` (:func:`numerics.solvers.auto_method`). ``heyoka_options`` go to
+    ``heyoka.taylor_adaptive`` (default on networks in real128 with two or more cores:
+    ``parallel_mode=True``). Every choice is made by :func:`numerics.solvers.plan_run`
+    (or pass its ``plan``).
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, two_d
+    >>> prob = Problem.create(two_d(6, seed=0), Linear(), Potential.quadratic())
+    >>> sol = solve_precise(prob, log_t=50.0, dps=30)
+    >>> sol.status, sol.method, float(sol.log_t[-1])
+    ('reached', 'taylor-real128', 50.0)
+    """
+    if log_loss is not None:
+        raise NotImplementedError("log_loss early stop is float64-only for now; use log_t")
+    if plan is None:
+        plan = plan_run(problem, dps=dps, method=method, state=state, logt_mode=logt_mode,
+                        tol=tol, heyoka_options=heyoka_options)
+    start_arg = None if start is None else _start_arg(problem, plan, start)
+    run = _integrate(problem, plan, log_t=log_t, max_seconds=max_seconds,
+                     per_decade=per_decade, start_arg=start_arg, progress=progress)
+    reference = None if start is None else start.theta_mp[0]
+    return to_solution(problem, run, plan, balance_reference=reference)
+
+
+def _method_name(plan: IntegrationPlan) -> str:
+    assert plan.precision is not None
+    return "radau-iia-mpfr" if plan.method == "radau" else f"taylor-{plan.precision.fp_type}"
+
+
+def to_solution(problem: Problem, run: RunRecord, plan: IntegrationPlan, *,
+                balance_reference: np.ndarray | None = None) -> MirrorFlowSolution:
+    """A :class:`MirrorFlowSolution` (float64 arrays plus mp arrays) from a run record.
+
+    ``precision_bits`` records the bits the driver worked at (``run.stats["prec"]`` when the
+    driver reports it, else the plan's).
+    """
+    precision: Precision = plan.precision  # type: ignore[assignment]
+    bits = int(run.stats.get("prec") or precision.bits)
+    with mpmath.workprec(bits + precision.guard_bits):
+        theta_mp = np.array([[to_mpf(v) for v in row] for row in run.theta], dtype=object)
+        ll_mp = np.array([to_mpf(v) for v in run.log_loss], dtype=object)
+        X = MPMATH.asarray(problem.data.X)
+        y = problem.data.y
+        margins = [min(float(yi) * o for yi, o in zip(y, problem.model.outputs(th, X, MPMATH),
+                                                     strict=True)) for th in theta_mp]
+        mm_mp = np.array(margins, dtype=object)
+        resid = mp_balance(problem, theta_mp, balance_reference)
+    digits = Precision(precision.dps, "real", bits).print_digits
+    reason = run.stats.get("error_message") or run.stats.get("reason")
+    sol = MirrorFlowSolution.from_states(
+        problem, s=np.array([float(v) for v in run.s]),
+        log_t=np.array([float(v) for v in run.logt]),
+        thetas=np.array([[float(v) for v in row] for row in theta_mp]), status=run.status,
+        method=_method_name(plan), precision_bits=bits, rhs_evals=int(run.stats["steps"]),
+        seconds=float(run.stats["seconds"] + run.stats["compile_seconds"]),
+        extra={"solver": dict(run.stats), "dps": int(precision.dps), "state": plan.state,
+               "clock": plan.clock, "plan": plan.describe(),
+               **({"reason": str(reason)} if reason else {}),
+               "clock_mp": mpmath.nstr(run.clock[-1], digits),
+               "log_t_mp": mpmath.nstr(run.logt[-1], digits)})
+    return sol.with_precise(theta_mp, ll_mp, mm_mp, resid, dps=digits - 5)
