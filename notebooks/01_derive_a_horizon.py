@@ -22,7 +22,7 @@
 # prediction numerically: we rescale sublevel sets up to level $c = 10^{300}$ and watch them
 # converge to the predicted shape.
 #
-# Statements are tagged as in `../shared/THEORY.md`: **[paper]** from the paper (Jacobs &
+# Statements are tagged as in `docs/THEORY.md`: **[paper]** from the paper (Jacobs &
 # Montúfar, arXiv:2605.19458), **[lit]** prior work, **[derived]** derived for this toolkit and
 # checked on small cases (not proven).
 #

@@ -16,7 +16,7 @@
 #
 # **[paper]** Distinct non-homogeneous mirror maps induce the same max-margin solution: what
 # decides the limit direction of mirror flow is the **horizon** of the potential (the limit
-# shape of its rescaled sublevel sets, `../shared/THEORY.md` §3), not the potential itself.
+# shape of its rescaled sublevel sets, `docs/THEORY.md` §3), not the potential itself.
 # **[lit]** For a linear model the direction converges to argmin φ_∞(β) s.t. y_i⟨x_i, β⟩ ≥ 1
 # (Gunasekar et al. 2018, Sun et al. 2022, Pesme et al. 2024): an LP for l1 / l_∞, NNLS for l2.
 #

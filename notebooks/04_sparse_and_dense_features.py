@@ -17,7 +17,7 @@
 # **[paper]** All mirror maps learn features, but the representations range from sparse to
 # dense: l1-type horizons (hyperbolic entropy with small b) freeze most coordinates and
 # activate few neurons; l_∞-type horizons (cosh) saturate all coordinates; gradient flow sits
-# between (`../shared/THEORY.md` §6).
+# between (`docs/THEORY.md` §6).
 #
 # Two tasks, each trained from one initialisation with three potentials:
 #

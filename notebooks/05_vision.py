@@ -14,7 +14,7 @@
 # %% [markdown]
 # # Vision: sparse and dense first-layer filters on 8×8 digits
 #
-# **Claim 3 [paper]** (Jacobs & Montúfar, arXiv:2605.19458; `../shared/THEORY.md` §6): mirror
+# **Claim 3 [paper]** (Jacobs & Montúfar, arXiv:2605.19458; `docs/THEORY.md` §6): mirror
 # flow learns features under every potential, but the representation ranges from **sparse**
 # (l1-type horizons: hyperbolic entropy with small $b$; few neurons carry the network) to
 # **dense** (l∞-type horizons: $\cosh$; all neurons take part), with gradient descent between.

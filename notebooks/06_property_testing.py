@@ -16,7 +16,7 @@
 #
 # The toolkit exists to check theorems. For a potential you type in, `verify` integrates mirror
 # flow on a few small problems and compares what the trajectories do with what the theory
-# (`../shared/THEORY.md`) predicts:
+# (`docs/THEORY.md`) predicts:
 #
 # | property | statement | tag |
 # |---|---|---|

@@ -2,6 +2,8 @@
 
 Consumes ``theory`` objects (compiled with ``sympy.lambdify``), never re-derives them.
 """
+from theory import __version__
+
 from .checks import (
     Check,
     IdentityResidual,
@@ -80,6 +82,7 @@ __all__ = [
     "RunConfig",
     "SquareReLU",
     "TwoLayer",
+    "__version__",
     "agreeing_digits",
     "diagnose",
     "get_activation",

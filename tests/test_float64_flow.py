@@ -80,6 +80,35 @@ def test_save_load_round_trip_and_corrupt_file(tmp_path):
         MirrorFlowSolution.load(path)
 
 
+def test_a_hand_edited_results_file_is_refused_and_left_untouched(tmp_path):
+    """Saved runs carry a content digest (sha256 of the record): editing θ, log t, the problem
+    or the status by hand is refused on load by name, and the file is not modified."""
+    data = make_dataset("two_d", n=6, seed=0)
+    prob = Problem.create(data, Linear(), Potential.cosh(), seed=0)
+    path = solve_float64(prob, log_t=5.0).save(tmp_path / "run.json")
+    original = json.loads(path.read_text())
+    def double_theta(r):
+        r["arrays"]["theta"][-1][0] = repr(2 * float(r["arrays"]["theta"][-1][0]))
+
+    edits = [
+        double_theta,
+        lambda r: r["arrays"]["log_t"].__setitem__(-1, "50.0"),
+        lambda r: r["meta"]["problem"].__setitem__("loss", "logistic"),
+        lambda r: r.__setitem__("status", "reached" if r["status"] != "reached" else "budget"),
+        lambda r: r.pop("digest"),
+    ]
+    for edit in edits:
+        record = json.loads(json.dumps(original))
+        edit(record)
+        text = json.dumps(record)
+        path.write_text(text)
+        with pytest.raises(ValueError, match="changed after mirrorflow wrote it"):
+            MirrorFlowSolution.load(path)
+        assert path.read_text() == text
+    path.write_text(json.dumps(original))
+    assert MirrorFlowSolution.load(path).verified
+
+
 def test_problem_errors():
     data = make_dataset("two_d", n=6, seed=0)
     with pytest.raises(ValueError, match="loss must be one of"):

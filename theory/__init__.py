@@ -13,6 +13,7 @@ from ._numeric import mp_function, symbolic_timeout, wall_clock_limit
 from ._plotting import horizon_boundary, plot_sublevel_sets, sublevel_boundary
 from ._potential import PerLayer, Potential, X, Z, tidy
 from ._rates import REGIMES, Rates, predicted_rates
+from ._version import __version__, package_version
 
 __all__ = [
     "REGIMES",
@@ -32,12 +33,14 @@ __all__ = [
     "Step",
     "X",
     "Z",
+    "__version__",
     "balance_law",
     "horizon_boundary",
     "horizon_of_expr",
     "invert_increasing",
     "max_margin",
     "mp_function",
+    "package_version",
     "plot_sublevel_sets",
     "predicted_rates",
     "sublevel_boundary",

@@ -6,6 +6,7 @@ field's path, e.g. ``model.width: must be a positive integer, got -3``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from dataclasses import dataclass
@@ -20,9 +21,13 @@ from ._data import Dataset, make_dataset
 from ._models import Model, make_model
 from ._problem import LOSSES, Problem
 
-__all__ = ["ConfigError", "RunConfig", "load_config", "parse_config"]
+__all__ = ["ConfigError", "RunConfig", "check_keys", "load_config", "parse_config"]
 
 _TOP = {"model", "potential", "params", "loss", "data", "init", "until", "precision"}
+_INIT = {"scale", "seed", "theta"}
+_UNTIL = {"log_t"}
+_PRECISION = {"dps", "method"}
+_DATA_ARRAYS = {"X", "y"}
 
 
 class ConfigError(ValueError):
@@ -43,6 +48,33 @@ class RunConfig:
 def _need(cond: bool, field: str, msg: str) -> None:
     if not cond:
         raise ConfigError(f"{field}: {msg}")
+
+
+def check_keys(spec: dict[str, Any], known: set[str], path: str) -> None:
+    """Refuse keys of ``spec`` outside ``known``, naming the dotted path and the key that was
+    probably meant.
+
+    Examples
+    --------
+    >>> check_keys({"scael": 1}, {"scale", "seed", "theta"}, "init")
+    Traceback (most recent call last):
+    ...
+    numerics.problem._config.ConfigError: init.scael: unknown field; did you mean 'scale'? ...
+    """
+    for key in sorted(set(spec) - known, key=str):
+        same_case = [k for k in sorted(known) if k.lower() == str(key).lower()]
+        near = same_case or difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        where = f"{path}.{key}" if path else str(key)
+        raise ConfigError(f"{where}: unknown field; {hint}(known: {', '.join(sorted(known))})")
+
+
+def _number(value: Any, field: str, *, positive: bool = False) -> float:
+    """A finite JSON number (not a bool), optionally > 0."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value > 0 or not positive)
+    _need(ok, field, f"must be a {'positive ' if positive else ''}finite number, got {value!r}")
+    return float(value)
 
 
 def _model(spec: Any) -> Model:
@@ -72,9 +104,16 @@ def _data(spec: Any) -> Dataset:
           "{\"kind\": \"separable_gaussian\", \"n\": ..., \"d\": ..., \"seed\": ...}")
     if "X" in spec or "y" in spec:
         _need("X" in spec and "y" in spec, "data", "give both X and y")
+        check_keys(spec, _DATA_ARRAYS, "data")
         try:
-            return Dataset.from_arrays(np.asarray(spec["X"], dtype=float),
-                                       np.asarray(spec["y"], dtype=float))
+            X = np.asarray(spec["X"], dtype=float)
+            y = np.asarray(spec["y"], dtype=float)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"data.X/data.y: must be numbers ({exc})") from None
+        _need(bool(np.all(np.isfinite(X))) and bool(np.all(np.isfinite(y))), "data.X/data.y",
+              "must be finite numbers (no NaN or infinity)")
+        try:
+            return Dataset.from_arrays(X, y)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"data.X/data.y: {exc}") from None
     spec = dict(spec)
@@ -108,12 +147,10 @@ def parse_config(raw: dict[str, Any]) -> RunConfig:
     ...               "data": {"X": [[1.0]], "y": [1]}, "until": {"log_t": -1}})
     Traceback (most recent call last):
     ...
-    numerics.problem.ConfigError: until.log_t: must be a positive finite number, got -1
+    numerics.problem._config.ConfigError: until.log_t: must be a positive finite number, got -1
     """
     _need(isinstance(raw, dict), "config", "must be a JSON object")
-    unknown = sorted(set(raw) - _TOP)
-    _need(not unknown, unknown[0] if unknown else "", f"unknown field; known fields are "
-          f"{sorted(_TOP)}")
+    check_keys(raw, _TOP, "")
     for key in ("model", "potential", "data", "until"):
         _need(key in raw, key, "missing (required)")
     model = _model(raw["model"])
@@ -123,36 +160,36 @@ def parse_config(raw: dict[str, Any]) -> RunConfig:
     _need(loss in LOSSES, "loss", f"must be one of {list(LOSSES)}, got {loss!r}")
     until = raw["until"]
     _need(isinstance(until, dict) and "log_t" in until, "until", "must be {\"log_t\": ...}")
-    log_t = until["log_t"]
-    _need(isinstance(log_t, int | float) and not isinstance(log_t, bool)
-          and math.isfinite(log_t) and log_t > 0, "until.log_t",
-          f"must be a positive finite number, got {log_t!r}")
+    check_keys(until, _UNTIL, "until")
+    log_t = _number(until["log_t"], "until.log_t", positive=True)
     init = raw.get("init", {"scale": 0.1, "seed": 0})
     _need(isinstance(init, dict), "init", "must be {\"scale\": ..., \"seed\": ...} or "
           "{\"theta\": [...]}")
+    check_keys(init, _INIT, "init")
     theta0 = None
     if "theta" in init:
         theta0 = init["theta"]
         n = model.n_params(data.X.shape[1])
         _need(isinstance(theta0, list) and len(theta0) == n, "init.theta",
               f"must be a list of {n} numbers (the model's parameters in documented order)")
+        theta0 = [_number(v, f"init.theta[{i}]") for i, v in enumerate(theta0)]
     scale, seed = init.get("scale", 0.1), init.get("seed", 0)
-    _need(isinstance(scale, int | float) and scale > 0, "init.scale",
-          f"must be a positive number, got {scale!r}")
+    _number(scale, "init.scale", positive=True)
     _need(isinstance(seed, int) and not isinstance(seed, bool), "init.seed",
           f"must be an integer, got {seed!r}")
     precision = raw.get("precision")
     dps, method = None, "auto"
     if precision is not None:
-        _need(isinstance(precision, dict) and isinstance(precision.get("dps"), int)
-              and precision["dps"] >= 16, "precision.dps",
+        _need(isinstance(precision, dict), "precision", "must be {\"dps\": 30} (optionally "
+              "with \"method\"); omit it for float64")
+        check_keys(precision, _PRECISION, "precision")
+        dps_ok = isinstance(precision.get("dps"), int) and not isinstance(precision["dps"], bool)
+        _need(dps_ok and precision["dps"] >= 16, "precision.dps",
               "must be an integer >= 16 (decimal digits); omit precision for float64")
         dps = precision["dps"]
         method = precision.get("method", "auto")
         _need(method in ("auto", "taylor", "radau"), "precision.method",
               f"must be 'auto', 'taylor' or 'radau', got {method!r}")
-        unknown = sorted(set(precision) - {"dps", "method"})
-        _need(not unknown, "precision", f"unknown keys {unknown}; use dps and method")
     try:
         problem = Problem.create(data, model, pot, loss=loss, scale=float(scale), seed=seed,
                                  theta0=theta0)

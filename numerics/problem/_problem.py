@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from theory import PerLayer, Potential
 
 from ._data import Dataset
+from ._loss import log_loss_and_weights
 from ._models import Model
 
 __all__ = ["LOSSES", "CompiledPotential", "Problem", "family_inverse"]
@@ -170,6 +171,25 @@ class Problem:
             init = {"theta": "explicit"}
         return cls(data, model, potential, loss, np.asarray(theta0, dtype=float), init)
 
+    def log_loss_and_force(self, theta: NDArray[np.float64]
+                           ) -> tuple[float, NDArray[np.float64]]:
+        """``(log ℒ(θ), -∇ log ℒ(θ))`` in float64: the force of the time-changed flow
+        ``dz/ds = -∇ log ℒ = Σ_i w_i y_i ∇f(x_i; θ)`` (THEORY.md §1, §7), with the weights
+        ``w_i = -ℓ'(q_i)/ℒ`` of :func:`log_loss_and_weights` (log domain: no underflow).
+
+        Examples
+        --------
+        >>> from numerics.problem import Linear, two_d
+        >>> prob = Problem.create(two_d(4, seed=0), Linear(), Potential.quadratic(), seed=0)
+        >>> ll, force = prob.log_loss_and_force(np.zeros(2))
+        >>> round(ll, 12) == round(float(np.log(4)), 12), force.shape
+        (True, (2,))
+        """
+        X, y = self.data.X, self.data.y
+        out, grads = self.model.outputs_and_grads(np.asarray(theta, dtype=float), X)
+        ll, w = log_loss_and_weights(y * out, self.loss)
+        return float(ll), (w * y) @ grads
+
     @property
     def d(self) -> int:
         """Input dimension."""
@@ -222,17 +242,6 @@ class Problem:
     def has_closed_form_inverse(self) -> bool:
         """Whether every layer's potential has a verified closed-form inverse mirror map."""
         return all(cp.inverse is not None for _, cp in self.compiled)
-
-    @cached_property
-    def prefers_dual(self) -> bool:
-        """Integrate the dual variable z: every inverse mirror map is its family's closed form.
-
-        Closed forms found by ``sympy.solve`` (Cardano's formula for ``x**2/2 + x**4/4``) cancel
-        catastrophically at large ``|z|`` and make the right-hand side noisy; the primal state
-        ``dθ/ds = -∇log ℒ / f''(θ)`` needs no inverse at all.
-        """
-        return all(family_inverse(self.potential_of_layer(int(k)))
-                   for k in sorted(set(self.layer_index.tolist())))
 
     def inverse_mirror(self, z):
         """θ = ∇φ*(z) (coordinatewise (f')^{-1}); closed forms only."""

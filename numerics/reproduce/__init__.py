@@ -29,16 +29,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from theory import package_version
+
 __all__ = ["CLAIMS", "FORMAT", "FORMAT_VERSION", "load_summary", "run_reproduce"]
 
 FORMAT, FORMAT_VERSION = "mirrorflow-reproduce", 1
 CLAIMS = ("claim1", "claim2", "claim3")
-
-
-def _package_version() -> str:
-    from ..solvers._solution import _package_version as pv
-
-    return pv()
 
 
 def load_summary(path: str | os.PathLike) -> dict[str, Any]:
@@ -167,7 +163,7 @@ def run_reproduce(claims: Sequence[str], quick: bool, out: Path, progress: bool 
     warnings: list[str] = []
     sections = _previous(path, quick, warnings)
     summary: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION,
-                               "package_version": _package_version(), "quick": bool(quick),
+                               "package_version": package_version(), "quick": bool(quick),
                                "requested": wanted, "claims": sections, "warnings": warnings}
     options = claim_options or {}
     for name in wanted:

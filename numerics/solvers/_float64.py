@@ -16,7 +16,9 @@ from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 from scipy.optimize import brentq
 
 from ..problem import Problem, log_loss_and_weights
+from ._plan import choose_state
 from ._solution import MirrorFlowSolution
+from ._status import Status
 
 __all__ = ["solve_float64"]
 
@@ -33,9 +35,9 @@ def _stop_in_step(solver, log_t: float, log_loss_of, log_loss_target: float | No
     """``(status, s, state)`` if the step just taken crossed log t = ``log_t`` or the loss
     target (located on the step's dense output, as ``solve_ivp``'s terminal events are)."""
     if solver.y[-1] >= log_t:
-        status, event = "reached", lambda v: v[-1] - log_t
+        status, event = Status.REACHED, lambda v: v[-1] - log_t
     elif log_loss_target is not None and log_loss_of(solver.y) <= log_loss_target:
-        status, event = "log_loss_target", lambda v: log_loss_of(v) - log_loss_target
+        status, event = Status.LOG_LOSS_TARGET, lambda v: log_loss_of(v) - log_loss_target
     else:
         return None
     dense = solver.dense_output()
@@ -57,8 +59,7 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     Examples
     --------
     >>> from theory import Potential
-    >>> from numerics.problem import two_d
-    >>> from numerics.problem import Linear
+    >>> from numerics.problem import Linear, two_d
     >>> prob = Problem.create(two_d(10, seed=1), Linear(), Potential.quadratic(), seed=0)
     >>> sol = solve_float64(prob, log_t=50.0)
     >>> sol.status, round(float(sol.log_t[-1]), 6)
@@ -70,7 +71,7 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     X, y, model = problem.data.X, problem.data.y, problem.model
-    dual = problem.prefers_dual
+    dual = choose_state(problem) == "dual"
     theta_of = problem.inverse_mirror if dual else (lambda v: v)
     n_rhs = 0
 
@@ -81,10 +82,7 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
             raise _OutOfTimeError
         v, lt = state[:-1], state[-1]
         theta = theta_of(v)
-        out, grads = model.outputs_and_grads(theta, X)
-        q = y * out
-        ll, w = log_loss_and_weights(q, problem.loss)
-        g = (w * y) @ grads                        # -∇ log ℒ
+        ll, g = problem.log_loss_and_force(theta)  # log ℒ, -∇ log ℒ
         dv = g if dual else g / problem.hessian_diag(theta)
         return np.append(dv, np.exp(min(-lt - ll, 700.0)))
 
@@ -96,7 +94,8 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     v0 = problem.mirror(theta0) if dual else theta0.copy()
     start = time.perf_counter()
     deadline = start + max_seconds
-    s_span, states, status, bar = [float(s0)], [np.append(v0, log_t0)], "running", None
+    s_span, states, status, bar = [float(s0)], [np.append(v0, log_t0)], None, None
+    reason = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=float(log_t), unit="log t", desc="mirror flow (float64)")
@@ -105,10 +104,10 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     # the right-hand side: one stiff step can take minutes.
     solver = METHODS[method](rhs, float(s0), states[-1], np.inf, rtol=rtol, atol=atol)
     try:
-        while status == "running":
+        while status is None:
             message = solver.step()
             if solver.status == "failed":
-                status = f"failed: {message}"
+                status, reason = Status.FAILED, f"scipy {method}: {message}"
                 break
             stop = _stop_in_step(solver, log_t, log_loss_of, log_loss_target)
             if stop is not None:
@@ -119,13 +118,13 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
             s_span.append(float(solver.t))
             states.append(solver.y.copy())
             if time.perf_counter() > deadline:
-                status = "budget"
+                status = Status.BUDGET
             if bar is not None and len(s_span) % 32 == 0:
                 bar.update(min(float(states[-1][-1]), log_t) - bar.n)
     except KeyboardInterrupt:
-        status = "interrupted"
+        status = Status.INTERRUPTED
     except _OutOfTimeError:
-        status = "budget"
+        status = Status.BUDGET
     if bar is not None:
         bar.update(min(float(states[-1][-1]), log_t) - bar.n)
         bar.close()
@@ -135,4 +134,4 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
         problem, s=np.array(s_span), log_t=states_arr[:, -1], thetas=thetas,
         status=status, method=f"scipy {method} (float64, {'dual' if dual else 'primal'})",
         precision_bits=53, rhs_evals=n_rhs, seconds=time.perf_counter() - start,
-        extra={"rtol": rtol, "atol": atol})
+        extra={"rtol": rtol, "atol": atol, **({"reason": reason} if reason else {})})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +14,33 @@ import mpmath
 import numpy as np
 from numpy.typing import NDArray
 
+from theory import package_version
+
 from ..problem import log_loss_and_weights
 from ._status import status_message
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MirrorFlowSolution", "balance_residuals"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MirrorFlowSolution", "balance_residuals",
+           "content_digest"]
 
-FORMAT, FORMAT_VERSION = "mirrorflow-solution", 1
+FORMAT, FORMAT_VERSION = "mirrorflow-solution", 2
+#: Versions :meth:`MirrorFlowSolution.load` reads (1: before content digests; read-only).
+READABLE_VERSIONS = (1, 2)
 
 
-def _package_version() -> str:
-    try:
-        return version("mirrorflow")
-    except PackageNotFoundError:
-        return "unknown"
+def content_digest(record: dict[str, Any]) -> str:
+    """``sha256:<hex>`` of a results record without its ``digest`` field (canonical JSON:
+    sorted keys, no spaces), so any edit of the stored trajectory, problem or metadata changes
+    it.
+
+    Examples
+    --------
+    >>> a = content_digest({"x": ["1.0"], "digest": "ignored"})
+    >>> a == content_digest({"x": ["1.0"]}), a == content_digest({"x": ["1.5"]})
+    (True, False)
+    """
+    body = {k: v for k, v in record.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,11 @@ class MirrorFlowSolution:
     log_loss_mp: NDArray[np.object_] | None = None
     min_margin_mp: NDArray[np.object_] | None = None
 
+    def __post_init__(self) -> None:
+        # a Status member is stored as its plain string: results files, JSON and reprs read
+        # "reached", and comparisons with Status members still hold (StrEnum)
+        object.__setattr__(self, "status", str(self.status))
+
     @property
     def message(self) -> str:
         """What the status means and what to do next, with the solver's reason if it gave one
@@ -110,7 +129,7 @@ class MirrorFlowSolution:
         def arr(a):
             return np.vectorize(repr, otypes=[object])(np.asarray(a, float)).tolist()
         return {
-            "format": FORMAT, "version": FORMAT_VERSION, "package_version": _package_version(),
+            "format": FORMAT, "version": FORMAT_VERSION, "package_version": package_version(),
             "status": self.status, "method": self.method, "precision_bits": self.precision_bits,
             "rhs_evals": self.rhs_evals, "seconds": self.seconds,
             "arrays": {k: arr(getattr(self, k)) for k in (
@@ -118,6 +137,12 @@ class MirrorFlowSolution:
             "meta": self.meta,
             **({"arrays_mp": self._mp_arrays()} if self.theta_mp is not None else {}),
         }
+
+    @property
+    def verified(self) -> bool:
+        """False for a solution read from a results file without a content digest (format
+        version 1): it can be looked at, but ``resume`` refuses to continue it."""
+        return bool(self.meta.get("digest_verified", True))
 
     def _mp_arrays(self) -> dict[str, Any]:
         dps = int(self.meta.get("dps_stored", 40))
@@ -133,8 +158,11 @@ class MirrorFlowSolution:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
+            record = self.to_dict()
+            record["meta"] = {k: v for k, v in record["meta"].items() if k != "digest_verified"}
+            record["digest"] = content_digest(record)
             with os.fdopen(fd, "w") as fh:
-                json.dump(self.to_dict(), fh)
+                json.dump(record, fh)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -154,9 +182,14 @@ class MirrorFlowSolution:
                              "re-run the computation or restore the file") from exc
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             raise ValueError(f"{path} is not a mirrorflow results file (no format={FORMAT!r})")
-        if raw.get("version") != FORMAT_VERSION:
+        if raw.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"{path} has format version {raw.get('version')}, this mirrorflow "
-                             f"reads version {FORMAT_VERSION}: upgrade mirrorflow or re-run")
+                             f"reads versions {READABLE_VERSIONS}: upgrade mirrorflow or re-run")
+        if raw["version"] >= 2 and raw.get("digest") != content_digest(raw):
+            raise ValueError(f"{path} was changed after mirrorflow wrote it (content digest "
+                             "mismatch): restore the original file or re-run the computation")
+        if raw["version"] == 1 and isinstance(raw.get("meta"), dict):
+            raw["meta"]["digest_verified"] = False
         try:
             a = {k: np.array(v, dtype=float) for k, v in raw["arrays"].items()}
             mp = _load_mp(raw.get("arrays_mp"), int(raw.get("meta", {}).get("dps_stored", 40)))

@@ -244,8 +244,10 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
     """Continue a saved run to a later ``log_t``; returns the concatenated trajectory.
 
     High-precision runs continue at their own precision from their stored state (every stored
-    digit) and may checkpoint as in :func:`solve_mirror_flow`; the continuation is not
-    re-certified (repeat the whole run with ``certify=True`` for that).
+    digit) and may checkpoint as in :func:`solve_mirror_flow`. The continuation is not
+    re-certified: the earlier ``meta["digits"]`` are dropped and ``meta["certificate"]`` says
+    why (repeat the whole run with ``certify=True`` for a certificate). A results file without
+    a content digest (format 1) is refused.
 
     Examples
     --------
@@ -257,13 +259,20 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
     >>> float(more.log_t[0]), round(float(more.log_t[-1]), 6)
     (0.0, 20.0)
     """
+    if not solution.verified:
+        raise ValueError("the saved run has no content digest (a format-1 results file), so "
+                         "hand edits cannot be ruled out: re-run it from the start")
     last = float(solution.log_t[-1])
     if log_t <= last:
         raise ValueError(f"the run already reached log t = {last}; ask for a later log_t")
     if solution.theta_mp is not None:
-        return _resume_precise(solution, problem, log_t=log_t, max_seconds=max_seconds,
-                               progress=progress, checkpoint=checkpoint,
-                               checkpoint_every=checkpoint_every)
+        out = _resume_precise(solution, problem, log_t=log_t, max_seconds=max_seconds,
+                              progress=progress, checkpoint=checkpoint,
+                              checkpoint_every=checkpoint_every)
+        out = _uncertified(out, last)
+        if checkpoint is not None:
+            out.save(checkpoint)
+        return out
     tail = solve_float64(problem, log_t=log_t, theta_start=solution.theta[-1], log_t0=last,
                          s0=float(solution.s[-1]), max_seconds=max_seconds,
                          progress=progress)
@@ -275,9 +284,20 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
         resid, tail.status, tail.method, tail.precision_bits,
         solution.rhs_evals + tail.rhs_evals, solution.seconds + tail.seconds,
         {**solution.meta, "resumed_at_log_t": last})
+    out = _uncertified(out, last)
     if checkpoint is not None:
         out.save(checkpoint)
     return out
+
+
+def _uncertified(sol: MirrorFlowSolution, resumed_at: float) -> MirrorFlowSolution:
+    """The earlier run's digits do not certify the continuation: drop them and say why."""
+    meta = {k: v for k, v in sol.meta.items() if k != "digits"}
+    meta["resumed_at_log_t"] = resumed_at
+    meta["certificate"] = (f"none: resumed at log t = {resumed_at:g}, and the earlier "
+                           "certificate covers only the run before that; repeat the whole "
+                           "run with solve_mirror_flow(certify=True) for a certificate")
+    return replace(sol, meta=meta)
 
 
 def _resume_precise(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
