@@ -11,6 +11,7 @@ from ._mirror_descent import (
 from ._plan import (
     IntegrationPlan,
     auto_method,
+    check_separable,
     choose_state,
     is_network,
     plan_run,
@@ -26,6 +27,7 @@ from ._solution import (
     FORMAT_VERSION,
     MirrorFlowSolution,
     balance_residuals,
+    content_digest,
 )
 from ._solve import (
     agreeing_digits,
@@ -36,21 +38,33 @@ from ._status import (
     Status,
     status_message,
 )
+from ._stuck import (
+    STUCK_DOMINANCE,
+    STUCK_GRADIENT_RATIO,
+    StuckMonitor,
+    stuck_reason,
+    stuck_samples,
+)
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "LOG2_10",
     "LOG10_2",
+    "STUCK_DOMINANCE",
+    "STUCK_GRADIENT_RATIO",
     "FpType",
     "IntegrationPlan",
     "MirrorFlowSolution",
     "Precision",
     "Status",
+    "StuckMonitor",
     "agreeing_digits",
     "auto_method",
     "balance_residuals",
+    "check_separable",
     "choose_state",
+    "content_digest",
     "is_network",
     "mirror_descent",
     "plan_run",
@@ -58,4 +72,6 @@ __all__ = [
     "solve_float64",
     "solve_mirror_flow",
     "status_message",
+    "stuck_reason",
+    "stuck_samples",
 ]

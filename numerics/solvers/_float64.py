@@ -16,15 +16,20 @@ from scipy.integrate import BDF, DOP853, LSODA, RK23, RK45, Radau
 from scipy.optimize import brentq
 
 from ..problem import Problem, log_loss_and_weights
-from ._plan import choose_state
+from ._plan import choose_state, is_network
 from ._solution import MirrorFlowSolution
 from ._status import Status
+from ._stuck import StuckMonitor
 
 __all__ = ["solve_float64"]
 
 #: scipy steppers by ``solve_ivp`` name.
 METHODS = {"DOP853": DOP853, "RK45": RK45, "RK23": RK23, "Radau": Radau, "BDF": BDF,
            "LSODA": LSODA}
+
+
+#: Accepted steps between two checks of :func:`stuck_reason` on networks.
+_STUCK_EVERY = 64
 
 
 class _OutOfTimeError(Exception):
@@ -72,6 +77,7 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     X, y, model = problem.data.X, problem.data.y, problem.model
     dual = choose_state(problem) == "dual"
+    network, stuck = is_network(model), StuckMonitor(problem)
     theta_of = problem.inverse_mirror if dual else (lambda v: v)
     n_rhs = 0
 
@@ -117,7 +123,10 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
                 break
             s_span.append(float(solver.t))
             states.append(solver.y.copy())
-            if time.perf_counter() > deadline:
+            if network and len(s_span) % _STUCK_EVERY == 0:
+                reason = stuck.update(float(solver.y[-1]), theta_of(solver.y[:-1]))
+                status = Status.STUCK if reason else None
+            if status is None and time.perf_counter() > deadline:
                 status = Status.BUDGET
             if bar is not None and len(s_span) % 32 == 0:
                 bar.update(min(float(states[-1][-1]), log_t) - bar.n)

@@ -14,10 +14,13 @@ from typing import Any, Literal
 
 import sympy as sp
 
+from theory import max_margin
+
 from ..problem import Diagonal, LeakyReLU, Linear, Model, Problem, ReLU, family_inverse
 from ._precision import Precision
 
-__all__ = ["IntegrationPlan", "auto_method", "choose_state", "is_network", "plan_run"]
+__all__ = ["IntegrationPlan", "auto_method", "check_separable", "choose_state", "is_network",
+           "plan_run"]
 
 Method = Literal["float64", "taylor", "radau"]
 State = Literal["dual", "primal"]
@@ -34,6 +37,32 @@ def is_network(model: Model) -> bool:
     (False, True)
     """
     return not isinstance(model, Linear | Diagonal)
+
+
+def check_separable(problem: Problem) -> None:
+    """Refuse, before any work, data that a linear or diagonal model cannot separate.
+
+    Both predict with a linear function ``<x, beta>`` (``beta = u*u - v*v`` or a product of
+    factors takes every value), so mirror flow has a limit direction only if some ``beta``
+    has ``y_i <x_i, beta> > 0`` for every i: the LP feasibility check of
+    :func:`theory.max_margin` (l_inf program, HiGHS). Networks are not checked here (their
+    separability depends on the trajectory; a stuck run ends with a status instead).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory import Potential
+    >>> from numerics import Dataset, Linear, Problem
+    >>> xor = Dataset.from_arrays(np.array([[1.0, 1], [-1, -1], [1, -1], [-1, 1]]),
+    ...                           np.array([1.0, 1, -1, -1]))
+    >>> check_separable(Problem.create(xor, Linear(), Potential.quadratic()))
+    Traceback (most recent call last):
+    ...
+    ValueError: the dataset is not linearly separable through the origin ...
+    """
+    if is_network(problem.model):
+        return
+    max_margin(problem.data.X, problem.data.y, "linf")
 
 
 def has_kinks(model: Model) -> bool:
@@ -221,6 +250,7 @@ def plan_run(problem: Problem, *, dps: int | None = None, method: str = "auto",
     >>> plan_run(prob).describe()
     'float64 float64, dual state, clock s'
     """
+    check_separable(problem)
     if dps is None:
         if method not in ("auto", "float64"):
             raise ValueError(f"method={method!r} needs dps=...: the float64 path is scipy's")

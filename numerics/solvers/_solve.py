@@ -17,7 +17,7 @@ import numpy as np
 
 from ..problem import Problem
 from ._float64 import solve_float64
-from ._plan import plan_run
+from ._plan import check_separable, plan_run
 from ._precision import Precision
 from ._solution import MirrorFlowSolution, balance_residuals
 
@@ -210,6 +210,7 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
     >>> sol.method, sol.meta["digits"]["direction"] > 29
     ('taylor-real128', True)
     """
+    check_separable(problem)
     if dps is not None:
         return _solve_precise_certified(problem, log_t=log_t, dps=dps, log_loss=log_loss,
                                         max_seconds=max_seconds, certify=certify,

@@ -29,6 +29,7 @@ class Status(StrEnum):
     INTERRUPTED = "interrupted"
     CLOCK_LIMIT = "clock_limit"
     STALLED = "stalled"
+    STUCK = "stuck"
     FAILED = "failed"
     ERROR = "error"
 
@@ -56,6 +57,8 @@ _MESSAGES = {
     Status.STALLED: ("the step size collapsed (the flow is too stiff for this method): use "
                      "method='radau' for l_inf-type potentials, or a smaller eta for mirror "
                      "descent"),
+    Status.STUCK: ("stopped early: the network cannot separate some samples from this start "
+                   "(they have margin <= 0 and no active unit), so no target would be reached"),
     Status.FAILED: ("the solver failed (non-finite values or a singular Newton matrix): "
                     "try a higher precision (dps) or another method"),
     Status.ERROR: ("the integrator reported an error: try method='radau' or a higher "

@@ -1,0 +1,105 @@
+"""Runs that cannot reach a separating direction: detected from the state, named by sample.
+
+A network can lose samples for good: when every unit is inactive on x_i (or the only active
+unit dies), ``q_i(θ) = 0`` and ``∇q_i(θ) = 0``, so the sample's own force vanishes. Once the
+samples the network does separate have decayed, ℒ → Σ_dead ℓ(q_i) and the time-changed flow
+crawls (``ds = ℒ dt`` with ℒ → a constant): log t grows like log s, and a run would spend its
+whole budget without news. :func:`stuck_reason` recognises that state at any point θ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..problem import Problem, log_loss_and_weights
+
+__all__ = ["STUCK_DOMINANCE", "STUCK_GRADIENT_RATIO", "StuckMonitor", "stuck_reason",
+           "stuck_samples"]
+
+#: The stuck samples carry all but this fraction of the loss (log ℒ within it of their loss).
+STUCK_DOMINANCE = 1e-2
+#: ... and the stuck samples' gradients are this small against the largest sample gradient
+#: (a dead unit gives exactly 0; a dying one decays like its pre-activation: 1e-6 of the others
+#: at log t = 8.5 in the issue's example, where a sample the flow is still correcting has O(1)).
+STUCK_GRADIENT_RATIO = 1e-3
+
+
+def stuck_samples(problem: Problem, theta: NDArray[np.float64]) -> list[int]:
+    """Samples with margin ``q_i <= 0`` whose gradient ``∇q_i(θ)`` is (nearly) zero: at most
+    :data:`STUCK_GRADIENT_RATIO` of the largest sample gradient.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Dataset, Problem, TwoLayer
+    >>> data = Dataset.from_arrays(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([1.0, 1.0]))
+    >>> theta = np.array([1.0, 0.0, 1.0])          # one ReLU unit w = (1, 0), a = 1
+    >>> prob = Problem.create(data, TwoLayer(width=1, activation="relu"), Potential.quadratic(),
+    ...                       theta0=theta)
+    >>> stuck_samples(prob, theta)                 # the unit is off on x_1 = (-1, 0)
+    [1]
+    """
+    out, grads = problem.model.outputs_and_grads(np.asarray(theta, dtype=float),
+                                                 problem.data.X)
+    q = problem.data.y * out
+    norms = np.linalg.norm(np.asarray(grads, dtype=float), axis=1)
+    dead = (q <= 0) & (norms <= STUCK_GRADIENT_RATIO * float(norms.max()))
+    return [int(i) for i in np.flatnonzero(dead)]
+
+
+def stuck_reason(problem: Problem, theta: NDArray[np.float64]) -> str | None:
+    """A one-line reason if the run at θ is stuck (else ``None``).
+
+    Stuck: some samples have ``q_i <= 0`` and a vanishing gradient (:func:`stuck_samples`), and
+    log ℒ is within :data:`STUCK_DOMINANCE` of their loss alone, so little left in the flow can
+    move them (:class:`StuckMonitor` also asks that this persists while log t doubles).
+    Linear and diagonal models never get here (non-separable data is refused before
+    the run).
+    """
+    dead = stuck_samples(problem, theta)
+    if not dead:
+        return None
+    q = problem.data.y * problem.model.outputs(np.asarray(theta, dtype=float), problem.data.X)
+    total, _ = log_loss_and_weights(q, problem.loss)
+    stuck_only, _ = log_loss_and_weights(q[dead], problem.loss)
+    if total - stuck_only > STUCK_DOMINANCE:
+        return None
+    shown = ", ".join(str(i) for i in dead[:10]) + (", ..." if len(dead) > 10 else "")
+    return (f"samples [{shown}] have margin <= 0 and no active unit left (vanishing gradient), "
+            "and the loss is theirs alone: this network cannot separate them from this "
+            "initialization; try another init seed or scale, or a wider net")
+
+
+class StuckMonitor:
+    """Calls a run stuck when :func:`stuck_reason` holds at log t = a and still holds at
+    log t >= max(2a, a + 1): a state, not a moment, so a sample the flow is about to rescue
+    is not reported.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Dataset, Problem, TwoLayer
+    >>> data = Dataset.from_arrays(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([1.0, 1.0]))
+    >>> theta = np.array([1.0, 0.0, 30.0])         # x_0 separated by far, x_1 dead
+    >>> prob = Problem.create(data, TwoLayer(width=1, activation="relu"), Potential.quadratic(),
+    ...                       theta0=theta)
+    >>> mon = StuckMonitor(prob)
+    >>> mon.update(3.0, theta) is None, mon.update(6.5, theta)[:12]
+    (True, 'samples [1] ')
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.since: float | None = None
+
+    def update(self, log_t: float, theta: NDArray[np.float64]) -> str | None:
+        """The reason if the run has been stuck since log t doubled, else ``None``."""
+        reason = stuck_reason(self.problem, theta)
+        if reason is None:
+            self.since = None
+            return None
+        if self.since is None:
+            self.since = float(log_t)
+            return None
+        return reason if log_t >= max(2 * self.since, self.since + 1) else None
