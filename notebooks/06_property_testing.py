@@ -113,7 +113,7 @@ plt.show()
 # %%
 from hypothesis import given, settings  # noqa: E402
 
-from numerics.checks._verify import check_global_identity  # noqa: E402
+from numerics.checks import check_global_identity  # noqa: E402
 from numerics.testing import potentials, separable_datasets  # noqa: E402
 
 results = []

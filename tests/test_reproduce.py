@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from numerics import two_d
+from numerics.cli import add_reproduce_parser, run_reproduce_cli
 from numerics.reproduce import FORMAT, load_summary, run_reproduce
-from numerics.reproduce.cli import add_reproduce_parser, run_reproduce_cli
 from theory import Potential
 
 TINY = {"claim1": {"setting": "tiny"}, "claim3": {"setting": "tiny"}}

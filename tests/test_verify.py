@@ -21,7 +21,6 @@ import sympy as sp
 from numerics import Diagonal, Linear, MirrorFlowSolution, Problem, TwoLayer, xor
 from numerics.checks import (
     Report,
-    add_verify_parser,
     check_balance,
     check_direction,
     check_global_identity,
@@ -33,9 +32,9 @@ from numerics.checks import (
     integrate,
     parse_norm,
     planted_dataset,
-    run_verify,
     verify,
 )
+from numerics.cli import add_verify_parser, run_verify
 from theory import Potential, max_margin
 
 T = sp.Symbol("t", positive=True)

@@ -1,12 +1,27 @@
 """Checks: diagnostics along a trajectory (margins, identities, gauges, sparsity) and
 the ``verify`` battery of THEORY.md statements with its planted data.
+
+Modules: ``_diagnostics`` (margins, gauges, sparsity), ``_results`` (:class:`Check`,
+:class:`Report`), ``_planted`` (planted data, the battery's runs), ``_norms`` (norm names),
+``_integrate`` (float64 runs, working precision, :data:`BANDS`), ``_conservation``
+(balance law, global identity, smoothed margin, inverse round-trip), ``_directions``
+(limit directions, horizon claims), ``_rates`` (loss and norm slopes) and ``_battery``
+(:func:`verify`). The command line ``mirrorflow verify`` is in :mod:`numerics.cli`.
 """
 
+from ._battery import verify
+from ._conservation import (
+    check_balance,
+    check_global_identity,
+    check_inverse_roundtrip,
+    check_smoothed_margin,
+)
 from ._diagnostics import (
     IdentityResidual,
     diagnose,
     global_identity_residual,
     horizon_gauge,
+    loss_inverse,
     max_margin_gap,
     mirror_alignment,
     norms,
@@ -14,35 +29,19 @@ from ._diagnostics import (
     smoothed_margin,
     sparsity,
 )
-from ._verify import (
-    BANDS,
-    Check,
-    Report,
-    add_verify_parser,
-    check_balance,
-    check_direction,
-    check_global_identity,
-    check_horizon_claim,
-    check_inverse_roundtrip,
-    check_predictor_direction,
-    check_rates,
-    check_smoothed_margin,
-    integrate,
-    parse_norm,
-    planted_dataset,
-    planted_direction,
-    run_verify,
-    slopes,
-    verify,
-    working_epsilon,
-)
+from ._directions import check_direction, check_horizon_claim, check_predictor_direction
+from ._integrate import BANDS, integrate, working_epsilon
+from ._norms import parse_norm
+from ._planted import battery_specs, planted_dataset, planted_direction
+from ._rates import check_rates, slopes
+from ._results import Check, Report
 
 __all__ = [
     "BANDS",
     "Check",
     "IdentityResidual",
     "Report",
-    "add_verify_parser",
+    "battery_specs",
     "check_balance",
     "check_direction",
     "check_global_identity",
@@ -55,6 +54,7 @@ __all__ = [
     "global_identity_residual",
     "horizon_gauge",
     "integrate",
+    "loss_inverse",
     "max_margin_gap",
     "mirror_alignment",
     "norms",
@@ -62,7 +62,6 @@ __all__ = [
     "planted_dataset",
     "planted_direction",
     "q_margin",
-    "run_verify",
     "slopes",
     "smoothed_margin",
     "sparsity",

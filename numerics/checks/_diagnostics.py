@@ -30,6 +30,7 @@ __all__ = [
     "diagnose",
     "global_identity_residual",
     "horizon_gauge",
+    "loss_inverse",
     "max_margin_gap",
     "mirror_alignment",
     "norms",
@@ -154,8 +155,20 @@ def horizon_gauge(problem: Problem, theta: Any) -> float:
     return 0.0 if c == 0.0 else c * fn(theta / c)
 
 
-def _loss_inverse(log_loss: float, loss: str) -> float:
-    """ℓ^{-1}(ℒ): log(1/ℒ) for the exponential loss, -log(e^ℒ - 1) for the logistic loss."""
+def loss_inverse(log_loss: float, loss: str) -> float:
+    """ℓ^{-1}(ℒ): log(1/ℒ) for the exponential loss, -log(e^ℒ - 1) for the logistic loss.
+
+    Parameters
+    ----------
+    log_loss : float
+        log ℒ (the log domain: no underflow).
+    loss : {"exp", "logistic"}
+
+    Examples
+    --------
+    >>> loss_inverse(-3.0, "exp"), round(loss_inverse(-30.0, "logistic"), 6)
+    (3.0, 30.0)
+    """
     if loss == "exp":
         return -log_loss
     L = math.exp(log_loss)
@@ -279,7 +292,7 @@ def smoothed_margin(problem: Problem, theta: Any) -> float:
             "f = |x|^p/p (p > 1, r = ||θ||_p; gradient flow is p = 2) and the hyperbolic "
             "entropy (r = G). Use q_margin for the unsmoothed margin")
     log_loss, _ = log_loss_and_weights(_margins(problem, theta), problem.loss)
-    return _loss_inverse(log_loss, problem.loss) / r ** problem.model.degree
+    return loss_inverse(log_loss, problem.loss) / r ** problem.model.degree
 
 
 # ============================================================================ global identity

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import CLAIMS, run_reproduce
+from ..reproduce import CLAIMS, run_reproduce
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["add_reproduce_parser", "format_table", "run_reproduce_cli"]
 
@@ -84,9 +85,9 @@ def run_reproduce_cli(args: argparse.Namespace) -> int:
                                 progress=not getattr(args, "no_progress", False))
     except ValueError as exc:
         print(f"mirrorflow reproduce: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(format_table(summary))
     for w in summary.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
     print(f"summary and figures in {out}/")
-    return 0 if summary["all_hold"] else 1
+    return EXIT_OK if summary["all_hold"] else EXIT_FAILED

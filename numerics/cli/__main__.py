@@ -1,0 +1,7 @@
+"""``python -m numerics.cli``: the ``mirrorflow`` command line."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
