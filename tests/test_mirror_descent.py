@@ -111,8 +111,8 @@ def test_underflow_stalls_plain_steps_but_not_normalized():
     prob = one_point(QUAD, x=x, theta0=(30.0, 0.0))
     # first step: z += 1e20 e^{-30} x ≈ 9.4e6 x; then ℒ = e^{-9.4e6} underflows to 0
     sol = mirror_descent(prob, 1e20, 10, record_every=1)
-    assert sol.status.startswith("stalled at step 1")
-    assert "normalized=True" in sol.status
+    assert sol.status == "stalled" and sol.meta["reason"].startswith("stalled at step 1")
+    assert "normalized=True" in sol.meta["reason"] and "normalized=True" in sol.message
     assert len(sol.s) == 2 and sol.meta["steps_done"] == 1
     norm = mirror_descent(prob, 2.0, 10, normalized=True)
     assert norm.status == "reached"
@@ -142,4 +142,5 @@ def test_errors():
     with pytest.raises(NotImplementedError, match=r"closed-form inverse.*solve_float64"):
         mirror_descent(no_inverse, 0.1, 10)
     blowup = Problem.create(two_d(6, seed=0), Linear(), Potential.hyperbolic_entropy(1), seed=0)
-    assert mirror_descent(blowup, 1e5, 5).status.startswith("failed: non-finite")
+    failed = mirror_descent(blowup, 1e5, 5)
+    assert failed.status == "failed" and failed.meta["reason"].startswith("non-finite")

@@ -1,4 +1,5 @@
-"""Tests for numerics.problem._models and numerics.problem._backends.
+"""Tests for the models (numerics.problem._activations, _base, _models, _networks) and
+numerics.problem._backends.
 
 Every expectation is independent of the code under test: gradients are compared with sympy
 derivatives of a network rebuilt here from the documented parameter order, and with 6th-order
@@ -362,7 +363,8 @@ def test_heyoka_is_imported_lazily() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, numerics.problem._models, numerics.problem._data; "
+    code = ("import sys, numerics.problem._activations, numerics.problem._base, "
+            "numerics.problem._models, numerics.problem._networks, numerics.problem._data; "
             "print('heyoka' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"

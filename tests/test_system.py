@@ -14,8 +14,10 @@ import sympy as sp
 
 heyoka = pytest.importorskip("heyoka")
 
-from numerics.solvers.precise import (  # noqa: E402  # noqa: E402
+from numerics.solvers import Precision  # noqa: E402
+from numerics.solvers.precise import (  # noqa: E402
     ScalarPotential,
+    TaylorIntegrator,
     build_mirror_flow_system,
     compile_functions,
     integrate_taylor,
@@ -307,6 +309,49 @@ def test_cosh_budget_is_reported():
     run = integrate_taylor(sysm, [0.0] * 4, 1e3, fp_type="float64", budget_seconds=1.0)
     assert run.status == "budget"
     assert 1.0 < run.final_logt < 1e3
+    assert "budget of 1 s" in run.stats["reason"]
+
+
+def test_clock_limit_is_reported_with_its_reason():
+    """GD, one point: the clock s stops at max_clock = 1 long before log t = 100."""
+    x = np.array([[0.75, -0.5]])
+    sysm = build_mirror_flow_system(linear_margins(x, np.array([1.0])), 2, GD)
+    run = integrate_taylor(sysm, [0.125, 0.25], 100.0, fp_type="real128", max_clock=1.0)
+    assert run.status == "clock_limit"
+    assert abs(run.s[-1] - 1) < 1e-30
+    assert "the clock s reached its limit 1 at log t" in run.stats["reason"]
+    assert run.stats["prec"] == 113
+
+
+# ---------------------------------------------------------------- one compilation, several runs
+@pytest.mark.parametrize("logt_mode", ["ode", "quadrature"])
+def test_integrator_is_reused_for_continued_segments(logt_mode):
+    """0 -> log t = 40 -> 100 with one compiled integrator ends where the uninterrupted run ends
+    (to about the working precision), exactly where a freshly compiled one from the same start
+    ends, and compiles once (a run needing more output levels than compiled recompiles)."""
+    X, y = data(8, 4, seed=0)
+    y = np.sign(X @ np.array([1.0, -0.5, 0.25, 0.0]))
+    sysm = build_mirror_flow_system(linear_margins(X, y), 4, HYPENT, state="dual")
+    whole = integrate_taylor(sysm, [0.0] * 4, 100.0, fp_type="real128", logt_mode=logt_mode)
+    integ = TaylorIntegrator(sysm, precision=Precision.of_type("real128"), logt_mode=logt_mode)
+    first = integ.run([0.0] * 4, 40.0)
+    start = (first.clock[-1], [str(v) for v in first.states[-1][:4]], first.logt[-1])
+    second = integ.run(None, 100.0, start=start)
+    assert whole.status == first.status == second.status == "reached"
+    assert first.stats["compiled"] and first.stats["compile_seconds"] > 0
+    assert not second.stats["compiled"] and second.stats["compile_seconds"] == 0.0
+    assert integ.n_compiles == 1
+    with mpmath.workdps(40):
+        assert abs(second.s[-1] - whole.s[-1]) < mpmath.mpf("1e-29") * whole.s[-1]
+        for u, v in zip(second.theta[-1], whole.theta[-1], strict=True):
+            assert abs(to_mpf(u) - to_mpf(v)) < mpmath.mpf("1e-29") * (1 + abs(to_mpf(v)))
+    fresh = integrate_taylor(sysm, [0.0] * 4, 100.0, fp_type="real128", logt_mode=logt_mode,
+                             start=start)
+    assert fresh.stats["steps"] == second.stats["steps"]
+    assert [str(v) for v in fresh.states.ravel()] == [str(v) for v in second.states.ravel()]
+    again = integ.run([0.0] * 4, 1e3)   # from t = 0 again: more output levels in "ode" mode
+    assert again.status == "reached" and again.stats["compiled"] == (logt_mode == "ode")
+    assert integ.n_compiles == (2 if logt_mode == "ode" else 1)
 
 
 # ---------------------------------------------------------------- hand-written VJP, heyoka options

@@ -2,178 +2,28 @@
 
 from __future__ import annotations
 
-import itertools
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import mpmath
 import sympy as sp
 
 from ._derivation import Derivation, Step
 from ._errors import InvalidPotentialError
+from ._horizon import Horizon, horizon_of
 from ._inverse import invert_increasing
 from ._numeric import GUARD_DIGITS, mp_function, symbolic_timeout
+from ._rates import Rates, predicted_rates
+from ._symbols import X, Z
+from ._tidy import asinh_form, tidy
+from ._validation import validate_potential
 
-if TYPE_CHECKING:
-    from ._horizon import Horizon
-    from ._rates import Rates
-
+# X, Z (theory._symbols) and tidy (theory._tidy) are re-exported: the package and
+# theory._balance import them from here.
 __all__ = ["PerLayer", "Potential", "X", "Z", "tidy"]
 
-#: The scalar variable of every potential (real).
-X = sp.Symbol("x", real=True)
-#: The dual variable z = f'(x) (real).
-Z = sp.Symbol("z", real=True)
-
-# Grid on which convexity and definedness are checked (both signs, 1e-4 .. 1e4, plus a
-# uniform part around 0). Documented in Potential's docstring.
-_GRID = sorted(
-    {0.0}
-    | {s * 10 ** (k / 20) for k in range(-80, 81) for s in (-1.0, 1.0)}
-    | {k / 20 for k in range(-100, 101)},
-    key=lambda v: (abs(v), v),   # report the violation nearest to 0 first
-)
 _VERIFY_Z = ("-1000", "-7.3", "-1", "-0.01", "-1e-7", "0.01", "0.5", "1", "7.3", "1000")
-_KINK_FUNCS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
-
-
-def tidy(expr: sp.Expr) -> sp.Expr:
-    """Simplify, collapsing artefacts that hold for real arguments.
-
-    ``Piecewise`` branches on a single point (``Eq(x, 0)``) are dropped (the expressions we
-    build are continuous there), and inverse pairs like ``asinh(sinh(z))`` collapse to ``z``.
-    The simpler of the result and the input (by operation count) is returned.
-
-    Examples
-    --------
-    >>> tidy(sp.asinh(sp.sinh(Z)) + sp.Piecewise((0, sp.Eq(X, 0)), (X, True)))
-    x + z
-    >>> tidy(X**3 / sp.Abs(X) + X)          # no 0/0 at x = 0
-    x*(Abs(x) + 1)
-    >>> tidy(sp.log(Z + sp.sqrt(Z**2 + 1)))   # no overflow or cancellation at large |z|
-    asinh(z)
-    """
-    def at_points(cond) -> bool:
-        return isinstance(cond, sp.Eq) or (
-            isinstance(cond, sp.Or) and all(isinstance(a, sp.Eq) for a in cond.args))
-
-    def point_piecewise(*args):
-        rest = [(e, c) for e, c in args if not at_points(c)]
-        return rest[0][0] if len(rest) == 1 and rest[0][1] == sp.true else sp.Piecewise(*args)
-
-    out = expr.replace(sp.Piecewise, point_piecewise)
-    for outer, inner in ((sp.asinh, sp.sinh), (sp.sinh, sp.asinh), (sp.atanh, sp.tanh),
-                         (sp.log, sp.exp)):
-        out = out.replace(lambda e, o=outer, i=inner: isinstance(e, o) and isinstance(e.args[0], i)
-                          and e.args[0].args[0].is_real, lambda e: e.args[0].args[0])
-    out = _asinh_form(_no_removable_zero(out))
-    try:
-        with symbolic_timeout(10):
-            simpler = sp.simplify(out)
-    except TimeoutError:
-        simpler = out
-    simpler = _no_removable_zero(simpler.replace(sp.Piecewise, point_piecewise))
-    best = min((simpler, out, _no_removable_zero(expr)), key=sp.count_ops)
-    # |x**q| = |x|**q for real x and q (principal branch): x**(-5/2) is NaN in numpy for x < 0
-    best = best.replace(lambda e: isinstance(e, sp.Abs) and isinstance(e.args[0], sp.Pow)
-                        and e.args[0].base.is_real and e.args[0].exp.is_real,
-                        lambda e: sp.Abs(e.args[0].base) ** e.args[0].exp)
-    return _even_in_abs(best)
-
-
-def _even_in_abs(expr: sp.Expr) -> sp.Expr:
-    """Simplify an even function of real ``x`` written with ``|x|`` as a function of ``|x|`` > 0.
-
-    sympy cannot see ``1 - 3/(4 sqrt|x|) + 3 |x|**(3/2) / (2 x**2) = 1 + 3 / (4 sqrt|x|)``
-    (``inf - inf`` at 0 in compiled code) with ``x`` real; with ``|x|`` and ``x**2`` replaced by a
-    positive symbol it can.
-
-    Examples
-    --------
-    >>> _even_in_abs(1 - 3 / (4 * sp.sqrt(sp.Abs(X))) + 3 * sp.Abs(X) ** sp.Rational(3, 2)
-    ...              / (2 * X**2))
-    1 + 3/(4*sqrt(Abs(x)))
-    """
-    for var in sorted(expr.free_symbols, key=str):
-        if not (var.is_real and expr.has(sp.Abs(var))):
-            continue
-        a = sp.Dummy("a", positive=True)
-        even = expr.subs(sp.Abs(var), a).replace(
-            lambda e, v=var: isinstance(e, sp.Pow) and e.base == v and e.exp.is_even,
-            lambda e, a=a: a**e.exp)
-        if var in even.free_symbols:
-            continue
-        try:
-            with symbolic_timeout(5):
-                cand = sp.simplify(even).subs(a, sp.Abs(var))
-        except TimeoutError:
-            continue
-        if sp.count_ops(cand) < sp.count_ops(expr):
-            expr = cand
-    return expr
-
-
-
-def _asinh_form(expr: sp.Expr) -> sp.Expr:
-    """``log(r (a + sqrt(a**2 + c**2))**k)`` as ``log r + k (log c + asinh(a / c))`` (k = 1, 2).
-
-    ``sympy.solve`` inverts sinh-type mirror maps in the log form, which overflows at
-    ``|a| ~ 1e154`` in float64 and cancels catastrophically for negative ``a``; ``asinh`` does
-    neither. Valid for all real ``a`` (the log's argument is positive).
-
-    Examples
-    --------
-    >>> _asinh_form(sp.log(8 * Z**2 + 4 * Z * sp.sqrt(4 * Z**2 + 1) + 1))
-    2*asinh(2*z)
-    >>> _asinh_form(sp.log(Z + sp.sqrt(Z**2 + 4)))
-    asinh(z/2) + log(2)
-    """
-    def rewrite(e: sp.Expr) -> sp.Expr:
-        u = e.args[0]
-        roots = {t for t in sp.preorder_traversal(u) if isinstance(t, sp.Pow)
-                 and t.exp == sp.S.Half}
-        for r in roots:
-            c2 = r.base.as_coeff_Add()[0]
-            if not (c2.is_number and c2 > 0):
-                continue
-            c = sp.sqrt(c2)
-            A = sp.Dummy("a")
-            for a in sp.solve(A**2 - (r.base - c2), A):
-                for k in (1, 2):
-                    ratio = sp.simplify(u / (a + sp.sqrt(a**2 + c2)) ** k)
-                    if ratio.is_number and ratio.is_positive:
-                        return sp.log(ratio) + k * (sp.log(c) + sp.asinh(a / c))
-        return e
-
-    return expr.replace(lambda e: isinstance(e, sp.log) and e.args[0].has(sp.sqrt(sp.Wild("w"))
-                                                                          .func),
-                        rewrite)
-
-def _no_removable_zero(expr: sp.Expr) -> sp.Expr:
-    """x**3/Abs(x) (sympy's form of (|x|^3/3)') is x*Abs(x) for real x != 0 and has a removable
-    0/0 at x = 0 that turns compiled code started at 0 into NaN: use the continuous form."""
-    for s in sorted(expr.free_symbols, key=str):
-        if s.is_real:
-            expr = expr.subs(s**2 / sp.Abs(s), sp.Abs(s))
-    return expr
-
-
-def _is_zero(fn, x0: float, v30: mpmath.mpf) -> bool:
-    """f''(x0) == 0 up to roundoff: exactly 0, or unstable between 30 and 60 digits.
-
-    A genuinely tiny value (exp(-10000)) is stable under a precision change; a value that
-    is zero up to cancellation error is not.
-    """
-    if v30 == 0:
-        return True
-    if abs(v30) > mpmath.mpf(10) ** -20:
-        return False
-    with mpmath.workdps(60):
-        v60 = fn(mpmath.mpf(x0))
-    return v60 == 0 or abs(v30 - v60) > mpmath.mpf(10) ** -6 * abs(v60)
 
 
 def _parse_number(name: str, value: object) -> sp.Expr:
@@ -223,7 +73,8 @@ class Potential:
     Convexity and definedness are checked on a grid of 401 points (±1e-4 .. ±1e4,
     log-spaced, and a uniform grid on [-5, 5]) and at every kink of ``Abs``/``sign``/
     ``Max``/``Min``/``Heaviside``; a violation strictly between grid points is caught later
-    by the monotone numeric inverse, which refuses a non-increasing mirror map.
+    by the monotone numeric inverse, which refuses a non-increasing mirror map (the checks
+    are in :mod:`theory._validation`).
 
     Examples
     --------
@@ -261,7 +112,8 @@ class Potential:
         self.allow_bounded_mirror_map = allow_bounded_mirror_map
         self._inverse_hint = None if inverse_hint is None else self._parse(inverse_hint, var="z")
         self.f: sp.Expr = self.bind(self.expr)
-        self._validate()
+        validate_potential(self.f, self.f1_bound, self.f2_bound,
+                           allow_bounded_mirror_map=allow_bounded_mirror_map)
 
     # ------------------------------------------------------------------ parsing
     def _parse(self, f: str | sp.Expr, var: str = "x") -> sp.Expr:
@@ -306,125 +158,9 @@ class Potential:
         """
         return expr.subs({self.symbols[k]: v for k, v in self.params.items()})
 
-    # --------------------------------------------------------------- validation
     def _mp(self, expr: sp.Expr, var: sp.Symbol = X):
+        """``expr`` with the parameter values bound, compiled for mpmath in ``var``."""
         return mp_function(self.bind(expr), var)
-
-    def _kinks(self) -> list[sp.Expr]:
-        points = {sp.S.Zero}
-        for node in sp.preorder_traversal(self.f):
-            if isinstance(node, _KINK_FUNCS):
-                for arg in node.args:
-                    if arg.has(X):
-                        try:
-                            with symbolic_timeout(5):
-                                sols = sp.solve(sp.Eq(arg, 0), X)
-                        except (TimeoutError, NotImplementedError, ValueError):
-                            sols = []
-                        points.update(s for s in sols if s.is_real)
-            if isinstance(node, sp.Pow) and node.exp.is_number and not node.exp.is_integer:
-                points.add(sp.S.Zero)
-        return sorted(points, key=float)
-
-    def _validate(self) -> None:
-        f, f1, f2 = self._mp(self.f), self._mp(self.f1_bound), self._mp(self.f2_bound)
-        expr = self.f
-        with mpmath.workdps(30):
-            for x0 in _GRID:
-                try:
-                    val = f(mpmath.mpf(x0))
-                except (ValueError, ZeroDivisionError, TypeError):
-                    val = mpmath.nan
-                if not mpmath.isfinite(val):
-                    raise InvalidPotentialError(
-                        f"f = {expr} is not real and finite at x = {x0}: potentials defined on "
-                        "only part of the real line (like x*log(x), which needs x > 0) are not "
-                        "supported yet; use one defined on all of R, e.g. the hyperbolic "
-                        "entropy x*asinh(x/b) - sqrt(x**2+b**2)")
-            kinks = [mpmath.mpf(str(sp.N(k, 30))) for k in self._kinks()]
-            self._check_smoothness(f1, f2, kinks)
-            self._check_convexity(f2, kinks)
-        self._check_range()
-
-    def _check_smoothness(self, f1, f2, kinks) -> None:
-        for c in kinks:
-            for name, fn in (("f'", f1), ("f''", f2)):
-                eps = mpmath.mpf(10) ** -20
-                try:
-                    left, right = fn(c - eps), fn(c + eps)
-                except (ValueError, ZeroDivisionError):
-                    continue
-                both_finite = mpmath.isfinite(left) and mpmath.isfinite(right)
-                size = 1 + abs(left) + abs(right)
-                if both_finite and abs(right - left) > mpmath.mpf(10) ** -6 * size:
-                    what = "differentiable" if name == "f'" else "twice differentiable"
-                    raise InvalidPotentialError(
-                        f"f = {self.f} is not {what} at x = {mpmath.nstr(c, 8)}: {name} jumps "
-                        f"from {mpmath.nstr(left, 6)} to {mpmath.nstr(right, 6)}; mirror flow "
-                        "needs f in C^2 (away from isolated points where f'' -> +inf): smooth "
-                        "the kink, e.g. replace abs(x) by sqrt(x**2 + 1) - 1")
-                if name == "f'" and not both_finite:
-                    raise InvalidPotentialError(
-                        f"f = {self.f} has an unbounded derivative near x = {mpmath.nstr(c, 8)}:"
-                        " f is not differentiable (nor convex) there")
-
-    def _check_convexity(self, f2, kinks) -> None:
-        points = sorted(set(_GRID) | {float(c) + s * 1e-9 for c in kinks for s in (-1, 1)},
-                        key=lambda v: (abs(v), v))      # nearest violation to 0 first
-        values: dict[float, mpmath.mpf] = {}
-        tiny = mpmath.mpf(10) ** -20
-        for x0 in points:
-            if any(abs(x0 - float(c)) < 1e-12 for c in kinks):
-                continue
-            try:
-                val = f2(mpmath.mpf(x0))
-            except (ValueError, ZeroDivisionError):
-                continue
-            if mpmath.isnan(val) or val < -tiny:
-                raise InvalidPotentialError(
-                    f"f = {self.f} is not convex: f''(x) = {mpmath.nstr(val, 6)} < 0 at "
-                    f"x = {x0}; the mirror map must be strictly increasing. Add a convex term "
-                    "that dominates there (e.g. + c*x**2) or pick another f")
-            values[x0] = val
-        zero = {x0: _is_zero(f2, x0, v) for x0, v in values.items()}
-        ordered = sorted(values)
-        for left, right in itertools.pairwise(ordered):
-            if zero[left] and zero[right]:
-                raise InvalidPotentialError(
-                    f"f = {self.f} is not strictly convex: f'' = 0 on [{left}, {right}], so f' "
-                    "is constant there and the mirror map cannot be inverted. Add a strictly "
-                    "convex term, e.g. + x**2/2")
-
-    def _check_range(self) -> None:
-        for side, sign in (("+inf", 1), ("-inf", -1)):
-            lim = self._limit(self.f1_bound, sign)
-            if lim is not None and lim.is_finite:
-                msg = (f"the mirror map f'(x) = {self.f1_bound} tends to {lim} as x -> {side}, "
-                       "so its range is not all of R and mirror flow leaves the dual domain in "
-                       "finite time. Add a term of faster growth (e.g. + x**2/2), or pass "
-                       "allow_bounded_mirror_map=True to accept it")
-                if not self.allow_bounded_mirror_map:
-                    raise InvalidPotentialError(msg)
-                warnings.warn(msg, stacklevel=3)
-
-    def _limit(self, expr: sp.Expr, sign: int) -> sp.Expr | None:
-        """lim expr as x -> sign*inf: sympy first, else a numeric estimate (or None)."""
-        try:
-            with symbolic_timeout(10):
-                lim = sp.limit(expr, X, sign * sp.oo)
-            if lim.is_extended_real and not lim.has(sp.AccumBounds, sp.Limit):
-                return lim
-        except (TimeoutError, NotImplementedError, ValueError, TypeError):
-            pass
-        fn = mp_function(expr, X)
-        with mpmath.workdps(40):
-            vals = [fn(mpmath.mpf(sign) * mpmath.mpf(10) ** k) for k in (8, 16, 32, 64)]
-        if all(mpmath.isfinite(v) for v in vals):
-            if abs(vals[-1] - vals[-2]) <= mpmath.mpf(10) ** -8 * (1 + abs(vals[-2])):
-                return sp.Float(str(vals[-1]), 15)
-            if abs(vals[-1]) > 1e6 * (1 + abs(vals[0])):
-                return sp.oo if vals[-1] > 0 else -sp.oo
-        return None
 
     # -------------------------------------------------------------- derivations
     @cached_property
@@ -496,7 +232,7 @@ class Potential:
             with symbolic_timeout(15):
                 sols = sp.solve(sp.Eq(self.f1, Z), X)
             # log(a + sqrt(a**2 + 1)) forms overflow and cancel in float64: asinh(a) instead
-            candidates += [("sympy.solve", _asinh_form(s)) for s in sols]
+            candidates += [("sympy.solve", asinh_form(s)) for s in sols]
         except (TimeoutError, NotImplementedError, ValueError, TypeError):
             steps.append(Step("sympy.solve found no solution (or timed out)"))
         for origin, cand in candidates:
@@ -618,15 +354,11 @@ class Potential:
     @cached_property
     def horizon(self) -> Horizon:
         """The horizon function of φ (THEORY.md §3), see :class:`theory.Horizon`."""
-        from ._horizon import horizon_of
-
         return horizon_of(self)
 
     def rates(self, depth: int = 1, margin: object = sp.Symbol("gamma", positive=True)
               ) -> Rates:
         """Predicted loss decay and norm growth for an L-homogeneous model (THEORY.md §5)."""
-        from ._rates import predicted_rates
-
         return predicted_rates(self, depth, margin)
 
     # --------------------------------------------------------------- algebra

@@ -2,12 +2,24 @@
 loss, :class:`Problem` and run configs (JSON -> problem).
 """
 
+from ._activations import (
+    Activation,
+    LeakyReLU,
+    Power,
+    ReLU,
+    SquareReLU,
+    get_activation,
+)
 from ._backends import (
     FLOAT64,
     HEYOKA,
     MPMATH,
     Backend,
     get_backend,
+)
+from ._base import (
+    Model,
+    NeuronGroup,
 )
 from ._config import (
     ConfigError,
@@ -27,19 +39,13 @@ from ._loss import (
     log_loss_and_weights,
 )
 from ._models import (
-    MLP,
-    Activation,
     Diagonal,
-    LeakyReLU,
     Linear,
-    Model,
-    NeuronGroup,
-    Power,
-    ReLU,
-    SquareReLU,
-    TwoLayer,
-    get_activation,
     make_model,
+)
+from ._networks import (
+    MLP,
+    TwoLayer,
 )
 from ._problem import (
     LOSSES,

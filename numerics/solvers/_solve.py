@@ -113,9 +113,15 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
     """One precise run, in segments of ``checkpoint_every`` seconds saved to ``checkpoint``.
 
     The run is planned once (:func:`plan_run`); every segment follows that plan."""
-    from .precise import solve_precise  # heyoka (0.6 s to import) is loaded for dps runs only
+    from .precise import PreciseRun  # heyoka (0.6 s to import) is loaded for dps runs only
 
+    if kw.pop("log_loss", None) is not None:
+        raise NotImplementedError("log_loss early stop is float64-only for now; use log_t")
     plan = plan_run(problem, dps=dps, **{k: kw.pop(k) for k in _PLAN_KEYS if k in kw})
+    per_decade = kw.pop("per_decade", 8)
+    if kw:
+        raise TypeError(f"unknown options {sorted(kw)} for a dps=... run; see solve_mirror_flow")
+    runner = PreciseRun(problem, plan)     # compiled once, reused by every segment
     bar = _LogProgress(log_t, f"mirror flow ({label})") if progress else None
     deadline = time.monotonic() + max_seconds
     sol = start
@@ -123,8 +129,8 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
         while True:
             remaining = max(deadline - time.monotonic(), 0.0)
             seg_budget = min(remaining, checkpoint_every) if checkpoint else remaining
-            seg = solve_precise(problem, log_t=log_t, dps=dps, max_seconds=seg_budget,
-                                progress=bar, start=sol, plan=plan, **kw)
+            seg = runner.segment(log_t=log_t, max_seconds=seg_budget, per_decade=per_decade,
+                                 start=sol, progress=bar)
             sol = seg if sol is None else _concat_precise(sol, seg)
             if checkpoint is not None:
                 sol.save(checkpoint)

@@ -13,10 +13,11 @@ import heyoka as hy
 import mpmath
 import numpy as np
 
-from .._precision import FpType, Precision
+from .._precision import LOG2_10, LOG10_2, FpType, Precision
 from ._system import MirrorFlowSystem
 
 __all__ = ["compile_functions", "converter", "n_pars", "par_array", "to_mpf"]
+
 
 def converter(fp_type: FpType, bits: int) -> Callable[[Any], Any]:
     """``conv(value) -> scalar`` of the fp type (see :meth:`Precision.converter`)."""
@@ -38,7 +39,7 @@ def to_mpf(values: Any) -> Any:
         return mpmath.mpf(float(values))
     text = str(values)
     # Enough bits to read every printed digit back, whatever the ambient mpmath precision.
-    with mpmath.workprec(max(mpmath.mp.prec, int(3.33 * len(text)) + 16)):
+    with mpmath.workprec(max(mpmath.mp.prec, int(LOG2_10 * len(text)) + 16)):
         return mpmath.mpf(text)
 
 
@@ -51,6 +52,11 @@ def n_pars(exprs: Sequence[Any]) -> int:
 def par_array(
     system: MirrorFlowSystem, n: int, scale: float, fp_type: FpType, bits: int
 ) -> np.ndarray:
+    """Values of the first ``n`` runtime parameters of ``system`` in the working type.
+
+    ``par[0]`` (the log-time scale) is set to ``scale``; the others are the system's exact
+    constants, evaluated with ten guard digits.
+    """
     conv = converter(fp_type, bits)
     vals = []
     for v in system.par_values[:n]:
@@ -58,7 +64,7 @@ def par_array(
             vals.append(conv(scale))
         else:
             with mpmath.workprec(bits + 20):
-                vals.append(conv(mpmath.mpf(v.evalf(int(bits * 0.30103) + 10))))
+                vals.append(conv(mpmath.mpf(v.evalf(int(bits * LOG10_2) + 10))))
     dtype = Precision.of_type(fp_type, bits if fp_type == "real" else None).dtype
     return np.array(vals, dtype=dtype)
 

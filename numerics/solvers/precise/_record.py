@@ -8,7 +8,7 @@ import contextlib
 import math
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from ._system import MirrorFlowSystem
 
 __all__ = ["RunRecord", "TaylorRun", "initial_state", "output_levels", "start_state",
            "stop_on_sigint"]
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -38,12 +39,16 @@ class RunRecord:
     log_loss : ndarray, shape (N,)
         ``log L`` evaluated from ``states`` at the working precision.
     status : str
-        ``"reached"`` (log t target hit), ``"budget"`` (wall-clock budget spent), ``"clock_limit"``
-        or ``"error"`` (non-finite state or failed step).
+        A :class:`~numerics.solvers.Status` value, stored as its plain string: ``"reached"`` (log
+        t target hit), ``"budget"`` (wall-clock budget spent), ``"interrupted"`` (Ctrl-C),
+        ``"clock_limit"`` or ``"error"`` (non-finite state or failed step).
     stats : dict
         ``steps``, ``seconds`` (integration, wall clock), ``cpu_seconds`` (integration, CPU time of
-        this process: less sensitive to a loaded machine), ``compile_seconds``, ``order``, ``tol``,
-        ``fp_type``, ``prec`` (bits), ``s0``, ``scale``, ``logt_mode``, ``kinks_crossed``.
+        this process: less sensitive to a loaded machine), ``compile_seconds`` (compilation done
+        for this run: 0 when a compiled integrator was reused), ``order``, ``tol``, ``fp_type``,
+        ``prec`` (the working bits: 53, 113 or the MPFR bits), ``s0``, ``scale``, ``logt_mode``,
+        ``kinks_crossed``; the Taylor driver adds ``compiled`` (whether this run compiled the
+        integrator) and, for every status but ``"reached"``, ``reason`` (what happened, where).
     """
 
     clock: np.ndarray
@@ -54,6 +59,11 @@ class RunRecord:
     log_loss: np.ndarray
     status: str
     stats: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A Status member is stored as its plain string (as MirrorFlowSolution does): reprs and
+        # results files read "reached", comparisons with Status members still hold (StrEnum).
+        object.__setattr__(self, "status", str(self.status))
 
     @property
     def final_logt(self) -> float:
@@ -70,18 +80,23 @@ def output_levels(logt0: float, target: float, per_decade: int) -> list[float]:
     return [10.0 ** (k / per_decade) for k in range(k0, k1 + 1)]
 
 
-
 def initial_state(
     system: MirrorFlowSystem, theta0: Sequence[Any], s0_f: float, quad: bool, log_clock: bool,
-    fp_type: FpType, prec: int | None, scale: float, wp: int,
+    fp_type: FpType, prec: int | None, scale: float, wp: int, *,
+    init_f: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[Any, np.ndarray, Any]:
-    """Clock, state and log t at ``s0`` from the first-order expansion at ``s = 0``."""
+    """Clock, state and log t at ``s0`` from the first-order expansion at ``s = 0``.
+
+    ``init_f``: ``system.init_exprs`` compiled over ``system.theta_in`` (compiled here if not
+    given).
+    """
     P = system.n_params
     precision = Precision.of_type(fp_type, prec)
     conv, dtype = converter(fp_type, precision.bits), precision.dtype
-    init_f = compile_functions(
-        system, system.init_exprs, system.theta_in, fp_type=fp_type, prec=prec, scale=scale
-    )
+    if init_f is None:
+        init_f = compile_functions(
+            system, system.init_exprs, system.theta_in, fp_type=fp_type, prec=prec, scale=scale
+        )
     vals = to_mpf(np.asarray(init_f(np.array([conv(v) for v in theta0], dtype=dtype))))
     with mpmath.workprec(wp):
         s0_m = mpmath.mpf(s0_f)
@@ -96,9 +111,14 @@ def initial_state(
 
 def start_state(
     system: MirrorFlowSystem, start: tuple[Any, Sequence[Any], Any], quad: bool,
-    fp_type: FpType, prec: int | None, scale: float, wp: int,
+    fp_type: FpType, prec: int | None, scale: float, wp: int, *,
+    log_loss_f: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[Any, np.ndarray, Any]:
-    """Clock, state and log t of a continued run (see ``start`` in :func:`integrate_taylor`)."""
+    """Clock, state and log t of a continued run (see ``start`` in :func:`integrate_taylor`).
+
+    ``log_loss_f``: ``[system.log_loss]`` compiled over the state (quadrature mode only;
+    compiled here if not given).
+    """
     P = system.n_params
     clock, params, logt = start
     if len(params) != P:
@@ -109,8 +129,8 @@ def start_state(
         clock0, logt0 = mpmath.mpf(clock), mpmath.mpf(logt)
         p = [conv(mpmath.mpf(v)) for v in params]
         if quad:
-            ll = compile_functions(system, [system.log_loss], fp_type=fp_type, prec=prec,
-                                   scale=scale)
+            ll = log_loss_f or compile_functions(system, [system.log_loss], fp_type=fp_type,
+                                                 prec=prec, scale=scale)
             last0 = -to_mpf(np.asarray(ll(np.array([*p, conv(0)], dtype=dtype))))[0]
         else:
             last0 = logt0
@@ -137,7 +157,6 @@ def stop_on_sigint(flags: dict[str, bool]) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
 
 
 #: The record's former name (kept for callers of :func:`integrate_taylor`).

@@ -3,8 +3,8 @@
 :func:`solve_precise` takes the :class:`~numerics.solvers.IntegrationPlan` of the run
 (:func:`~numerics.solvers.plan_run`: method, state, clock, log t mode, tolerance and the
 :class:`~numerics.solvers.Precision`), builds the heyoka system once
-(:func:`problem_system`), hands it to the Taylor driver (:func:`integrate_taylor`) or the
-Radau driver (:func:`integrate_implicit`) and turns the run record into a
+(:func:`problem_system`), hands it to the Taylor driver (:class:`TaylorIntegrator`) or the
+Radau driver (:class:`RadauIntegrator`) and turns the run record into a
 :class:`MirrorFlowSolution` whose float64 arrays serve plots and diagnostics, and whose
 ``theta_mp`` / ``log_loss_mp`` / ``min_margin_mp`` keep the working precision.
 """
@@ -24,11 +24,11 @@ from .._precision import Precision
 from .._solution import MirrorFlowSolution
 from ._compile import to_mpf
 from ._problem_system import problem_system
-from ._radau import integrate_implicit
+from ._radau import RadauIntegrator
 from ._record import RunRecord
-from ._taylor import integrate_taylor
+from ._taylor_integrator import TaylorIntegrator
 
-__all__ = ["mp_balance", "mp_mirror", "solve_precise", "to_solution"]
+__all__ = ["PreciseRun", "mp_balance", "mp_mirror", "solve_precise", "to_solution"]
 
 _X = sp.Symbol("x", real=True)
 
@@ -106,22 +106,54 @@ def _one_blas_thread() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _integrate(problem: Problem, plan: IntegrationPlan, *, log_t: float, max_seconds: float,
-               per_decade: int, start_arg: Any, progress: Any) -> RunRecord:
-    sysm = problem_system(problem, state=plan.state, clock=plan.clock)
-    theta0 = [float(v) for v in problem.theta0]
-    assert plan.precision is not None
-    if plan.method == "radau":
-        with _one_blas_thread():
-            return integrate_implicit(sysm, theta0, float(log_t), dps=plan.precision.dps,
-                                      tol=plan.tol, budget_seconds=max_seconds,
-                                      per_decade=per_decade,
-                                      jacobian_points=plan.jacobian_points, start=start_arg,
+class PreciseRun:
+    """One planned arbitrary-precision run: the heyoka system is built and compiled once,
+    and every checkpoint segment (:meth:`segment`) reuses the compiled integrator.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, two_d
+    >>> from numerics.solvers import plan_run
+    >>> prob = Problem.create(two_d(6, seed=0), Linear(), Potential.quadratic())
+    >>> run = PreciseRun(prob, plan_run(prob, dps=30))
+    >>> first = run.segment(log_t=20.0, max_seconds=60)
+    >>> later = run.segment(log_t=50.0, max_seconds=60, start=first)
+    >>> later.status, float(later.log_t[-1]), later.meta["solver"]["compiled"]
+    ('reached', 50.0, False)
+    """
+
+    def __init__(self, problem: Problem, plan: IntegrationPlan) -> None:
+        if plan.precision is None:
+            raise ValueError("a precise run needs a plan with a precision (plan_run(dps=...))")
+        self.problem, self.plan = problem, plan
+        system = problem_system(problem, state=plan.state, clock=plan.clock)
+        if plan.method == "radau":
+            self.integrator: Any = RadauIntegrator(
+                system, precision=plan.precision, tol=plan.tol,
+                jacobian_points=plan.jacobian_points)
+        else:
+            self.integrator = TaylorIntegrator(
+                system, precision=plan.precision, tol=plan.tol, logt_mode=plan.logt_mode,
+                heyoka_options=dict(plan.heyoka_options))
+
+    def segment(self, *, log_t: float, max_seconds: float, per_decade: int = 8,
+                start: MirrorFlowSolution | None = None,
+                progress: Callable[[float], None] | None = None) -> MirrorFlowSolution:
+        """Integrate from θ0 (or from where ``start`` ended) to ``log_t`` or the budget."""
+        start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
+        theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
+        if self.plan.method == "radau":
+            with _one_blas_thread():
+                run = self.integrator.run(theta0, float(log_t), start=start_arg,
+                                          budget_seconds=max_seconds, per_decade=per_decade,
+                                          progress=progress)
+        else:
+            run = self.integrator.run(theta0, float(log_t), start=start_arg,
+                                      budget_seconds=max_seconds, per_decade=per_decade,
                                       progress=progress)
-    return integrate_taylor(sysm, theta0, float(log_t), fp_type=plan.precision.fp_type,
-                            prec=plan.precision.prec, tol=plan.tol, logt_mode=plan.logt_mode,
-                            per_decade=per_decade, budget_seconds=max_seconds, start=start_arg,
-                            progress=progress, heyoka_options=dict(plan.heyoka_options))
+        reference = None if start is None else start.theta_mp[0]
+        return to_solution(self.problem, run, self.plan, balance_reference=reference)
 
 
 def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float | None = None,
@@ -161,11 +193,9 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
     if plan is None:
         plan = plan_run(problem, dps=dps, method=method, state=state, logt_mode=logt_mode,
                         tol=tol, heyoka_options=heyoka_options)
-    start_arg = None if start is None else _start_arg(problem, plan, start)
-    run = _integrate(problem, plan, log_t=log_t, max_seconds=max_seconds,
-                     per_decade=per_decade, start_arg=start_arg, progress=progress)
-    reference = None if start is None else start.theta_mp[0]
-    return to_solution(problem, run, plan, balance_reference=reference)
+    return PreciseRun(problem, plan).segment(log_t=log_t, max_seconds=max_seconds,
+                                             per_decade=per_decade, start=start,
+                                             progress=progress)
 
 
 def _method_name(plan: IntegrationPlan) -> str:

@@ -13,7 +13,8 @@ with ``z = f'(theta)`` the dual variable and ``q_i = y_i Phi(theta; x_i)`` the m
 ``w_i = exp(log(-l'(q_i)) - log L)`` never overflow.  With the logarithmic clock ``u = log s``
 every right-hand side is multiplied by ``s = exp(u)``.
 
-This module only builds expressions; :mod:`numerics.solvers.precise._taylor` compiles and
+This module only builds expressions (the flow's pieces in ``_system_flow``, sympy conversion and
+the stable loss in ``_system_exprs``); :mod:`numerics.solvers.precise._taylor` compiles and
 integrates them.
 """
 
@@ -23,9 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import heyoka as hy
 import numpy as np
 import sympy as sp
+
+from ._system_exprs import ParTable, sympy_to_heyoka
+from ._system_flow import flow_pieces, make_vars, time_changed_rhs
 
 __all__ = [
     "MarginFn",
@@ -51,10 +54,6 @@ LossKind = Literal["exp", "logistic"]
 #: in double precision (``0.1 * (0.3 * x)`` becomes ``0.03 * x`` rounded), so precompute such
 #: products in Python only when they are exact (powers of 2, signs).
 MarginFn = Callable[[np.ndarray], tuple[Any, ...]]
-
-# Above this margin, log(log1p(exp(-q))) = -q - exp(-q)/2 + O(exp(-2q)) with a relative error below
-# exp(-1400) ~ 2**-2000, while exp(-q) still does not underflow in float64 below it.
-_LOGISTIC_SWITCH = 700.0
 
 
 @dataclass(frozen=True)
@@ -169,115 +168,6 @@ class MirrorFlowSystem:
         return self.n_params
 
 
-class _ParTable:
-    """Collects non-dyadic constants as heyoka runtime parameters (exact at any precision)."""
-
-    def __init__(self) -> None:
-        # Index 0 is reserved for the log-time scale Lambda (set by the integrator).
-        self.values: list[sp.Expr | None] = [None]
-        self._index: dict[sp.Expr, int] = {}
-
-    def par(self, value: sp.Expr) -> Any:
-        # A sympy Float stands for its printed decimal (0.1 -> 1/10), never a guessed closed form.
-        value = sp.nsimplify(value, rational=True) if isinstance(value, sp.Float) else value
-        if value not in self._index:
-            self._index[value] = len(self.values)
-            self.values.append(value)
-        return hy.par[self._index[value]]
-
-
-def _is_dyadic(num: sp.Number) -> bool:
-    if isinstance(num, sp.Integer):
-        return True
-    if isinstance(num, sp.Rational):
-        q = int(num.q)
-        return q & (q - 1) == 0
-    return False
-
-
-def sympy_to_heyoka(
-    expr: sp.Expr, subs: dict[sp.Symbol, Any], pars: _ParTable | None = None
-) -> Any:
-    """Convert a sympy expression with ``heyoka.from_sympy``, keeping every constant exact.
-
-    ``heyoka.from_sympy`` rejects rationals such as ``1/10`` and would round ``pi`` or a float to
-    double precision.  Such constants become runtime parameters ``hy.par[j]`` whose exact values are
-    collected in ``pars`` and set at the working precision when the integrator is compiled.
-
-    Parameters
-    ----------
-    expr : sympy.Expr
-    subs : dict
-        Maps the free sympy symbols to heyoka expressions.
-    pars : _ParTable or None
-        Where constants are collected; with ``None`` a non-dyadic constant raises ``ValueError``.
-
-    Examples
-    --------
-    >>> import sympy as sp, heyoka as hy
-    >>> x = sp.Symbol("x")
-    >>> print(sympy_to_heyoka(2 * x + x**2 / 4, {x: hy.make_vars("a")}))
-    ((2.0000000000000000 * a) + (0.25000000000000000 * a**2.0000000000000000))
-    """
-    expr = sp.sympify(expr)
-    replace: dict[sp.Expr, sp.Symbol] = {}
-    s_dict = dict(subs)
-    atoms = [a for a in expr.atoms(sp.Number, sp.NumberSymbol) if not _is_dyadic(a)]
-    # Negative non-dyadic numbers appear as atoms too; map each to its own parameter.
-    for k, atom in enumerate(sorted(atoms, key=sp.default_sort_key)):
-        if pars is None:
-            raise ValueError(
-                f"constant {atom} cannot be represented exactly; pass a parameter table (pars=...)"
-            )
-        sym = sp.Dummy(f"c{k}")
-        replace[atom] = sym
-        s_dict[sym] = pars.par(atom)
-    if replace:
-        expr = expr.xreplace(replace)
-    return hy.from_sympy(expr, s_dict)
-
-
-def _tree_max(items: Sequence[Any]) -> Any:
-    """max of expressions as a balanced tree of ``a + relu(b - a)``.
-
-    Only used as the shift of a log-sum-exp, which does not depend on the shift mathematically,
-    so its kinks never reach the Taylor coefficients of the result.
-    """
-    items = list(items)
-    while len(items) > 1:
-        nxt = [a + hy.relu(b - a) for a, b in zip(items[0::2], items[1::2], strict=False)]
-        if len(items) % 2:
-            nxt.append(items[-1])
-        items = nxt
-    return items[0]
-
-
-def _logsumexp(terms: Sequence[Any]) -> Any:
-    if len(terms) == 1:
-        return terms[0]
-    m = _tree_max(terms)
-    return m + hy.log(hy.sum([hy.exp(t - m) for t in terms]))
-
-
-def _abs(x: Any) -> Any:
-    return hy.relu(x) + hy.relu(-x)
-
-
-def _log_loss_terms(q: Sequence[Any], loss: LossKind) -> tuple[list[Any], list[Any]]:
-    """Per-sample ``log l(q_i)`` and ``log(-l'(q_i))``, stable for margins of any size."""
-    if loss == "exp":
-        return [-qi for qi in q], [-qi for qi in q]
-    log_l, log_dl = [], []
-    for qi in q:
-        # log softplus(-q): direct where exp(-q) cannot underflow, asymptotic series above.
-        direct = hy.log(hy.relu(-qi) + hy.log1p(hy.exp(-_abs(qi))))
-        series = -qi - hy.exp(-qi) / 2.0
-        log_l.append(hy.select(hy.gt(qi, hy.expression(_LOGISTIC_SWITCH)), series, direct))
-        # log sigmoid(-q) = -softplus(q)
-        log_dl.append(-(hy.relu(qi) + hy.log1p(hy.exp(-_abs(qi)))))
-    return log_l, log_dl
-
-
 def _as_potentials(potential: ScalarPotential | Sequence[ScalarPotential], n: int) -> list:
     if isinstance(potential, ScalarPotential):
         return [potential] * n
@@ -289,23 +179,61 @@ def _as_potentials(potential: ScalarPotential | Sequence[ScalarPotential], n: in
     return pots
 
 
-def _unpack_margin(
-    out: tuple[Any, ...], P: int, need_g: bool
-) -> tuple[list[Any], Any, list[Any]]:
-    if len(out) not in (2, 3):
-        raise ValueError("margin_fn must return (q, G) or (q, G, kinks)")
-    q = list(np.asarray(out[0], dtype=object).ravel())
-    if not need_g:
-        return q, None, list(out[2]) if len(out) == 3 else []
-    if out[1] is None:
-        raise ValueError("margin_fn returned G=None; pass gradient='reverse' to differentiate q")
-    kinks = list(out[2]) if len(out) == 3 else []
-    if callable(out[1]):
-        return q, out[1], kinks
-    G = np.asarray(out[1], dtype=object)
-    if G.shape != (len(q), P):
-        raise ValueError(f"margin_fn returned G of shape {G.shape}, expected {(len(q), P)}")
-    return q, G, kinks
+def _check_options(state: str, clock: str, loss: str, gradient: str) -> None:
+    if state not in ("dual", "primal"):
+        raise ValueError(f"state must be 'dual' or 'primal', got {state!r}")
+    if clock not in ("s", "log_s"):
+        raise ValueError(f"clock must be 's' or 'log_s', got {clock!r}")
+    if loss not in ("exp", "logistic"):
+        raise ValueError(f"loss must be 'exp' or 'logistic', got {loss!r}")
+    if gradient not in ("given", "reverse"):
+        raise ValueError(f"gradient must be 'given' or 'reverse', got {gradient!r}")
+
+
+def _checked_potentials(
+    n_params: int, potential: ScalarPotential | Sequence[ScalarPotential], state: StateKind
+) -> list[ScalarPotential]:
+    P = int(n_params)
+    if P < 1:
+        raise ValueError(f"n_params must be positive, got {n_params}")
+    pots = _as_potentials(potential, P)
+    if state == "dual" and any(p.inverse is None for p in pots):
+        raise ValueError(
+            "state='dual' needs the inverse mirror map (f')^{-1}; give ScalarPotential(inverse=...)"
+            " or use state='primal'"
+        )
+    return pots
+
+
+class _Potentials:
+    """The scalar potentials as heyoka expressions, their constants collected in ``pars``."""
+
+    def __init__(self, pots: list[ScalarPotential], pars: ParTable) -> None:
+        self.pots, self.pars = pots, pars
+
+    def apply(self, which: str, args: Sequence[Any]) -> list[Any]:
+        """``fprime``, ``fsecond`` or ``inverse`` of every coordinate at ``args``."""
+        return [sympy_to_heyoka(getattr(p, which), {p.x: a}, self.pars)
+                for p, a in zip(self.pots, args, strict=True)]
+
+    def theta_and_z(self, pvars: list[Any], state: StateKind) -> tuple[list[Any], list[Any]]:
+        """``theta`` and ``z = f'(theta)`` as expressions of the state variables."""
+        if state == "dual":
+            return self.apply("inverse", pvars), list(pvars)
+        return list(pvars), self.apply("fprime", pvars)
+
+
+def _startup_exprs(margin_fn: MarginFn, fns: _Potentials, th_in: list[Any], state: StateKind,
+                   loss: LossKind, gradient: Literal["given", "reverse"]) -> list[Any]:
+    """``[p(0) (P), dp/ds(0) (P), log L(theta0), d log L/ds(0)]`` in terms of ``theta0``: for
+    ``p(s0) = p0 + s0 p'(0)`` and the start of ``log t``."""
+    fsec_in = fns.apply("fsecond", th_in)
+    flow0 = flow_pieces(margin_fn, th_in, fsec_in, loss=loss, gradient=gradient)
+    if state == "dual":
+        p0, dp0 = fns.apply("fprime", th_in), flow0.force
+    else:
+        p0, dp0 = list(th_in), flow0.dtheta
+    return [*p0, *dp0, flow0.log_loss, flow0.dlog_loss]
 
 
 def build_mirror_flow_system(
@@ -362,120 +290,28 @@ def build_mirror_flow_system(
     >>> [str(v) for v, _ in sysm.quadrature_equations]
     ['p0', 'p1', 'nll']
     """
-    if state not in ("dual", "primal"):
-        raise ValueError(f"state must be 'dual' or 'primal', got {state!r}")
-    if clock not in ("s", "log_s"):
-        raise ValueError(f"clock must be 's' or 'log_s', got {clock!r}")
-    if loss not in ("exp", "logistic"):
-        raise ValueError(f"loss must be 'exp' or 'logistic', got {loss!r}")
-    if gradient not in ("given", "reverse"):
-        raise ValueError(f"gradient must be 'given' or 'reverse', got {gradient!r}")
-    P = int(n_params)
-    if P < 1:
-        raise ValueError(f"n_params must be positive, got {n_params}")
-    pots = _as_potentials(potential, P)
-    if state == "dual" and any(p.inverse is None for p in pots):
-        raise ValueError(
-            "state='dual' needs the inverse mirror map (f')^{-1}; give ScalarPotential(inverse=...)"
-            " or use state='primal'"
-        )
-
-    pars = _ParTable()
-    pvars = list(hy.make_vars(*[f"p{k}" for k in range(P)])) if P > 1 else [hy.make_vars("p0")]
-    th_in = list(hy.make_vars(*[f"th{k}" for k in range(P)])) if P > 1 else [hy.make_vars("th0")]
-
-    def conv(expr: sp.Expr, pot: ScalarPotential, arg: Any) -> Any:
-        return sympy_to_heyoka(expr, {pot.x: arg}, pars)
-
-    if state == "dual":
-        theta = [conv(p.inverse, p, v) for p, v in zip(pots, pvars, strict=True)]
-        z = list(pvars)
-    else:
-        theta = list(pvars)
-        z = [conv(p.fprime, p, v) for p, v in zip(pots, pvars, strict=True)]
-    fsec = [conv(p.fsecond, p, th) for p, th in zip(pots, theta, strict=True)]
-
-    def flow_pieces(th: list[Any], f2: list[Any]) -> tuple[Any, list[Any], list[Any], list[Any]]:
-        if gradient == "reverse":
-            # Differentiate with respect to fresh variables, then substitute theta(state).
-            tv = (
-                list(hy.make_vars(*[f"dq_arg{k}" for k in range(P)]))
-                if P > 1
-                else [hy.make_vars("dq_arg0")]
-            )
-            q_raw, _, kinks_raw = _unpack_margin(margin_fn(np.array(tv, dtype=object)), P, False)
-            back = {f"dq_arg{k}": th[k] for k in range(P)}
-            q = [hy.subs(qi, back) for qi in q_raw]
-            kinks = [hy.subs(ki, back) for ki in kinks_raw]
-        else:
-            q, G, kinks = _unpack_margin(margin_fn(np.array(th, dtype=object)), P, True)
-        log_l, log_dl = _log_loss_terms(q, loss)
-        log_loss = _logsumexp(log_l)
-        if len(q) == 1 and loss == "exp":
-            w = [hy.expression(1.0)]
-        else:
-            w = [hy.exp(ld - log_loss) for ld in log_dl]
-        if gradient == "reverse":
-            cv = (
-                list(hy.make_vars(*[f"dq_w{i}" for i in range(len(q))]))
-                if len(q) > 1
-                else [hy.make_vars("dq_w0")]
-            )
-            grad = hy.diff_tensors(
-                [hy.sum([c * qi for c, qi in zip(cv, q_raw, strict=True)])], tv
-            ).gradient
-            back.update({f"dq_w{i}": w[i] for i in range(len(q))})
-            force = [hy.subs(g, back) for g in grad]
-        elif callable(G):
-            force = list(G(list(w)))
-            if len(force) != P:
-                raise ValueError(
-                    f"the vjp returned by margin_fn gave {len(force)} components, expected {P}"
-                )
-        else:
-            zero = hy.expression(0.0)
-            force = [hy.sum([w[i] * G[i, k] for i in range(len(q))]) or zero for k in range(P)]
-        dtheta = [force[k] / f2[k] for k in range(P)]
-        dll = -hy.sum([force[k] * dtheta[k] for k in range(P)])  # d log L / ds <= 0
-        return log_loss, force, dtheta, [q, kinks, dll]
-
-    log_loss, force, dtheta, (q, kinks, dll) = flow_pieces(theta, fsec)
-    dparam = force if state == "dual" else dtheta
-    scale = hy.par[0]
-    logt = hy.make_vars("logt")
-    nll = hy.make_vars("nll")
-    # d(log t)/ds = exp(-log t - log L) with log t = Lambda * logt.
-    if clock == "s":
-        rhs = [*dparam, hy.exp(-scale * logt - log_loss) / scale]
-        rhs_q = [*dparam, -dll / scale]
-    else:
-        s = hy.exp(hy.time)
-        rhs = [s * r for r in dparam] + [hy.exp(hy.time - scale * logt - log_loss) / scale]
-        rhs_q = [s * r for r in dparam] + [-s * dll / scale]
-    equations = list(zip([*pvars, logt], rhs, strict=True))
-    quadrature_equations = list(zip([*pvars, nll], rhs_q, strict=True))
-
-    # Start-up data at s = 0 in terms of theta0 (for p(s0) = p0 + s0 p'(0) and the log t start).
-    fsec_in = [conv(p.fsecond, p, v) for p, v in zip(pots, th_in, strict=True)]
-    ll0, force0, dth0, (_, _, dll0) = flow_pieces(th_in, fsec_in)
-    if state == "dual":
-        p0 = [conv(p.fprime, p, v) for p, v in zip(pots, th_in, strict=True)]
-        dp0 = force0
-    else:
-        p0, dp0 = list(th_in), dth0
-    init = [*p0, *dp0, ll0, dll0]
-
+    _check_options(state, clock, loss, gradient)
+    pots = _checked_potentials(n_params, potential, state)
+    P = len(pots)
+    fns = _Potentials(pots, ParTable())
+    pvars, th_in = make_vars("p", P), make_vars("th", P)
+    theta, z = fns.theta_and_z(pvars, state)
+    fsec = fns.apply("fsecond", theta)
+    flow = flow_pieces(margin_fn, theta, fsec, loss=loss, gradient=gradient)
+    dparam = flow.force if state == "dual" else flow.dtheta
+    equations, quadrature_equations, logt = time_changed_rhs(pvars, dparam, flow, clock)
+    init = _startup_exprs(margin_fn, fns, th_in, state, loss, gradient)
     return MirrorFlowSystem(
         equations=equations,
         quadrature_equations=quadrature_equations,
         variables=(*pvars, logt),
-        par_values=tuple(pars.values),
+        par_values=tuple(fns.pars.values),
         theta=tuple(theta),
         z=tuple(z),
-        log_loss=log_loss,
-        dlog_loss=dll,
-        margins=tuple(q),
-        kinks=tuple(kinks),
+        log_loss=flow.log_loss,
+        dlog_loss=flow.dlog_loss,
+        margins=tuple(flow.margins),
+        kinks=tuple(flow.kinks),
         theta_in=tuple(th_in),
         init_exprs=tuple(init),
         n_params=P,

@@ -1,0 +1,393 @@
+"""The Radau IIA run loop: step-size control, output levels, kinks and the clock switch.
+
+:class:`RadauDriver` holds the state of one run (the current point, step size, counters,
+records) and moves it with :meth:`~RadauDriver.step_once` until the target, the budget, an
+error or Ctrl-C; :meth:`~RadauDriver.finish` turns it into a :class:`RunRecord`.
+:class:`RadauSettings` are the validated options of :class:`~._radau.RadauIntegrator`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import heyoka as hy
+import mpmath
+import numpy as np
+
+from .._precision import LOG10_2, RADAU_GUARD_BITS, Precision
+from .._status import Status
+from ._compile import converter, to_mpf
+from ._radau_kinks import KinkLocator
+from ._radau_step import DoubleStep, Poly, RadauStep
+from ._record import RunRecord
+
+__all__: list[str] = []
+
+_FACMAX, _FACMIN, _SAFETY = 2.0, 0.2, 0.8
+_CLOCK_NAMES = {"s": "s", "log_s": "log s"}
+#: Digits per bit of the default tolerance: log10(2) to the five digits it always had (exactly
+#: 0.30103), so that runs at the default tolerance keep their steps to the last digit.
+_TOL_DIGITS_PER_BIT = round(LOG10_2, 5)
+
+
+@dataclass(frozen=True)
+class RadauSettings:
+    """Validated options of a Radau IIA integrator (see :func:`integrate_implicit`).
+
+    ``jacobian_stages`` are the stages whose predicted values get Jacobians for the Newton
+    matrix (``None``: the Jacobian at the step start, ``newton_jacobian="start"``); ``h0`` is
+    ``None`` for the default of the system's clock.
+    """
+
+    stages: int
+    tol: float
+    s0: float
+    h0: float | None
+    newton_tol: float
+    max_newton: int
+    max_steps: int
+    loglogt_after: float | None
+    jacobian_stages: tuple[int, ...] | None
+    reuse_jacobians: bool
+    kink_events: bool
+
+    @classmethod
+    def create(
+        cls, bits: int, *, tol: float | None, stages: int, s0: float | None, h0: float | None,
+        newton_tol: float, max_newton: int, max_steps: int, loglogt_after: float | None,
+        newton_jacobian: str, jacobian_points: int | None, reuse_jacobians: bool,
+        kink_events: bool,
+    ) -> RadauSettings:
+        """Check the options (errors name the option) and fill in the defaults at ``bits``."""
+        if not (isinstance(stages, int) and 1 <= stages <= 12):
+            raise ValueError(f"stages must be an integer in 1..12, got {stages!r}")
+        digits_avail = (bits - RADAU_GUARD_BITS) * _TOL_DIGITS_PER_BIT
+        tol_f = 10.0 ** -(digits_avail + 2) if tol is None else float(tol)
+        if not 0 < tol_f < 1:
+            raise ValueError(f"tol must lie in (0, 1), got {tol}")
+        s0_f = 0.01 * math.sqrt(tol_f) if s0 is None else float(s0)
+        if not s0_f > 0:
+            raise ValueError(f"s0 must be positive, got {s0}")
+        if newton_jacobian not in ("stages", "start"):
+            raise ValueError(f"newton_jacobian must be 'stages' or 'start', got "
+                             f"{newton_jacobian!r}")
+        sel = tuple(range(stages))
+        if jacobian_points is not None:
+            if not (isinstance(jacobian_points, int) and 1 <= jacobian_points <= stages):
+                raise ValueError(f"jacobian_points must be an integer in 1..stages, got "
+                                 f"{jacobian_points!r}")
+            spread = np.round(np.linspace(0, stages - 1, jacobian_points)).astype(int)
+            sel = tuple(int(k) for k in np.unique(spread))
+        switch = None if loglogt_after is None else float(loglogt_after)
+        if switch is not None and not switch > 0:
+            raise ValueError(f"loglogt_after must be positive or None, got {loglogt_after}")
+        return cls(stages, tol_f, s0_f, None if h0 is None else float(h0), newton_tol,
+                   max_newton, max_steps, switch, sel if newton_jacobian == "stages" else None,
+                   reuse_jacobians, kink_events)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A point of the run in the working clock and working state."""
+
+    clock: Any
+    y: np.ndarray
+
+
+class RadauDriver:
+    """One run of Radau IIA with step doubling, from ``origin`` to ``log t = levels[-1]``.
+
+    Parameters
+    ----------
+    step
+        A fresh :class:`RadauStep` (its counters become the run's).
+    kinks
+        Kink location, or None to step across kinks.
+    settings, precision
+        The integrator's options and working precision.
+    origin
+        The start: system clock and state (parameters, then ``log t``), working precision.
+    levels
+        Sorted ``log t`` values to record, the target last.
+    budget_seconds, progress
+        Wall-clock budget; called with ``log t`` at most every 0.2 s (``log log t`` phase).
+    """
+
+    def __init__(
+        self, step: RadauStep, kinks: KinkLocator | None, settings: RadauSettings,
+        precision: Precision, origin: Cursor, levels: list[float], *, budget_seconds: float,
+        progress: Callable[[float], None] | None,
+    ) -> None:
+        self._step, self._kinks, self._set = step, kinks, settings
+        self._bits, self._wp = precision.bits, precision.mp_bits
+        self._conv = converter("real", self._bits)
+        self._levels, self._target = list(levels), float(levels[-1])
+        self.cur = origin
+        self.records: list[tuple[Any, np.ndarray]] = [(origin.clock, origin.y)]
+        self.record_seconds = [0.0]
+        log_clock = step.fns.system.clock == "log_s"
+        h0 = settings.h0 if settings.h0 is not None else (1e-3 if log_clock else settings.s0)
+        self.h = self._conv(h0)
+        self.steps = self.rejected = self.kinks_cut = self.kinks_refined = 0
+        self.status: Status | None = None
+        self.reason = self.error_message = self._last_failure = ""
+        self._polys: list[Poly] = []  # collocation data of the last accepted step (predictions)
+        self._latest: DoubleStep | None = None  # the last successful double step
+        self._budget, self._progress = budget_seconds, progress
+        self._t_start = time.perf_counter()
+        self._deadline = self._t_start + budget_seconds
+        self._next_report = self._t_start
+
+    # ---------------------------------------------------------------- the loop
+    def run(self) -> None:
+        """Step until the run ends; errors and Ctrl-C end it after the last completed step."""
+        try:
+            self.start()
+            while self.status is None:
+                self.step_once()
+        except (FloatingPointError, ZeroDivisionError, ValueError) as exc:  # non-finite state
+            self._end(Status.ERROR, f"{exc} {self._where()}", message=str(exc))
+        except KeyboardInterrupt:  # Ctrl-C: keep every completed step (cur is one)
+            self._end(Status.INTERRUPTED, f"interrupted (Ctrl-C) {self._where()}")
+
+    def start(self) -> None:
+        """Switch clocks if the start is past ``loglogt_after``; the first Jacobian."""
+        self._switch_clock()
+        self._step.jacobian(self.cur.clock, self.cur.y)
+        self._next_report = time.perf_counter()
+
+    def step_once(self) -> None:
+        """Attempt one double step: accept it (recording levels it reaches), or shrink ``h``."""
+        if self._stopped():
+            return
+        h_try, level = self._aim()
+        res = self._double_step(h_try)
+        cut = None
+        if res is not None and self._kinks is not None:
+            cut = self._kinks.first_crossing(*res.halves)
+        if cut is not None:
+            # A ReLU kink inside the step: end the step on it (the flow is smooth on each
+            # side), then move the end onto the root of the new step's interpolant
+            level = None
+            h_try, res = self.handle_kink(h_try, cut)
+        if res is None:
+            self._newton_failed(h_try)
+            return
+        if not math.isfinite(res.err):
+            self._reject(self.h / 4)
+            return
+        exponent = -1.0 / (self._step.tab.order + 1)
+        fac = min(_FACMAX, max(_FACMIN, _SAFETY * (res.err + 1e-300) ** exponent))
+        if res.err > 1.0:
+            self._reject(h_try * self._conv(min(fac, 0.9)))
+            return
+        self.steps += 1
+        if level is not None:
+            self._accept_on_level(h_try, res.y1, level, fac)
+        else:
+            self._accept(h_try, res.y1, fac, cut_short=cut is not None)
+
+    def handle_kink(self, h_try: Any, cut: tuple[float, int]) -> tuple[Any, DoubleStep | None]:
+        """Redo the step to end on the kink ``cut = (fraction, index)``, then move its end (up to
+        six times) onto the root of the redone step's collocation polynomial, until it moves by
+        less than ``2^(16 - bits)`` of the step."""
+        assert self._kinks is not None
+        sig: Any = cut[0]
+        self.kinks_cut += 1
+        res = None
+        for _ in range(6):
+            h_try = h_try * (self._conv(sig) if isinstance(sig, float) else sig)
+            res = self._double_step(h_try)
+            sig = None if res is None else self._kinks.refine(*res.halves, cut[1])
+            # measured on the 8/8/4 net: stopping at 1e-18 instead kept 29 digits
+            if sig is None or abs(float(sig - 1)) < 2.0 ** (16 - self._bits):
+                break
+            self.kinks_refined += 1
+        return h_try, res
+
+    def record_level(self, clock: Any, y: np.ndarray) -> None:
+        """Record the point ``(clock, y)`` (working clock and state) and the wall time."""
+        self.records.append(self._step.to_system(clock, y))
+        self.record_seconds.append(time.perf_counter() - self._t_start)
+
+    # ---------------------------------------------------------------- moves
+    def _stopped(self) -> bool:
+        """End the run on the budget or ``max_steps``; report progress."""
+        if time.perf_counter() >= self._deadline:
+            self._end(Status.BUDGET, f"wall-clock budget of {self._budget:g} s spent "
+                      f"{self._where()}")
+            return True
+        if self._progress is not None and time.perf_counter() >= self._next_report:
+            self._next_report = time.perf_counter() + 0.2
+            self._progress(self._logt())
+        if self.steps >= self._set.max_steps:
+            self._end(Status.ERROR, f"max_steps = {self._set.max_steps} accepted steps "
+                      f"{self._where()}")
+            return True
+        return False
+
+    def _aim(self) -> tuple[Any, float | None]:
+        """The step to try, and the level it ends on (in the ``log log t`` clock levels are
+        step ends)."""
+        if self._step.mapped and self._levels:
+            v_level = np.log(np.array([self._conv(self._levels[0])], dtype=hy.real))[0]
+            if float(v_level - self.cur.clock) <= float(self.h) * (1 + 1e-9):
+                return v_level - self.cur.clock, self._levels[0]
+        return self.h, None
+
+    def _double_step(self, hh: Any) -> DoubleStep | None:
+        res = self._step.double_step(self.cur.clock, self.cur.y, hh, self._polys,
+                                     self._set.reuse_jacobians)
+        if res is not None:
+            self._latest = res
+        return res
+
+    def _newton_failed(self, h_try: Any) -> None:
+        self._last_failure = f"{self._step.last_failure} {self._where(h_try)}"
+        self._reject(self.h / 4)
+
+    def _reject(self, h: Any) -> None:
+        self.h = h
+        self.rejected += 1
+
+    def _accept_on_level(self, h_try: Any, y1: np.ndarray, level: float, fac: float) -> None:
+        """The step ended exactly on ``log t = level`` (``v = log level`` is the clock)."""
+        self._levels.pop(0)
+        self._advance(h_try, y1)
+        self.record_level(self.cur.clock, self.cur.y)
+        if level >= self._target:
+            self._end(Status.REACHED)
+            return
+        if float(h_try) > 0.5 * float(self.h):  # a short step to a level keeps h
+            self.h = h_try * self._conv(fac)
+        self._step.jacobian(self.cur.clock, self.cur.y)
+
+    def _accept(self, h_try: Any, y1: np.ndarray, fac: float, *, cut_short: bool) -> None:
+        """Record the levels inside the step (system clock), then move to its end."""
+        lt0, lt1 = self.cur.y[-1], y1[-1]
+        while not self._step.mapped and self._levels and float(lt1) >= self._levels[0]:
+            level = self._levels.pop(0)
+            self.record_level(*self._state_at_level(h_try, lt0, lt1, level))
+            if level >= self._target:
+                self._end(Status.REACHED)
+                return
+        self._advance(h_try, y1)
+        if not cut_short:  # a step cut short at a kink keeps h
+            self.h = self.h * self._conv(fac)
+        self._switch_clock()
+        self._step.jacobian(self.cur.clock, self.cur.y)
+
+    def _advance(self, h_try: Any, y1: np.ndarray) -> None:
+        """Move to the end of the accepted step; its collocation data predicts the next."""
+        assert self._latest is not None
+        self.cur = Cursor(self.cur.clock + h_try, y1)
+        self._polys = [self._step.keep(self._latest.second)]
+
+    def _state_at_level(self, H: Any, lt0: Any, lt1: Any, level: float) -> tuple[Any, np.ndarray]:
+        """State at ``log t = level`` inside the accepted step ``[clock, clock + H]`` (Newton on
+        the step fraction, safeguarded by bisection)."""
+        clock, conv = self.cur.clock, self._conv
+        lv, lo, hi = conv(level), conv(0.0), conv(1.0)
+        sig = (lv - lt0) / (lt1 - lt0)
+        best = None
+        for _ in range(12):
+            yl = self._retried_double_step(sig * H).y1
+            f = yl[-1] - lv
+            best = (clock + sig * H, yl)
+            if abs(float(f)) <= 2.0 ** (-self._bits + 8) * max(1.0, abs(level)):
+                break
+            if f > 0:
+                hi = sig
+            else:
+                lo = sig
+            slope = H * self._step.logt_rate(clock + sig * H, yl)
+            new = sig - f / slope if float(slope) > 0 else (lo + hi) / 2
+            sig = new if lo < new < hi else (lo + hi) / 2
+        assert best is not None
+        return best
+
+    def _retried_double_step(self, hh: Any) -> DoubleStep:
+        """A double step from the current point, with a new Jacobian after each failure."""
+        for _retry in range(3):
+            res = self._double_step(hh)
+            if res is not None:
+                return res
+            self._step.jacobian(self.cur.clock, self.cur.y)
+        raise FloatingPointError("Newton failed while locating an output level")
+
+    def _switch_clock(self) -> None:
+        """Past ``log t = loglogt_after``: continue with ``v = log log t`` as the clock.
+
+        The system's clock becomes a state: states grow like powers of log t (THEORY.md §5),
+        exponentials in v, resolved with steps of about constant size; and log t is no longer a
+        stiff mode.
+        """
+        switch = self._set.loglogt_after
+        if switch is None or self._step.mapped or float(self.cur.y[-1]) < switch:
+            return
+        lt = self.cur.y[-1]
+        rate = self._step.logt_rate(self.cur.clock, self.cur.y)
+        self.cur = Cursor(
+            np.log(np.array([lt], dtype=hy.real))[0],
+            np.concatenate([self.cur.y[:-1], np.array([self.cur.clock], dtype=hy.real)]),
+        )
+        self._step.use_loglogt_clock()
+        self._polys = []
+        self.h = self.h * rate / lt
+
+    # ---------------------------------------------------------------- the end
+    def _logt(self) -> float:
+        return float(np.exp(float(self.cur.clock))) if self._step.mapped else float(self.cur.y[-1])
+
+    def _where(self, h: Any = None) -> str:
+        """Where the run is, for reasons: log t, accepted steps, step size (``h``, default the
+        current one) and its clock."""
+        clock = "log log t" if self._step.mapped else _CLOCK_NAMES[self._step.fns.system.clock]
+        h = self.h if h is None else h
+        return (f"at log t = {self._logt():.6g} after {self.steps} steps "
+                f"(step size {float(h):.3g} in {clock})")
+
+    def _end(self, status: Status, reason: str = "", *, message: str = "") -> None:
+        if status is not Status.REACHED and self._last_failure:
+            reason = f"{reason}; last Newton failure: {self._last_failure}"
+        self.status, self.reason, self.error_message = status, reason, message
+
+    def finish(self, compile_seconds: float, *, compiled: bool) -> RunRecord:
+        """The run record: every recorded point (and the last one unless the target was hit),
+        read out at the working precision, and the run's statistics."""
+        seconds = time.perf_counter() - self._t_start
+        status = self.status or Status.ERROR
+        records = list(self.records)
+        if status != Status.REACHED:
+            records.append(self._step.to_system(self.cur.clock, self.cur.y))
+        out = _read_out(self._step, records, self._wp)
+        st = self._set
+        stats = {
+            "steps": self.steps, "rejected": self.rejected, "seconds": seconds,
+            "compile_seconds": compile_seconds, "order": self._step.tab.order,
+            "stages": st.stages, "tol": st.tol, "prec": self._bits, "fp_type": "real",
+            "s0": st.s0, "method": "radau_iia", "kinks_cut": self.kinks_cut,
+            "kinks_refined": self.kinks_refined, "record_seconds": self.record_seconds,
+            "error_message": self.error_message, "compiled": compiled, **self._step.stats,
+        }
+        if status != Status.REACHED:
+            stats["reason"] = self.reason
+        return RunRecord(**out, status=status, stats=stats)
+
+
+def _read_out(step: RadauStep, records: list[tuple[Any, np.ndarray]], wp: int) -> dict[str, Any]:
+    """Clock, ``s``, ``log t``, states, ``theta`` and ``log L`` (mpmath) at the records."""
+    fns = step.fns
+    P, log_clock = fns.system.n_params, fns.system.clock == "log_s"
+    states_r = np.array([r[1] for r in records], dtype=hy.real)
+    post = np.asarray(fns.post(np.ascontiguousarray(states_r.T)))
+    with mpmath.workprec(wp):
+        clocks = np.array([to_mpf(r[0]) for r in records], dtype=object)
+        s_vals = np.array([mpmath.exp(c) if log_clock else c for c in clocks], dtype=object)
+        states = to_mpf(states_r)
+        return {"clock": clocks, "s": s_vals, "logt": np.array(states[:, -1], dtype=object),
+                "states": states, "theta": to_mpf(post[:P].T), "log_loss": to_mpf(post[P])}

@@ -1,0 +1,344 @@
+"""One Radau IIA step (and one step-doubling double step) in MPFR arithmetic.
+
+The collocation equations are solved by simplified Newton iterations whose residuals are
+computed in MPFR while the corrections come from float64 solves on the scaled Jacobian
+(:mod:`._radau_newton`).  Newton matrices are built from Jacobians at the *predicted stage
+values* (the collocation polynomial of the previous step): ``f''`` varies by orders of magnitude
+across one step (cosh), and a Jacobian frozen at the step's start contracts too slowly.
+
+The right-hand side is evaluated for all stages in one batched call, into preallocated buffers:
+heyoka's ``real`` numpy arrays leak the MPFR storage of every freshly allocated array, so the hot
+paths only write into existing arrays (a :class:`~._radau_newton.WorkBuffers` pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import heyoka as hy
+import numpy as np
+import scipy.linalg as sla
+
+from ._compile import converter
+from ._radau_compile import ImplicitFunctions
+from ._radau_newton import (
+    Jacobians,
+    SingularNewtonMatrixError,
+    WorkBuffers,
+    lu_factor,
+    newton_matrix,
+    scaled_jacobians,
+    scaled_residual,
+)
+from ._radau_tableau import RadauTableau
+
+__all__: list[str] = []
+
+#: Collocation values live in a ring of this many work buffers (the latest few steps' polys).
+_RING = 12
+
+
+@dataclass(frozen=True)
+class Poly:
+    """Collocation data of a step: values at ``clock + h * [0, c_1..c_s]`` (a work buffer)."""
+
+    clock: Any
+    h: Any
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """An accepted Newton solve: the end state, the collocation data and the stage Jacobians
+    used (``None`` when the Newton matrix came from the Jacobian at the step start)."""
+
+    y1: np.ndarray
+    poly: Poly
+    jacobians: Jacobians | None
+
+
+@dataclass(frozen=True)
+class DoubleStep:
+    """Two half steps and the error estimate (a weighted RMS norm) against one full step."""
+
+    y1: np.ndarray
+    err: float
+    first: Poly
+    second: Poly
+
+    @property
+    def halves(self) -> tuple[Poly, Poly]:
+        return self.first, self.second
+
+
+class RadauStep:
+    """Radau IIA steps with simplified Newton iterations (states: ``hy.real`` arrays).
+
+    One object per run: it owns the run's counters (:attr:`stats`), the Jacobian at the last
+    accepted point with its LU cache, and the working clock (the system's, or ``v = log log t``
+    after :meth:`use_loglogt_clock`).
+
+    Parameters
+    ----------
+    fns, tab, bufs
+        Compiled functions, tableau at ``fns.bits`` and the MPFR work-buffer pool.
+    tol
+        Error weights ``tol (1 + |y|)``.
+    newton_tol, max_iter
+        Newton stops when the RMS of the scaled correction is below ``newton_tol``; it fails
+        after ``max_iter`` iterations or when a correction shrinks by less than 0.9.
+    jacobian_stages
+        Stages whose predicted values get Jacobians for the Newton matrix, or ``None`` for the
+        Jacobian at the step start.
+    """
+
+    def __init__(
+        self, fns: ImplicitFunctions, tab: RadauTableau, bufs: WorkBuffers, *, tol: float,
+        newton_tol: float, max_iter: int, jacobian_stages: Sequence[int] | None,
+    ) -> None:
+        self.fns, self.tab, self._bufs = fns, tab, bufs
+        self.bits = fns.bits
+        self.s, self.N = tab.stages, fns.system.n_params + 1
+        conv = converter("real", self.bits)
+        self.tol_r = conv(tol)
+        self.zero, self.one = conv(0.0), conv(1.0)
+        self._eps = conv(2.0 ** (-self.bits // 2))
+        self._two_p = 2.0**tab.order - 1
+        self.newton_tol, self.max_iter = newton_tol, max_iter
+        self._stage_points = (None if jacobian_stages is None
+                              else np.array(list(jacobian_stages), dtype=int))
+        self.stats = {"newton_iterations": 0, "jacobian_evaluations": 0, "rhs_evaluations": 0,
+                      "lu_factorizations": 0, "newton_failures": 0}
+        self.mapped = False
+        self.last_failure = ""  # why the last step returned None
+        self._J: Jacobians | None = None  # scaled Jacobian at the last accepted point
+        self._sc: np.ndarray | None = None
+        self._lu: dict[str, tuple[Any, np.ndarray]] = {}
+        self._ring = 0
+
+    # ---------------------------------------------------------------- evaluations
+    def f(self, clocks: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """``F`` at the columns of ``Y`` (N, m) and clocks (m,), in a work buffer (N, m).
+
+        The buffer is overwritten by the next call with the same ``m``: use it at once.
+        """
+        N, m = Y.shape
+        self.stats["rhs_evaluations"] += m
+        X = self._bufs.get("f_in", (N + 1, m))
+        out = self._bufs.get("f_out", (N, m))
+        if not self.mapped:
+            np.copyto(X[:N], Y)
+            np.copyto(X[N], clocks)
+            return self.fns.rhs(X, out=out)
+        # Working clock v = log log t, state (params, c): with F = (F_p, F_logt) in clock c,
+        # d(params)/dv = log t F_p / F_logt and dc/dv = log t / F_logt.
+        np.copyto(X[: N - 1], Y[:-1])
+        np.exp(clocks, out=X[N - 1])
+        np.copyto(X[N], Y[-1])
+        F = self.fns.rhs(X, out=self._bufs.get("f_sys", (N, m)))
+        g = self._bufs.get("f_g", (N, m))
+        np.divide(X[N - 1], F[-1], out=out[-1])
+        np.copyto(g, out[-1][None, :])
+        np.multiply(F[:-1], g[:-1], out=out[:-1])
+        return out
+
+    def logt_rate(self, clock: Any, y: np.ndarray) -> Any:
+        """The last component of ``F`` at one point (``d log t / dc`` in the system clock)."""
+        return self.f(np.array([clock], dtype=hy.real), y[:, None])[-1, 0]
+
+    def use_loglogt_clock(self) -> None:
+        """From now on the working clock is ``v = log log t`` and the system clock a state."""
+        self.mapped = True
+
+    def to_system(self, clock: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+        """``(system clock, system state)`` for a working clock and working state."""
+        if not self.mapped:
+            return clock, y
+        lt = np.exp(np.array([clock], dtype=hy.real))
+        return y[-1], np.concatenate([y[:-1], lt])
+
+    # ---------------------------------------------------------------- Newton matrices
+    def jacobian(self, clock: Any, y: np.ndarray) -> None:
+        """Scaled Jacobian ``D^-1 J D`` at ``(clock, y)`` (float64) for the simplified Newton."""
+        sc = self.tol_r + self.tol_r * np.abs(y)
+        self._J = self._jacobians_at(np.array([clock], dtype=hy.real), y[None, :], sc)
+        self._sc = sc
+        self._lu.clear()
+
+    def _jacobians_at(self, clocks: np.ndarray, Ys: np.ndarray, sc: np.ndarray) -> Jacobians:
+        J = scaled_jacobians(self.f, self._bufs, clocks, Ys, sc, self._eps, self.one)
+        self.stats["jacobian_evaluations"] += Ys.shape[0]
+        return J
+
+    def _factor(self, M: np.ndarray) -> Any:
+        self.stats["lu_factorizations"] += 1
+        return lu_factor(M)
+
+    def _lu_at(self, h: Any) -> tuple[Any, np.ndarray]:
+        """LU and row scales from the Jacobian at the last accepted point (cached per ``h``)."""
+        key = str(h)
+        if key not in self._lu:
+            assert self._J is not None
+            M, rows = newton_matrix(h, self._J, self.tab)
+            self._lu[key] = (self._factor(M), rows)
+        return self._lu[key]
+
+    def _newton_matrix(
+        self, clocks: np.ndarray, Yb: np.ndarray, h: Any, predicted: bool,
+        reuse: Jacobians | None,
+    ) -> tuple[Jacobians | None, Any, np.ndarray]:
+        """``(stage Jacobians or None, LU, row scales)`` of the step's Newton matrix."""
+        if not (predicted and self._stage_points is not None):
+            return (None, *self._lu_at(h))
+        if reuse is None:
+            sel = self._stage_points
+            assert self._sc is not None  # set by jacobian() before the first step
+            reuse = self._jacobians_at(clocks[sel], Yb[sel], self._sc)
+        M, rows = newton_matrix(h, reuse, self.tab, clocks)
+        return reuse, self._factor(M), rows
+
+    # ---------------------------------------------------------------- one step
+    def predict(
+        self, polys: Sequence[Poly], clock: Any, y_s: np.ndarray, h: Any
+    ) -> np.ndarray | None:
+        """Initial stage increments (a work buffer (s, N)) from the collocation polynomials of
+        earlier steps, or None; ``y_s`` holds the step's start in every row.
+
+        Each new node takes the polynomial (of ``polys``) whose own interval ends nearest to it.
+        """
+        if not polys:
+            return None
+        nodes = [self.zero, *self.tab.c]
+        W = self._bufs.get("p_w", (self.s + 1,))
+        out = self._bufs.get("p_z", (self.s, self.N))
+        for j, cj in enumerate(self.tab.c):
+            t = clock + h * cj
+            poly = min(polys, key=lambda p: max(0.0, float((t - p.clock) / p.h) - 1.0))
+            sj = (t - poly.clock) / poly.h
+            for k, nk in enumerate(nodes):
+                v = self.one
+                for m, nm in enumerate(nodes):
+                    if m != k:
+                        v = v * (sj - nm) / (nk - nm)
+                W[k] = v
+            np.matmul(W, poly.values, out=out[j])
+        np.subtract(out, y_s, out=out)
+        return out if np.all(np.isfinite(out.astype(float))) else None
+
+    def _slot(self) -> np.ndarray:
+        """The next of the ring's work buffers for collocation values (short-lived polys)."""
+        self._ring = (self._ring + 1) % _RING
+        return self._bufs.get(f"ring{self._ring}", (self.s + 1, self.N))
+
+    def keep(self, poly: Poly) -> Poly:
+        """A copy of ``poly`` that outlives the ring (the accepted step's, for predictions)."""
+        kept = self._bufs.get("ring_kept", (self.s + 1, self.N))
+        np.copyto(kept, poly.values)
+        return Poly(poly.clock, poly.h, kept)
+
+    def step(
+        self, clock: Any, y: np.ndarray, h: Any, polys: Sequence[Poly] = (),
+        reuse: Jacobians | None = None,
+    ) -> StepResult | None:
+        """One step of size ``h``, or ``None`` if Newton failed (the cause in
+        :attr:`last_failure`).
+
+        ``polys`` predict the stage values; ``reuse`` gives the stage Jacobians instead of new
+        ones (each stage takes the one nearest in the clock).
+        """
+        try:
+            return self._step(clock, y, h, polys, reuse)
+        except (SingularNewtonMatrixError, FloatingPointError) as exc:
+            # singular Newton matrix, or a non-finite Jacobian at wild predicted stage values
+            self.stats["newton_failures"] += 1
+            self.last_failure = str(exc)
+            return None
+
+    def _step(
+        self, clock: Any, y: np.ndarray, h: Any, polys: Sequence[Poly], reuse: Jacobians | None
+    ) -> StepResult | None:
+        assert self._sc is not None
+        s, N = self.s, self.N
+        clocks = clock + h * self.tab.c
+        Zb, Yb = self._bufs.get("n_z", (s, N)), self._bufs.get("n_y", (s, N))
+        y_s, sc_s = self._bufs.get("n_y0", (s, N)), self._bufs.get("n_sc", (s, N))
+        np.copyto(y_s, y[None, :])
+        np.copyto(sc_s, self._sc[None, :])
+        Z = self.predict(polys, clock, y_s, h)
+        if Z is None:
+            np.multiply(y_s, self.zero, out=Zb)
+        else:
+            np.copyto(Zb, Z)
+        np.add(y_s, Zb, out=Yb)
+        jac, lu, rows = self._newton_matrix(clocks, Yb, h, bool(polys), reuse)
+        values = self._newton(clocks, y, h, lu, rows)
+        if values is None:
+            return None
+        return StepResult(values[-1].copy(), Poly(clock, h, values), jac)
+
+    def _newton(
+        self, clocks: np.ndarray, y: np.ndarray, h: Any, lu: Any, rows: np.ndarray
+    ) -> np.ndarray | None:
+        """Simplified Newton on the stage increments (work buffer ``n_z``, predicted on entry):
+        the collocation values (a ring buffer (s + 1, N)), or None."""
+        s, N = self.s, self.N
+        Zb, Yb, R, D = (self._bufs.get(k, (s, N)) for k in ("n_z", "n_y", "n_r", "n_dz"))
+        y_s, sc_s = self._bufs.get("n_y0", (s, N)), self._bufs.get("n_sc", (s, N))
+        hA = self._bufs.get("n_ha", (s, s))
+        np.multiply(self.tab.A, h, out=hA)
+        dn_prev = None
+        for _it in range(self.max_iter):
+            np.add(y_s, Zb, out=Yb)
+            F = self.f(clocks, Yb.T)  # (N, s)
+            np.matmul(hA, F.T, out=R)
+            np.subtract(R, Zb, out=R)
+            np.divide(R, sc_s, out=R)
+            r = scaled_residual(R, rows)
+            if not np.all(np.isfinite(r)):
+                self.last_failure = "non-finite Newton residual"
+                return None
+            dz = sla.lu_solve(lu, r, check_finite=False)
+            self.stats["newton_iterations"] += 1
+            dn = float(np.sqrt(np.mean(dz * dz)))
+            np.copyto(D, dz.reshape(s, N), casting="unsafe")
+            np.multiply(D, sc_s, out=D)
+            np.add(Zb, D, out=Zb)
+            if dn <= self.newton_tol:
+                values = self._slot()
+                np.copyto(values[0], y)
+                np.add(y_s, Zb, out=values[1:])
+                return values
+            if dn_prev is not None and dn > 0.9 * dn_prev:
+                break
+            dn_prev = dn
+        self.stats["newton_failures"] += 1
+        self.last_failure = "Newton iterations did not converge"
+        return None
+
+    # ---------------------------------------------------------------- step doubling
+    def double_step(
+        self, clock: Any, y: np.ndarray, hh: Any, polys: Sequence[Poly], reuse_jacobians: bool
+    ) -> DoubleStep | None:
+        """Two half steps of ``hh / 2`` and the error estimate against one full step (which
+        reuses the half steps' stage Jacobians when ``reuse_jacobians``), or None."""
+        half = hh / 2
+        a = self.step(clock, y, half, polys)
+        if a is None:
+            return None
+        b = self.step(clock + half, a.y1, half, [a.poly])
+        if b is None:
+            return None
+        both = reuse_jacobians and a.jacobians is not None and b.jacobians is not None
+        reuse = a.jacobians + b.jacobians if both else None
+        big = self.step(clock, y, hh, [a.poly, b.poly], reuse)
+        if big is None:
+            return None
+        return DoubleStep(b.y1, self._error(y, b.y1, big.y1), a.poly, b.poly)
+
+    def _error(self, y: np.ndarray, y1: np.ndarray, y_big: np.ndarray) -> float:
+        """Weighted RMS of the two-half-steps minus one-step difference, over ``2^p - 1``."""
+        sc = self.tol_r + self.tol_r * np.maximum(np.abs(y), np.abs(y1))
+        e = ((y1 - y_big) / sc).astype(float)
+        return float(np.sqrt(np.mean(e * e))) / self._two_p

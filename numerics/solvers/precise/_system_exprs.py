@@ -1,0 +1,132 @@
+"""Heyoka expressions from sympy and the numerically stable pieces of the loss.
+
+Constants that are not dyadic become runtime parameters (:class:`ParTable`), so that they are
+exact at every precision; ``log L`` is a log-sum-exp of per-sample log losses, stable for margins
+of any size.  Used by :func:`numerics.solvers.precise.build_mirror_flow_system`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import heyoka as hy
+import sympy as sp
+
+__all__ = ["ParTable", "log_loss_terms", "logsumexp", "sympy_to_heyoka", "tree_max"]
+
+LossKind = Literal["exp", "logistic"]
+
+# Above this margin, log(log1p(exp(-q))) = -q - exp(-q)/2 + O(exp(-2q)) with a relative error below
+# exp(-1400) ~ 2**-2000, while exp(-q) still does not underflow in float64 below it.
+_LOGISTIC_SWITCH = 700.0
+
+
+class ParTable:
+    """Collects non-dyadic constants as heyoka runtime parameters (exact at any precision)."""
+
+    def __init__(self) -> None:
+        # Index 0 is reserved for the log-time scale Lambda (set by the integrator).
+        self.values: list[sp.Expr | None] = [None]
+        self._index: dict[sp.Expr, int] = {}
+
+    def par(self, value: sp.Expr) -> Any:
+        # A sympy Float stands for its printed decimal (0.1 -> 1/10), never a guessed closed form.
+        value = sp.nsimplify(value, rational=True) if isinstance(value, sp.Float) else value
+        if value not in self._index:
+            self._index[value] = len(self.values)
+            self.values.append(value)
+        return hy.par[self._index[value]]
+
+
+def _is_dyadic(num: sp.Number) -> bool:
+    if isinstance(num, sp.Integer):
+        return True
+    if isinstance(num, sp.Rational):
+        q = int(num.q)
+        return q & (q - 1) == 0
+    return False
+
+
+def sympy_to_heyoka(
+    expr: sp.Expr, subs: dict[sp.Symbol, Any], pars: ParTable | None = None
+) -> Any:
+    """Convert a sympy expression with ``heyoka.from_sympy``, keeping every constant exact.
+
+    ``heyoka.from_sympy`` rejects rationals such as ``1/10`` and would round ``pi`` or a float to
+    double precision.  Such constants become runtime parameters ``hy.par[j]`` whose exact values are
+    collected in ``pars`` and set at the working precision when the integrator is compiled.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+    subs : dict
+        Maps the free sympy symbols to heyoka expressions.
+    pars : ParTable or None
+        Where constants are collected; with ``None`` a non-dyadic constant raises ``ValueError``.
+
+    Examples
+    --------
+    >>> import sympy as sp, heyoka as hy
+    >>> x = sp.Symbol("x")
+    >>> print(sympy_to_heyoka(2 * x + x**2 / 4, {x: hy.make_vars("a")}))
+    ((2.0000000000000000 * a) + (0.25000000000000000 * a**2.0000000000000000))
+    """
+    expr = sp.sympify(expr)
+    replace: dict[sp.Expr, sp.Symbol] = {}
+    s_dict = dict(subs)
+    atoms = [a for a in expr.atoms(sp.Number, sp.NumberSymbol) if not _is_dyadic(a)]
+    # Negative non-dyadic numbers appear as atoms too; map each to its own parameter.
+    for k, atom in enumerate(sorted(atoms, key=sp.default_sort_key)):
+        if pars is None:
+            raise ValueError(
+                f"constant {atom} cannot be represented exactly; pass a parameter table (pars=...)"
+            )
+        sym = sp.Dummy(f"c{k}")
+        replace[atom] = sym
+        s_dict[sym] = pars.par(atom)
+    if replace:
+        expr = expr.xreplace(replace)
+    return hy.from_sympy(expr, s_dict)
+
+
+def tree_max(items: Sequence[Any]) -> Any:
+    """max of expressions as a balanced tree of ``a + relu(b - a)``.
+
+    Only used as the shift of a log-sum-exp, which does not depend on the shift mathematically,
+    so its kinks never reach the Taylor coefficients of the result.
+    """
+    items = list(items)
+    while len(items) > 1:
+        nxt = [a + hy.relu(b - a) for a, b in zip(items[0::2], items[1::2], strict=False)]
+        if len(items) % 2:
+            nxt.append(items[-1])
+        items = nxt
+    return items[0]
+
+
+def logsumexp(terms: Sequence[Any]) -> Any:
+    """``log sum exp(terms)``, shifted by their maximum (:func:`tree_max`)."""
+    if len(terms) == 1:
+        return terms[0]
+    m = tree_max(terms)
+    return m + hy.log(hy.sum([hy.exp(t - m) for t in terms]))
+
+
+def _abs(x: Any) -> Any:
+    return hy.relu(x) + hy.relu(-x)
+
+
+def log_loss_terms(q: Sequence[Any], loss: LossKind) -> tuple[list[Any], list[Any]]:
+    """Per-sample ``log l(q_i)`` and ``log(-l'(q_i))``, stable for margins of any size."""
+    if loss == "exp":
+        return [-qi for qi in q], [-qi for qi in q]
+    log_l, log_dl = [], []
+    for qi in q:
+        # log softplus(-q): direct where exp(-q) cannot underflow, asymptotic series above.
+        direct = hy.log(hy.relu(-qi) + hy.log1p(hy.exp(-_abs(qi))))
+        series = -qi - hy.exp(-qi) / 2.0
+        log_l.append(hy.select(hy.gt(qi, hy.expression(_LOGISTIC_SWITCH)), series, direct))
+        # log sigmoid(-q) = -softplus(q)
+        log_dl.append(-(hy.relu(qi) + hy.log1p(hy.exp(-_abs(qi)))))
+    return log_l, log_dl

@@ -1,0 +1,278 @@
+"""One run of a compiled Taylor integrator: step callback, output levels, kinks, the record.
+
+:class:`TaylorDriver` owns everything that lives for one run (the recorded points, the pending
+output levels, ``log t`` by quadrature, the stop flags, step and kink counts); the compiled
+``heyoka.taylor_adaptive`` and its cfuncs belong to
+:class:`~numerics.solvers.precise._taylor_integrator.TaylorIntegrator`, which builds a driver per
+run.  heyoka calls the driver's bound methods :meth:`TaylorDriver.step` (after every step) and,
+through a :class:`~numerics.solvers.precise._taylor_events.Relay`, :meth:`TaylorDriver.on_level`
+(output levels in ``logt_mode="ode"``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import heyoka as hy
+import mpmath
+import numpy as np
+
+from .._precision import Precision
+from .._status import Status
+from ._compile import to_mpf
+from ._logtime import LogTime
+from ._record import RunRecord, stop_on_sigint
+from ._system import MirrorFlowSystem
+from ._taylor_events import EventLayout
+
+__all__ = ["RunSetup", "TaylorDriver"]
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What one run starts from and stops at (built by ``TaylorIntegrator.run``)."""
+
+    system: MirrorFlowSystem
+    precision: Precision
+    quad: bool
+    clock0: Any
+    state0: np.ndarray
+    logt0: Any
+    logt_target: float
+    scale: float
+    levels: list[float]
+    tol_f: float
+    max_clock: float
+    budget_seconds: float
+    progress: Callable[[float], None] | None
+
+    @property
+    def log_clock(self) -> bool:
+        """True in the clock ``u = log s``."""
+        return self.system.clock == "log_s"
+
+
+class TaylorDriver:
+    """Propagate a reset ``taylor_adaptive`` ``ta`` for one run and record its points.
+
+    ``layout`` says which of ``ta``'s terminal events are the target and the kinks.
+
+    ``records`` holds ``(clock, state, log t)``: the start, every output level crossed, and the
+    end point.  :meth:`propagate` runs heyoka (crossing kinks), :meth:`finish` decides the status
+    and its reason and evaluates theta and log L at the recorded points.
+    """
+
+    def __init__(self, ta: Any, setup: RunSetup, layout: EventLayout) -> None:
+        self.ta, self.setup, self.layout = ta, setup, layout
+        self.conv = setup.precision.converter()
+        self.wp = setup.precision.mp_bits
+        self.records: list[tuple[Any, np.ndarray, Any]] = [
+            (setup.clock0, setup.state0, setup.logt0)
+        ]
+        self.pending = list(setup.levels)
+        self.logtime = LogTime(setup.precision.bits, setup.logt0) if setup.quad else None
+        self.flags = {"reached": False, "budget": False, "interrupted": False}
+        self.steps, self.kinks_crossed = 0, 0
+        self.outcome: Any = None
+        self.deadline = self.next_report = 0.0
+        self.seconds = self.cpu_seconds = 0.0
+
+    # ------------------------------------------------------------------ heyoka callbacks
+    def on_level(self, ta: Any, t: Any, d_sgn: int) -> None:
+        """Non-terminal event of an output level (``logt_mode="ode"``): record the point."""
+        ta.update_d_output(t)
+        out = np.array(ta.d_output, copy=True)
+        with mpmath.workprec(self.wp):
+            self.records.append((to_mpf(t), out, to_mpf(out[-1]) * self.setup.scale))
+
+    def step(self, ta: Any) -> bool:
+        """Step callback: quadrature of log t, progress reports, budget; False stops heyoka."""
+        if self.flags["interrupted"]:
+            return False
+        if self.setup.quad and not self._quad_step(ta):
+            return False
+        progress = self.setup.progress
+        if progress is not None and time.perf_counter() >= self.next_report:
+            self.next_report = time.perf_counter() + 0.2
+            progress(self.current_logt())
+        if time.perf_counter() >= self.deadline:
+            self.flags["budget"] = True
+            return False
+        return True
+
+    def current_logt(self) -> float:
+        """``log t`` at the integrator's current time, as a float."""
+        if self.logtime is not None:
+            return float(self.logtime.logt)
+        return float(to_mpf(self.ta.state[-1])) * self.setup.scale
+
+    # ------------------------------------------------------------------ log t by quadrature
+    def _step_exponent(self, ta: Any) -> tuple[Any, Any, list[Any], list[Any]]:
+        """``(h, c0, E, dE)``: the last step and its exponent ``E(sigma)`` with derivative."""
+        h = to_mpf(ta.last_h)
+        c0 = to_mpf(ta.time) - h
+        g = [to_mpf(v) * self.setup.scale for v in np.asarray(ta.tc)[self.setup.system.n_params]]
+        if self.setup.log_clock:
+            g[0] += c0
+            g[1] += 1
+        dg = [k * g[k] for k in range(1, len(g))] or [mpmath.mpf(0)]
+        return h, c0, g, dg
+
+    def _record_level(self, ta: Any, step: tuple[Any, Any, list[Any], list[Any]],
+                      level: Any) -> None:
+        """Record the point of the last step where ``log t = level``."""
+        assert self.logtime is not None
+        h, c0, g, dg = step
+        sig = self.logtime.solve(g, dg, h, level)
+        ta.update_d_output(self.conv(c0 + sig))
+        self.records.append((c0 + sig, np.array(ta.d_output, copy=True), level))
+
+    def _quad_step(self, ta: Any) -> bool:
+        """Advance log t over the step just taken; record crossed levels; stop at the target."""
+        assert self.logtime is not None
+        with mpmath.workprec(self.wp):
+            step = self._step_exponent(ta)
+            h, _, g, dg = step
+            lt1 = self.logtime.at(g, dg, h)
+            while self.pending and self.pending[0] <= lt1:
+                self._record_level(ta, step, mpmath.mpf(self.pending.pop(0)))
+            if lt1 >= self.setup.logt_target:
+                self._record_level(ta, step, mpmath.mpf(self.setup.logt_target))
+                self.flags["reached"] = True
+                return False
+            self.logtime.logt = lt1
+        return True
+
+    # ------------------------------------------------------------------ propagation
+    def _chunk_end(self) -> Any:
+        """End of the next ``propagate_until``.
+
+        In quadrature mode no event bounds the step: a flow that is polynomial in the clock
+        (gradient flow, linear model) would be taken in one infinite step.  Propagate in chunks.
+        """
+        max_clock = self.setup.max_clock
+        if not self.setup.quad:
+            return self.conv(max_clock)
+        c = float(to_mpf(self.ta.time))
+        nxt = c + 2.0 if self.setup.log_clock else c + max(1.0, c)
+        return self.conv(min(nxt, max_clock))
+
+    def _cross_kink(self, kw: dict[str, Any]) -> Any:
+        """Cross the switching surface heyoka stopped on with a tiny step (error O(delta**2)).
+
+        On the surface a new Taylor expansion may pick the wrong branch of the ReLU.
+        """
+        self.kinks_crossed += 1
+        delta = 0.1 * math.sqrt(self.setup.tol_f) * max(1.0, abs(float(to_mpf(self.ta.time))))
+        res = self.ta.propagate_for(self.conv(delta), **kw)
+        self.steps += int(res[3])
+        return res[0]
+
+    def _propagate_all(self) -> None:
+        """Propagate until the target, the clock limit or a callback stop, crossing kinks."""
+        layout, ta = self.layout, self.ta
+        kw = {"callback": self.step, "write_tc": self.setup.quad}
+        while True:
+            res = ta.propagate_until(self._chunk_end(), **kw)
+            outcome = res[0]
+            self.steps += int(res[3])
+            if layout.is_kink(outcome):
+                outcome = self._cross_kink(kw)
+                if layout.is_kink(outcome) or outcome == hy.taylor_outcome.time_limit:
+                    continue
+            self.outcome = outcome
+            if (outcome == hy.taylor_outcome.time_limit
+                    and float(to_mpf(ta.time)) < self.setup.max_clock):
+                continue
+            break
+
+    def propagate(self) -> None:
+        """Run heyoka within the wall-clock budget (Ctrl-C stops after the current step)."""
+        t_i, cpu_i = time.perf_counter(), time.process_time()
+        self.deadline = t_i + self.setup.budget_seconds
+        self.next_report = t_i
+        with stop_on_sigint(self.flags):
+            self._propagate_all()
+        self.seconds = time.perf_counter() - t_i
+        self.cpu_seconds = time.process_time() - cpu_i
+
+    # ------------------------------------------------------------------ the end
+    def _stop_status(self) -> Status:
+        if self.flags["reached"] or self.layout.is_target(self.outcome):
+            return Status.REACHED
+        if self.flags["interrupted"]:
+            return Status.INTERRUPTED
+        if self.flags["budget"]:
+            return Status.BUDGET
+        if self.outcome == hy.taylor_outcome.time_limit:
+            return Status.CLOCK_LIMIT
+        return Status.ERROR
+
+    def _outcome_name(self) -> str:
+        code = int(self.outcome)
+        if -self.layout.n_t_events <= code < 0:
+            return f"stop on terminal event {-code - 1}"
+        return f"taylor_outcome.{self.outcome.name}"
+
+    def _reason(self, status: Status, finite: bool) -> str | None:
+        """What happened, where (``None`` for a run that reached its target)."""
+        clock, _, logt = self.records[-1]
+        at = f"log t = {mpmath.nstr(logt, 8)} (clock {mpmath.nstr(clock, 8)})"
+        if not finite:
+            return f"non-finite state at {at}; heyoka's last outcome: {self._outcome_name()}"
+        if status == Status.INTERRUPTED:
+            return f"interrupted (Ctrl-C) at {at}"
+        if status == Status.BUDGET:
+            return f"wall-clock budget of {self.setup.budget_seconds:g} s spent at {at}"
+        if status == Status.CLOCK_LIMIT:
+            name = "u = log s" if self.setup.log_clock else "s"
+            return f"the clock {name} reached its limit {self.setup.max_clock:g} at {at}"
+        if status == Status.ERROR:
+            return f"heyoka stopped with {self._outcome_name()} at {at}"
+        return None
+
+    def _final_point(self) -> None:
+        """Record the end point (a quadrature run that reached its target recorded it)."""
+        final_state = np.array(self.ta.state, copy=True)
+        with mpmath.workprec(self.wp):
+            if self.logtime is not None:
+                lt_final = self.logtime.logt
+            else:
+                lt_final = to_mpf(final_state[-1]) * self.setup.scale
+        self.records.append((to_mpf(self.ta.time), final_state, lt_final))
+
+    def finish(self, post: Callable[[np.ndarray], np.ndarray],
+               info: dict[str, Any]) -> RunRecord:
+        """The run record: status and reason, recorded points, theta and log L by ``post``.
+
+        ``info``: the integrator's part of the stats (compile time, order, tol, precision...).
+        """
+        status = self._stop_status()
+        if not self.setup.quad or status != Status.REACHED:
+            self._final_point()
+        finite = all(mpmath.isfinite(v) for v in to_mpf(self.records[-1][1]))
+        if not finite:
+            status = Status.ERROR
+        reason = self._reason(status, finite)
+        stats = {"steps": self.steps, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                 **info, "kinks_crossed": self.kinks_crossed}
+        if reason is not None:
+            stats["reason"] = reason
+        return self._record(post, status, stats)
+
+    def _record(self, post: Callable[[np.ndarray], np.ndarray], status: Status,
+                stats: dict[str, Any]) -> RunRecord:
+        P = self.setup.system.n_params
+        states = np.array([r[1] for r in self.records], dtype=self.setup.precision.dtype)
+        with mpmath.workprec(self.wp):
+            clocks = np.array([to_mpf(r[0]) for r in self.records], dtype=object)
+            s_vals = np.array([mpmath.exp(c) if self.setup.log_clock else c for c in clocks],
+                              dtype=object)
+            logts = np.array([mpmath.mpf(r[2]) for r in self.records], dtype=object)
+        out = np.asarray(post(np.ascontiguousarray(states.T)))
+        return RunRecord(clock=clocks, s=s_vals, logt=logts, states=states, theta=out[:P].T,
+                         log_loss=out[P], status=status, stats=stats)

@@ -1,0 +1,142 @@
+"""Events of the Taylor integrator: the log t target, output levels and ReLU kinks.
+
+Everything that changes from one run to the next (the ``log t`` scale, the target, the output
+levels) is a heyoka runtime parameter, so one compiled integrator serves several runs: a run
+only writes ``ta.pars`` (:func:`event_pars`).  In ``logt_mode="ode"`` the state's last component
+is ``log t / scale``; the target is a terminal event ``logt - par[b]`` and output level ``j`` a
+non-terminal event ``logt - par[b + 1 + j]``.  In quadrature mode ``log t`` is not in the state:
+levels and target are found by the driver, and only the kink events remain.
+
+Level slots a run does not need are parked at the target (their callbacks are switched off).
+Not anywhere "unreachable": heyoka's step size control scales its tolerance by the largest
+magnitude among the state *and the event functions*, so a slot parked at ``1e300`` would make
+the steps huge.  A level ``lv`` in ``[0, target]`` never adds a magnitude above those of the
+state and of the target event (``|logt - lv| <= max(|logt|, |target - logt|)``), so the steps
+do not depend on how many level events there are, and a reused integrator takes the same steps
+as one compiled for the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import heyoka as hy
+import mpmath
+import numpy as np
+
+from .._precision import Precision
+from ._compile import par_array
+from ._system import MirrorFlowSystem
+
+__all__ = ["EventLayout", "Relay", "event_pars", "make_events"]
+
+class Relay:
+    """A heyoka event callback that forwards to ``target``, shared rather than copied.
+
+    heyoka deep-copies event callbacks when events and integrators are built; a bound method
+    would be copied together with its object, so a compiled integrator could not report to the
+    run in progress.  A relay survives the copies (``__deepcopy__`` returns it) and the
+    integrator points ``target`` at the running driver's method, or at nothing (``None``: the
+    event is ignored, e.g. a parked level slot).
+
+    Examples
+    --------
+    >>> import copy
+    >>> relay = Relay()
+    >>> relay.target = lambda *args: len(args)
+    >>> copy.deepcopy(relay) is relay, relay(1, 2, 3)
+    (True, 3)
+    """
+
+    def __init__(self) -> None:
+        self.target: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        return None if self.target is None else self.target(*args)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Relay:
+        return self
+
+
+@dataclass(frozen=True)
+class EventLayout:
+    """Where the events and their runtime parameters sit in a compiled integrator.
+
+    ``t_events`` are ``[target] * n_target + kinks``; ``nt_events`` the ``n_levels`` level slots.
+    ``par_base`` is the index of the target's parameter (levels follow), after the system's own.
+    """
+
+    n_target: int
+    n_kinks: int
+    n_levels: int
+    par_base: int
+
+    @property
+    def n_t_events(self) -> int:
+        """Number of terminal events (target first, then kinks)."""
+        return self.n_target + self.n_kinks
+
+    def is_kink(self, outcome: Any) -> bool:
+        """True if heyoka's ``outcome`` is a stop on a kink event."""
+        return -self.n_t_events <= int(outcome) < -self.n_target
+
+    def is_target(self, outcome: Any) -> bool:
+        """True if heyoka's ``outcome`` is a stop on the log t target event."""
+        return bool(self.n_target) and int(outcome) == -1
+
+
+def _stop(ta: Any, d_sgn: int) -> bool:
+    return False
+
+
+def make_events(
+    system: MirrorFlowSystem, precision: Precision, *, quad: bool, kink_events: bool,
+    par_base: int, level_callbacks: Sequence[Callable[..., Any]],
+) -> tuple[list[Any], list[Any], EventLayout]:
+    """``(t_events, nt_events, layout)`` for ``heyoka.taylor_adaptive``.
+
+    ``level_callbacks[j]`` is called as ``(ta, t, d_sgn)`` when level slot ``j`` is crossed
+    (pass :class:`Relay` objects: heyoka deep-copies callbacks); ignored in quadrature mode.
+    """
+    fp = precision.hy_type
+    t_events: list[Any] = []
+    nt_events: list[Any] = []
+    n_target = 0
+    if not quad:
+        last_var = system.equations[-1][0]
+        n_target = 1
+        t_events.append(hy.t_event(last_var - hy.par[par_base], fp_type=fp,
+                                   direction=hy.event_direction.positive))
+        nt_events = [hy.nt_event(last_var - hy.par[par_base + 1 + j], cb, fp_type=fp)
+                     for j, cb in enumerate(level_callbacks)]
+    kinks = list(system.kinks) if kink_events else []
+    t_events += [hy.t_event(k, callback=_stop, fp_type=fp) for k in kinks]
+    layout = EventLayout(n_target, len(kinks), len(nt_events), par_base)
+    return t_events, nt_events, layout
+
+
+def _div(a: float, b: float, bits: int) -> Any:
+    with mpmath.workprec(bits):
+        return mpmath.mpf(a) / b
+
+
+def event_pars(
+    system: MirrorFlowSystem, precision: Precision, layout: EventLayout, *, scale: float,
+    logt_target: float, levels: Sequence[float],
+) -> np.ndarray:
+    """All runtime parameters of a run: the system's (``par[0] = scale``), then the events'.
+
+    Unused level slots are parked at the target (see the module docstring).
+    """
+    if len(levels) > layout.n_levels and layout.n_target:
+        raise ValueError(f"{len(levels)} output levels, the integrator has {layout.n_levels}")
+    conv, wp = precision.converter(), precision.mp_bits
+    base = par_array(system, layout.par_base, scale, precision.fp_type, precision.bits)
+    extra = []
+    if layout.n_target:
+        target = conv(_div(logt_target, scale, wp))
+        extra = [target, *(conv(_div(lv, scale, wp)) for lv in levels)]
+        extra += [target] * (layout.n_levels - len(levels))
+    return np.array([*base, *extra], dtype=precision.dtype)

@@ -1,0 +1,270 @@
+"""A compiled Taylor integrator of a mirror-flow system, reusable across runs.
+
+:class:`TaylorIntegrator` compiles ``heyoka.taylor_adaptive`` (and the cfuncs of the start-up
+expansion and of the read-out) once; :meth:`TaylorIntegrator.run` resets its time, state,
+runtime parameters and event cooldowns to a start and propagates one run with a
+:class:`~numerics.solvers.precise._taylor_driver.TaylorDriver`.  A run that needs more output
+levels (``logt_mode="ode"``) than the compiled integrator has level events recompiles it once,
+with as many as that run needs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import heyoka as hy
+import numpy as np
+
+from .._precision import FpType, Precision
+from ._compile import compile_functions, n_pars, to_mpf
+from ._record import RunRecord, initial_state, output_levels, start_state
+from ._system import MirrorFlowSystem
+from ._taylor_driver import RunSetup, TaylorDriver
+from ._taylor_events import EventLayout, Relay, event_pars, make_events
+
+__all__ = ["TaylorIntegrator"]
+
+#: Keyword arguments of ``heyoka.taylor_adaptive`` set by the integrator itself.
+_OWN_OPTIONS = {"fp_type", "compact_mode", "time", "tol", "prec", "pars", "t_events", "nt_events"}
+
+
+class TaylorIntegrator:
+    """``heyoka.taylor_adaptive`` of a :class:`MirrorFlowSystem`, compiled once, run many times.
+
+    Parameters
+    ----------
+    system : MirrorFlowSystem
+        From :func:`numerics.solvers.precise.build_mirror_flow_system`.
+    precision : Precision, optional
+        Working type and bits; default ``Precision.of_type(fp_type, prec)``.
+    fp_type, prec
+        Working type when ``precision`` is not given (``prec``: MPFR bits of ``"real"``).
+    tol : float, optional
+        Taylor tolerance; default machine epsilon of the working type.
+    logt_mode : {"ode", "quadrature"}
+        See :func:`numerics.solvers.precise.integrate_taylor`.
+    kink_events : bool
+        Stop steps at sign changes of ``system.kinks`` and cross them with a tiny step.
+    heyoka_options : dict, optional
+        Extra keyword arguments of ``heyoka.taylor_adaptive``.
+
+    Attributes
+    ----------
+    n_compiles : int
+        How many times ``taylor_adaptive`` was built (the first run builds it).
+
+    Examples
+    --------
+    Two segments, 0 -> log t = 50 -> 100, with one compilation (gradient flow, one point):
+
+    >>> import mpmath, numpy as np, sympy as sp
+    >>> from numerics.solvers.precise import ScalarPotential, build_mirror_flow_system
+    >>> x = sp.Symbol("x", real=True)
+    >>> gd = ScalarPotential(x, x, sp.Integer(1), x, "gd")
+    >>> X = np.array([[1.0, 1.0]])
+    >>> sysm = build_mirror_flow_system(lambda th: (X @ th, X.astype(object)), 2, gd)
+    >>> integ = TaylorIntegrator(sysm, precision=Precision.of_type("real128"))
+    >>> first = integ.run([0.0, 0.0], 50.0)
+    >>> end = (first.clock[-1], [str(v) for v in first.states[-1][:2]], first.logt[-1])
+    >>> second = integ.run(None, 100.0, start=end)
+    >>> exact = mpmath.log1p(2 * mpmath.exp(100)) / 2
+    >>> second.status, bool(abs(second.s[-1] / exact - 1) < 1e-30), integ.n_compiles
+    ('reached', True, 1)
+    >>> second.stats["compile_seconds"], second.stats["compiled"]
+    (0.0, False)
+    """
+
+    def __init__(
+        self,
+        system: MirrorFlowSystem,
+        *,
+        precision: Precision | None = None,
+        fp_type: FpType = "float64",
+        prec: int | None = None,
+        tol: float | None = None,
+        logt_mode: Literal["ode", "quadrature"] = "ode",
+        kink_events: bool = True,
+        heyoka_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.system = system
+        self.precision = Precision.of_type(fp_type, prec) if precision is None else precision
+        if logt_mode not in ("ode", "quadrature"):
+            raise ValueError(f"logt_mode must be 'ode' or 'quadrature', got {logt_mode!r}")
+        self.logt_mode = logt_mode
+        self.quad = logt_mode == "quadrature"
+        self.tol = tol
+        self.tol_f = 2.0 ** (1 - self.precision.bits) if tol is None else float(tol)
+        self.kink_events = kink_events
+        self.heyoka_options = dict(heyoka_options or {})
+        clash = sorted(set(self.heyoka_options) & _OWN_OPTIONS)
+        if clash:
+            raise ValueError(f"heyoka_options may not set {clash}: they are set by "
+                             "integrate_taylor's own arguments")
+        self.equations = system.quadrature_equations if self.quad else system.equations
+        self.ta: Any = None
+        self.layout: EventLayout | None = None
+        self.n_compiles = 0
+        self._compile_seconds = 0.0   # compilation not yet reported by a run
+        self._relays: list[Relay] = []   # one per level event (ode mode)
+        self._functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ compilation
+    def _function(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
+        """A cfunc of the system, compiled on first use: ``init``, ``log_loss`` or ``post``."""
+        if name not in self._functions:
+            t0 = time.perf_counter()
+            sysm = self.system
+            outputs, inputs = {
+                "init": (sysm.init_exprs, sysm.theta_in),
+                "log_loss": ([sysm.log_loss], None),
+                "post": ([*sysm.theta, sysm.log_loss], None),
+            }[name]
+            # None of these reads par[0] (the log t scale), so scale=1 serves every run.
+            self._functions[name] = compile_functions(
+                sysm, outputs, inputs, fp_type=self.precision.fp_type, prec=self.precision.prec,
+                scale=1.0,
+            )
+            self._compile_seconds += time.perf_counter() - t0
+        return self._functions[name]
+
+    def _build(self, setup: RunSetup, n_levels: int) -> None:
+        """Compile ``taylor_adaptive`` with ``n_levels`` level events, at the start of ``setup``."""
+        t0 = time.perf_counter()
+        prc = self.precision
+        par_base = n_pars([rhs for _, rhs in self.equations] + list(self.system.kinks))
+        self._relays = [Relay() for _ in range(n_levels)]
+        t_events, nt_events, layout = make_events(
+            self.system, prc, quad=self.quad, kink_events=self.kink_events, par_base=par_base,
+            level_callbacks=self._relays,
+        )
+        kw: dict[str, Any] = {"fp_type": prc.hy_type, "compact_mode": True,
+                              "time": prc.converter()(setup.clock0)}
+        if prc.fp_type == "real":
+            kw["prec"] = prc.bits
+        if self.tol is not None:
+            kw["tol"] = prc.converter()(self.tol)
+        pars = self._pars(layout, setup)
+        if len(pars):
+            kw["pars"] = pars
+        kw["t_events"], kw["nt_events"] = t_events, nt_events
+        self.ta = hy.taylor_adaptive(self.equations, setup.state0, **kw, **self.heyoka_options)
+        self.layout = layout
+        self.n_compiles += 1
+        self._compile_seconds += time.perf_counter() - t0
+        # The cfuncs every later run needs, now rather than in a later segment (``init`` is
+        # compiled by the first run from theta0, if any).
+        self._function("post")
+        if self.quad:
+            self._function("log_loss")
+
+    def _pars(self, layout: EventLayout, setup: RunSetup) -> np.ndarray:
+        return event_pars(self.system, self.precision, layout, scale=setup.scale,
+                          logt_target=setup.logt_target, levels=setup.levels)
+
+    def _reset(self, setup: RunSetup) -> EventLayout:
+        """Put the compiled integrator at the start of ``setup`` (compiling it if needed)."""
+        n_levels = 0 if self.quad else len(setup.levels)
+        if self.ta is None or self.layout is None or n_levels > self.layout.n_levels:
+            self._build(setup, n_levels)
+        else:
+            conv = self.precision.converter()
+            self.ta.time = conv(setup.clock0)
+            self.ta.state[:] = setup.state0
+            self.ta.pars[:] = self._pars(self.layout, setup)
+            if self.ta.with_events:
+                self.ta.reset_cooldowns()
+        assert self.layout is not None
+        return self.layout
+
+    # ------------------------------------------------------------------ runs
+    def _start(self, theta0: Sequence[Any] | None, start: tuple[Any, Sequence[Any], Any] | None,
+               s0_f: float, scale: float) -> tuple[Any, np.ndarray, Any]:
+        """``(clock, state, log t)`` of a run from ``theta0`` at ``t = 0`` or from ``start``."""
+        prc, sysm = self.precision, self.system
+        args = (prc.fp_type, prc.prec, scale, prc.mp_bits)
+        if start is not None:
+            ll = self._function("log_loss") if self.quad else None
+            return start_state(sysm, start, self.quad, *args, log_loss_f=ll)
+        if theta0 is None:
+            raise ValueError("give theta0 (a run from t = 0) or start (a continued run)")
+        return initial_state(sysm, theta0, s0_f, self.quad, sysm.clock == "log_s", *args,
+                             init_f=self._function("init"))
+
+    def _setup(self, theta0: Sequence[Any] | None, logt_target: float,
+               start: tuple[Any, Sequence[Any], Any] | None, s0_f: float, per_decade: int,
+               budget_seconds: float, max_clock: float | None,
+               progress: Callable[[float], None] | None) -> RunSetup:
+        # Scale of the large scalar state (log t or -log L): heyoka's error control is relative
+        # to the largest state component, so an unscaled log t of 1e4 would loosen the
+        # parameters' tolerance 1e4-fold; scaling by the target instead costs absolute accuracy
+        # tol * scale in log t early on, hence the cap.
+        scale = min(max(1.0, float(logt_target)), self.tol_f**-0.5)
+        clock0, state0, logt0 = self._start(theta0, start, s0_f, scale)
+        if max_clock is None:
+            max_clock = 690.0 if self.system.clock == "log_s" else 1e300
+        return RunSetup(
+            system=self.system, precision=self.precision, quad=self.quad, clock0=clock0,
+            state0=state0, logt0=logt0, logt_target=float(logt_target), scale=scale,
+            levels=output_levels(float(logt0), float(logt_target), per_decade),
+            tol_f=self.tol_f, max_clock=max_clock, budget_seconds=budget_seconds,
+            progress=progress,
+        )
+
+    def run(
+        self,
+        theta0: Sequence[Any] | None,
+        logt_target: float,
+        *,
+        start: tuple[Any, Sequence[Any], Any] | None = None,
+        s0: float | None = None,
+        per_decade: int = 4,
+        budget_seconds: float = 60.0,
+        max_clock: float | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> RunRecord:
+        """One run from ``theta0`` (at ``t = 0``) or from ``start`` until ``log t = logt_target``.
+
+        The arguments are those of :func:`numerics.solvers.precise.integrate_taylor`;
+        ``theta0`` may be ``None`` when ``start`` is given.  ``stats["compile_seconds"]`` is the
+        compilation done for this run (0 when the compiled integrator was reused) and
+        ``stats["compiled"]`` says whether this run built ``taylor_adaptive``.
+        """
+        P = self.system.n_params
+        if theta0 is not None and len(theta0) != P:
+            raise ValueError(f"theta0 has length {len(theta0)}, the system has n_params={P}")
+        s0_f = 0.01 * math.sqrt(self.tol_f) if s0 is None else float(s0)
+        if not s0_f > 0:
+            raise ValueError(f"s0 must be positive, got {s0}")
+        n_before = self.n_compiles
+        setup = self._setup(theta0, logt_target, start, s0_f, per_decade, budget_seconds,
+                            max_clock, progress)
+        layout = self._reset(setup)
+        post = self._function("post")
+        driver = TaylorDriver(self.ta, setup, layout)
+        for relay in self._relays[: len(setup.levels)]:   # the others are parked
+            relay.target = driver.on_level
+        try:
+            driver.propagate()
+        finally:
+            for relay in self._relays:
+                relay.target = None
+        info = self._info(setup, s0_f, compiled=self.n_compiles > n_before)
+        self._compile_seconds = 0.0
+        return driver.finish(post, info)
+
+    def _info(self, setup: RunSetup, s0_f: float, *, compiled: bool) -> dict[str, Any]:
+        """The run's stats that do not come from the driver."""
+        return {
+            "compile_seconds": self._compile_seconds,
+            "order": int(self.ta.order),
+            "tol": float(to_mpf(self.ta.tol)),
+            "fp_type": self.precision.fp_type,
+            "prec": self.precision.bits,
+            "s0": s0_f,
+            "scale": setup.scale,
+            "logt_mode": self.logt_mode,
+            "compiled": compiled,
+        }
