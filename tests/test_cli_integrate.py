@@ -153,9 +153,13 @@ def test_ctrl_c_saves_what_was_computed_and_the_run_resumes(tmp_path):
     cfg, run = write(tmp_path, NET), tmp_path / "run.json"
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from numerics.cli import main; "
-         f"sys.exit(main(['integrate', {cfg!r}, '--save', {str(run)!r}]))"],
+         f"sys.exit(main(['integrate', {cfg!r}, '--save', {str(run)!r}, "
+         "'--checkpoint-every', '0.5']))"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8.0)                      # imports, compilation, then some steps
+    deadline = time.monotonic() + 300    # a loaded machine: wait for the first checkpoint
+    while not run.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)                      # some steps after the first checkpoint
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

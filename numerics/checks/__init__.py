@@ -26,6 +26,7 @@ from ._diagnostics import (
     mirror_alignment,
     norms,
     q_margin,
+    q_margin_mp,
     smoothed_margin,
     sparsity,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "planted_dataset",
     "planted_direction",
     "q_margin",
+    "q_margin_mp",
     "slopes",
     "smoothed_margin",
     "sparsity",

@@ -15,6 +15,7 @@ import functools
 import math
 from typing import Any, NamedTuple
 
+import mpmath
 import numpy as np
 import sympy as sp
 from numpy.typing import NDArray
@@ -25,19 +26,9 @@ from theory import X as _X
 from ..problem import MLP, Linear, Problem, TwoLayer, log_loss_and_weights
 from ..solvers import MirrorFlowSolution
 
-__all__ = [
-    "IdentityResidual",
-    "diagnose",
-    "global_identity_residual",
-    "horizon_gauge",
-    "loss_inverse",
-    "max_margin_gap",
-    "mirror_alignment",
-    "norms",
-    "q_margin",
-    "smoothed_margin",
-    "sparsity",
-]
+__all__ = ["IdentityResidual", "diagnose", "global_identity_residual", "horizon_gauge",
+           "loss_inverse", "max_margin_gap", "mirror_alignment", "norms", "q_margin",
+           "q_margin_mp", "smoothed_margin", "sparsity"]
 
 Array = NDArray[np.float64]
 
@@ -214,6 +205,36 @@ def q_margin(problem: Problem, theta: Any) -> float:
     theta = np.asarray(theta, dtype=float)
     return float(np.min(_margins(problem, theta))) / horizon_gauge(problem, theta) ** \
         problem.model.degree
+
+
+@functools.lru_cache(maxsize=16)
+def _mp_gauge(horizon: Horizon, n: int):
+    syms = sp.symbols(f"theta_1:{n + 1}", real=True)
+    return sp.lambdify([syms], horizon.gauge(n), modules="mpmath")
+
+
+def q_margin_mp(problem: Problem, theta: Any, min_margin: Any) -> Any:
+    """γ_Q = min_i q_i / Q_∞(θ)^L in mpmath, for the working-precision state of a precise run
+    (``theta_mp[-1]``, ``min_margin_mp[-1]``): the digits :func:`q_margin` would round away.
+
+    Examples
+    --------
+    >>> import mpmath, numpy as np
+    >>> from theory import Potential
+    >>> from numerics.problem import Dataset
+    >>> data = Dataset.from_arrays([[1.0, 0.0], [0.0, 2.0]], [1, 1])
+    >>> prob = Problem(data, Linear(), Potential.quadratic(), theta0=np.zeros(2))
+    >>> with mpmath.workdps(40):
+    ...     g = q_margin_mp(prob, [mpmath.mpf(1), mpmath.mpf(1)], mpmath.mpf(1))
+    ...     print(mpmath.nstr(g * mpmath.sqrt(2), 35))
+    1.0
+    """
+    th = [mpmath.mpf(v) for v in theta]
+    c = max(abs(v) for v in th)
+    if c == 0:
+        raise ValueError("θ = 0 has no direction; the Q-margin is undefined")
+    gauge = c * _mp_gauge(_shared_horizon(problem), len(th))([v / c for v in th])
+    return mpmath.mpf(min_margin) / gauge ** problem.model.degree
 
 
 @functools.lru_cache(maxsize=64)

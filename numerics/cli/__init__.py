@@ -13,8 +13,19 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError, one_line, print_error
+from theory import __version__
+
+from ._common import (
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    one_line,
+    print_error,
+)
 from ._derive import add_derive_parser, run_derive
 from ._integrate import add_integrate_parser, run_integrate
 from ._reproduce import add_reproduce_parser, run_reproduce_cli
@@ -35,6 +46,22 @@ __all__ = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``mirrorflow CMD: error: ...``, exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        text = f"{message} (see {self.prog} --help)"
+        if " " in self.prog:
+            print_error(self.prog.split(" ", 1)[1], text)
+        else:
+            print(f"{self.prog}: error: {one_line(text)}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _exit_code_table() -> str:
+    return "exit status:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests).
 
@@ -43,10 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["verify", "cosh(x)"]).command
     'verify'
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mirrorflow",
         description="Implicit bias of mirror flow in homogeneous networks: derive, integrate, "
-                    "verify, reproduce.")
+                    "verify, reproduce.", epilog=_exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"mirrorflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_derive_parser, add_integrate_parser, add_verify_parser,
                 add_reproduce_parser):

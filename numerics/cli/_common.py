@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 from collections.abc import Sequence
 
-__all__ = ["EXIT_FAILED", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE",
-           "CliError", "one_line", "parse_params", "print_error"]
+__all__ = ["EXIT_CODES", "EXIT_FAILED", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "EXIT_OK",
+           "EXIT_STUCK", "EXIT_USAGE", "CliError", "one_line", "parse_params",
+           "positive_seconds", "print_error"]
 
 #: Exit statuses: success; a check or claim failed (or our own bug); bad input; a run that
-#: stopped before its target; Ctrl-C.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: stopped before its target (budget); a run that cannot reach it (stuck); Ctrl-C.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_STUCK, EXIT_INTERRUPTED = \
+    0, 1, 2, 3, 4, 130
+
+#: The table printed by ``mirrorflow --help`` and the README.
+EXIT_CODES = (
+    (EXIT_OK, "success: the run reached its target, every check / claim holds"),
+    (EXIT_FAILED, "a check or claim failed (or an internal error: please report it)"),
+    (EXIT_USAGE, "bad input: one line on stderr names it, nothing was computed"),
+    (EXIT_INCOMPLETE, "the run stopped before its target (budget; saved runs can --resume)"),
+    (EXIT_STUCK, "the run cannot reach its target (e.g. a network stuck on samples)"),
+    (EXIT_INTERRUPTED, "interrupted by Ctrl-C (what was computed is saved with --save)"),
+)
+
+#: Longest message printed; longer ones keep their start and end around " ... ".
+MAX_MESSAGE = 400
 
 
 class CliError(Exception):
@@ -43,15 +60,43 @@ def parse_params(items: Sequence[str]) -> dict[str, str]:
     return params
 
 
-def one_line(message: str) -> str:
-    """``message`` with every run of whitespace (newlines included) collapsed to one space.
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` with every run of whitespace (newlines included) collapsed to one space, and
+    cut to ``limit`` characters (start and end kept) so a 10 kB expression cannot flood stderr.
 
     Examples
     --------
     >>> one_line("f is not convex:\\n  f'' < 0")
     "f is not convex: f'' < 0"
+    >>> len(one_line("x + " * 5000 + "end")) <= MAX_MESSAGE, one_line("a" * 500)[-5:]
+    (True, 'aaaaa')
     """
-    return " ".join(str(message).split())
+    text = " ".join(str(message).split())
+    if len(text) <= limit:
+        return text
+    head = (limit - 5) * 3 // 4
+    return f"{text[:head]} ... {text[len(text) - (limit - 5 - head):]}"
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0 (``--max-seconds 0`` is refused).
+
+    Examples
+    --------
+    >>> positive_seconds("2.5")
+    2.5
+    >>> positive_seconds("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a finite number of seconds > 0, got '0'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
 
 
 def print_error(command: str, message: str) -> None:

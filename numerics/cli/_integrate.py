@@ -12,11 +12,15 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from ..checks import q_margin
+from .._files import check_writable
+from ..checks import q_margin, q_margin_mp
 from ..problem import RunConfig, load_config
-from ..solvers import MirrorFlowSolution, resume, solve_mirror_flow
-from ..solvers._solution import problem_to_dict  # not re-exported by numerics.solvers
-from ._common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
+from ..solvers import MirrorFlowSolution, problem_to_dict, resume, solve_mirror_flow
+from ._common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STUCK, positive_seconds
+
+#: Image formats ``--plot`` writes (matplotlib's Agg and vector backends).
+PLOT_FORMATS = (".png", ".pdf", ".svg", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff",
+                ".webp", ".pgf", ".svgz")
 
 __all__ = ["add_integrate_parser", "integrate_summary", "run_integrate"]
 
@@ -38,11 +42,14 @@ def add_integrate_parser(subparsers: Any) -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print one JSON summary")
     i.add_argument("--plot", metavar="OUT.png", help="write loss / norms / direction plots")
     i.add_argument("--save", metavar="RUN.json", help="save the full trajectory (atomic)")
-    i.add_argument("--max-seconds", type=float, default=600.0, help="wall-clock budget")
-    i.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+    i.add_argument("--max-seconds", type=positive_seconds, default=600.0,
+                   help="wall-clock budget in seconds (> 0)")
+    i.add_argument("--checkpoint-every", type=positive_seconds, default=60.0, metavar="SECONDS",
                    help="with --save and precision.dps: save the run so far this often")
     i.add_argument("--resume", action="store_true",
                    help="continue the run saved in --save to the config's until.log_t")
+    i.add_argument("--overwrite", action="store_true",
+                   help="let --save replace a file that holds a different run")
     i.set_defaults(func=run_integrate)
     return i
 
@@ -55,6 +62,7 @@ def run_integrate(args: argparse.Namespace) -> int:
     in :func:`numerics.cli.main`).
     """
     cfg = load_config(args.config)
+    _check_outputs(args, cfg)                  # before any work: nothing computed is lost
     sol = _resumed(args, cfg) if args.resume else _solved(args, cfg)
     if args.plot:
         _plot(sol, args.plot)
@@ -62,19 +70,46 @@ def run_integrate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        d = summary["digits"] or {}
-        print(f"status {summary['status']}: log t = {summary['log_t']:.6g}, log loss = "
-              f"{summary['log_loss']:.6g}, normalized Q-margin = {summary['margin']}, "
-              f"balance residual max = {summary['balance_residual_max']:.2e}, digits "
-              f"(direction) = {d.get('direction', 'n/a')}, {summary['rhs_evals']} RHS "
-              f"evaluations in {summary['seconds']:.2f} s [{summary['method']}]")
+        _print_text(summary)
     if summary["status"] == "interrupted":
         where = (f"saved to {args.save}; continue with: mirrorflow integrate {args.config} "
                  f"--save {args.save} --resume" if args.save else
                  "nothing saved (give --save RUN.json to keep a run)")
         print(f"interrupted at log t = {summary['log_t']:.6g}; {where}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_OK if summary["status"] in ("reached", "log_loss_target") else EXIT_INCOMPLETE
+    if summary["status"] in ("reached", "log_loss_target"):
+        return EXIT_OK
+    print(f"mirrorflow integrate: {summary['message']}", file=sys.stderr)
+    return EXIT_STUCK if summary["status"] == "stuck" else EXIT_INCOMPLETE
+
+
+def _print_text(summary: dict[str, Any]) -> None:
+    d = summary["digits"] or {}
+    digits = d.get("direction", f"n/a ({summary['certificate']})")
+    print(f"status {summary['status']}: log t = {float(summary['log_t']):.6g}, log loss = "
+          f"{float(summary['log_loss']):.6g}, normalized Q-margin = {summary['margin']}, "
+          f"balance residual max = {summary['balance_residual_max']:.2e}, digits "
+          f"(direction) = {digits}, {summary['rhs_evals']} RHS "
+          f"evaluations in {summary['seconds']:.2f} s [{summary['method']}]")
+
+
+def _check_outputs(args: argparse.Namespace, cfg: RunConfig) -> None:
+    """Every output path is usable, and --save does not silently replace another run."""
+    if args.plot:
+        check_writable(args.plot, "--plot", suffixes=PLOT_FORMATS)
+    if not args.save:
+        return
+    check_writable(args.save, "--save")
+    if args.resume or args.overwrite or not Path(args.save).exists():
+        return
+    try:
+        held = MirrorFlowSolution.load(args.save).meta.get("problem")
+    except ValueError:
+        held = None
+    if held != problem_to_dict(cfg.problem):
+        raise ValueError(f"--save {args.save} already holds a different run (or another "
+                         "file); choose another path, add --resume to continue it, or "
+                         "--overwrite to replace it")
 
 
 def _solved(args: argparse.Namespace, cfg: RunConfig) -> MirrorFlowSolution:
@@ -123,25 +158,44 @@ def integrate_summary(cfg: RunConfig, sol: MirrorFlowSolution) -> dict[str, Any]
     >>> summary["status"], summary["log_t"]
     ('reached', 5.0)
     """
-    theta = sol.theta[-1]
-    try:
-        margin = float(q_margin(cfg.problem, theta))
-    except (NotImplementedError, ValueError):
-        margin = None                        # e.g. per-layer potentials with mixed horizons
+    log_loss, margin, min_margin = _final_values(cfg, sol)
     return {
         "log_t": float(sol.log_t[-1]),
-        "log_loss": float(sol.log_loss[-1]),
+        "log_loss": log_loss,
         "margin": margin,
-        "min_margin": float(sol.min_margin[-1]),
+        "min_margin": min_margin,
         "theta": _theta_strings(sol),
         "balance_residual_max": float(np.max(sol.balance_residual_max)),
         "digits": sol.meta.get("digits"),
         "rhs_evals": sol.rhs_evals,
         "seconds": sol.seconds,
         "status": sol.status,
+        "message": sol.message,
+        "certificate": sol.meta.get("certificate"),
         "method": sol.method,
         "precision_bits": sol.precision_bits,
     }
+
+
+def _final_values(cfg: RunConfig, sol: MirrorFlowSolution) -> tuple[Any, Any, Any]:
+    """(log loss, normalized Q-margin, min margin) at the end of the run: floats for float64
+    runs, decimal strings with every stored digit for precise runs (JSON floats would keep 17)."""
+    try:
+        if sol.theta_mp is None:
+            margin: Any = float(q_margin(cfg.problem, sol.theta[-1]))
+        else:
+            with mpmath.workdps(int(sol.meta.get("dps_stored", 40)) + 10):
+                margin = q_margin_mp(cfg.problem, sol.theta_mp[-1], sol.min_margin_mp[-1])
+    except (NotImplementedError, ValueError):
+        margin = None                        # e.g. per-layer potentials with mixed horizons
+    if sol.theta_mp is None:
+        return float(sol.log_loss[-1]), margin, float(sol.min_margin[-1])
+    dps = int(sol.meta.get("dps_stored", 40))
+
+    def text(v: Any) -> str:
+        return mpmath.nstr(v, dps, strip_zeros=False)
+    return (text(sol.log_loss_mp[-1]), None if margin is None else text(margin),
+            text(sol.min_margin_mp[-1]))
 
 
 def _plot(sol: MirrorFlowSolution, path: str) -> None:

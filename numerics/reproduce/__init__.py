@@ -23,13 +23,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import tempfile
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from theory import package_version
+
+from .._files import atomic_write_text
 
 __all__ = ["CLAIMS", "FORMAT", "FORMAT_VERSION", "load_summary", "run_reproduce"]
 
@@ -68,14 +69,7 @@ def load_summary(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, allow_nan=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_text(path, json.dumps(obj, indent=1, allow_nan=False))
 
 
 def _check_claims(claims: Sequence[str]) -> list[str]:
@@ -158,7 +152,13 @@ def run_reproduce(claims: Sequence[str], quick: bool, out: Path, progress: bool 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a directory (it is created if missing)")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot create the directory ({exc.strerror}); choose "
+                         "another --out") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: not writable (permission denied); choose another --out")
     path = out / "summary.json"
     warnings: list[str] = []
     sections = _previous(path, quick, warnings)

@@ -102,6 +102,11 @@ def _holds(key: str, r: dict[str, Any]) -> bool:
     return ok and r.get("deviation_at_loss_1e-305", 0.0) >= 0.005
 
 
+#: Fixed end of the float64 baselines (log t): float64 steps grow linearly with log t (the stiff
+#: log t mode), so these show the stall at a known cost instead of wherever a budget ran out.
+F64_LOG_T = {"quick": 200.0, "full": 2000.0}
+
+
 def run(quick: bool, out: Path, progress: bool) -> dict[str, Any]:
     """Reproduce claim 2; write ``out/claim2_*.png|pdf``; return the summary for summary.json.
 
@@ -126,15 +131,17 @@ def run(quick: bool, out: Path, progress: bool) -> dict[str, Any]:
     """
     out = Path(out)
     mode = "quick" if quick else "full"
-    budget = 20.0 if quick else 300.0
+    # Budgets are safety nets only: every curve ends at a fixed log t (the figures and the
+    # summary must not depend on how loaded the machine is); a run that hits its budget says so.
+    budget = 300.0 if quick else 1800.0
     t0 = time.perf_counter()
     results = {}
     for key, setting in SETTINGS.items():
         per_decade = 4 if not quick else (1 if key == "gradient_flow" else 2)
         results[key] = run_setting(setting, log_t=setting.log_t[mode], per_decade=per_decade,
                                    budget=budget, ref_bits=160 if quick else 192,
-                                   f64_log_t=1e4 if quick else 1e5,
-                                   f64_budget=2.0 if quick else 60.0, progress=progress)
+                                   f64_log_t=F64_LOG_T[mode],
+                                   f64_budget=300.0 if quick else 1800.0, progress=progress)
     files = plot(results, out)
     summary: dict[str, Any] = {
         "holds": all(_holds(k, r) for k, r in results.items()),

@@ -28,6 +28,7 @@ from ._solution import (
     MirrorFlowSolution,
     balance_residuals,
     content_digest,
+    problem_to_dict,
 )
 from ._solve import (
     agreeing_digits,
@@ -68,6 +69,7 @@ __all__ = [
     "is_network",
     "mirror_descent",
     "plan_run",
+    "problem_to_dict",
     "resume",
     "solve_float64",
     "solve_mirror_flow",

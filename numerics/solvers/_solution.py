@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,12 @@ from numpy.typing import NDArray
 
 from theory import package_version
 
+from .._files import atomic_write_text
 from ..problem import log_loss_and_weights
 from ._status import status_message
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MirrorFlowSolution", "balance_residuals",
-           "content_digest"]
+           "content_digest", "problem_to_dict"]
 
 FORMAT, FORMAT_VERSION = "mirrorflow-solution", 2
 #: Versions :meth:`MirrorFlowSolution.load` reads (1: before content digests; read-only).
@@ -153,20 +153,14 @@ class MirrorFlowSolution:
                 "min_margin": arr(self.min_margin_mp)}
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically (temp file + rename): an interrupted save leaves the old file."""
+        """Write atomically (temp file + rename: an interrupted save leaves the old file), with a
+        sha256 content digest and the permissions of the current umask."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            record = self.to_dict()
-            record["meta"] = {k: v for k, v in record["meta"].items() if k != "digest_verified"}
-            record["digest"] = content_digest(record)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(record, fh)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        record = self.to_dict()
+        record["meta"] = {k: v for k, v in record["meta"].items() if k != "digest_verified"}
+        record["digest"] = content_digest(record)
+        atomic_write_text(path, json.dumps(record))
         return path
 
     @classmethod

@@ -22,6 +22,7 @@ from ...problem import MPMATH, Problem
 from .._plan import IntegrationPlan, plan_run
 from .._precision import Precision
 from .._solution import MirrorFlowSolution
+from .._stuck import StuckMonitor
 from ._compile import to_mpf
 from ._problem_system import problem_system
 from ._radau import RadauIntegrator
@@ -149,9 +150,10 @@ class PreciseRun:
                                           budget_seconds=max_seconds, per_decade=per_decade,
                                           progress=progress)
         else:
+            monitor = StuckMonitor(self.problem).update if self.plan.network else None
             run = self.integrator.run(theta0, float(log_t), start=start_arg,
                                       budget_seconds=max_seconds, per_decade=per_decade,
-                                      progress=progress)
+                                      progress=progress, monitor=monitor)
         reference = None if start is None else start.theta_mp[0]
         return to_solution(self.problem, run, self.plan, balance_reference=reference)
 

@@ -66,8 +66,11 @@ class TaylorDriver:
     and its reason and evaluates theta and log L at the recorded points.
     """
 
-    def __init__(self, ta: Any, setup: RunSetup, layout: EventLayout) -> None:
+    def __init__(self, ta: Any, setup: RunSetup, layout: EventLayout, *,
+                 monitor: Callable[[float, np.ndarray], str | None] | None = None,
+                 post: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.ta, self.setup, self.layout = ta, setup, layout
+        self.monitor, self.post, self.stuck = monitor, post, None
         self.conv = setup.precision.converter()
         self.wp = setup.precision.mp_bits
         self.records: list[tuple[Any, np.ndarray, Any]] = [
@@ -78,7 +81,7 @@ class TaylorDriver:
         self.flags = {"reached": False, "budget": False, "interrupted": False}
         self.steps, self.kinks_crossed = 0, 0
         self.outcome: Any = None
-        self.deadline = self.next_report = 0.0
+        self.deadline = self.next_report = self.next_check = 0.0
         self.seconds = self.cpu_seconds = 0.0
 
     # ------------------------------------------------------------------ heyoka callbacks
@@ -99,10 +102,22 @@ class TaylorDriver:
         if progress is not None and time.perf_counter() >= self.next_report:
             self.next_report = time.perf_counter() + 0.2
             progress(self.current_logt())
+        if self.monitor is not None and time.perf_counter() >= self.next_check:
+            self.next_check = time.perf_counter() + 0.5
+            self.stuck = self.monitor(self.current_logt(), self._theta_now(ta))
+            if self.stuck:
+                return False
         if time.perf_counter() >= self.deadline:
             self.flags["budget"] = True
             return False
         return True
+
+    def _theta_now(self, ta: Any) -> np.ndarray:
+        """θ at the integrator's current state, rounded to float64 (for the monitor)."""
+        assert self.post is not None
+        P = self.setup.system.n_params
+        values = np.asarray(self.post(np.array(ta.state, copy=True)))[:P]
+        return np.array([float(to_mpf(v)) for v in values])
 
     def current_logt(self) -> float:
         """``log t`` at the integrator's current time, as a float."""
@@ -206,6 +221,8 @@ class TaylorDriver:
             return Status.REACHED
         if self.flags["interrupted"]:
             return Status.INTERRUPTED
+        if self.stuck:
+            return Status.STUCK
         if self.flags["budget"]:
             return Status.BUDGET
         if self.outcome == hy.taylor_outcome.time_limit:
@@ -226,6 +243,8 @@ class TaylorDriver:
             return f"non-finite state at {at}; heyoka's last outcome: {self._outcome_name()}"
         if status == Status.INTERRUPTED:
             return f"interrupted (Ctrl-C) at {at}"
+        if status == Status.STUCK:
+            return f"{self.stuck} (at {at})"
         if status == Status.BUDGET:
             return f"wall-clock budget of {self.setup.budget_seconds:g} s spent at {at}"
         if status == Status.CLOCK_LIMIT:

@@ -224,8 +224,12 @@ class TaylorIntegrator:
         budget_seconds: float = 60.0,
         max_clock: float | None = None,
         progress: Callable[[float], None] | None = None,
+        monitor: Callable[[float, np.ndarray], str | None] | None = None,
     ) -> RunRecord:
         """One run from ``theta0`` (at ``t = 0``) or from ``start`` until ``log t = logt_target``.
+
+        ``monitor(log_t, theta)`` (θ in float64) is called about twice a second; a string it
+        returns stops the run with status ``"stuck"`` and that reason.
 
         The arguments are those of :func:`numerics.solvers.precise.integrate_taylor`;
         ``theta0`` may be ``None`` when ``start`` is given.  ``stats["compile_seconds"]`` is the
@@ -243,7 +247,7 @@ class TaylorIntegrator:
                             max_clock, progress)
         layout = self._reset(setup)
         post = self._function("post")
-        driver = TaylorDriver(self.ta, setup, layout)
+        driver = TaylorDriver(self.ta, setup, layout, monitor=monitor, post=post)
         for relay in self._relays[: len(setup.levels)]:   # the others are parked
             relay.target = driver.on_level
         try:
