@@ -16,7 +16,8 @@ import sympy as sp
 
 from ._numeric import mp_function, symbolic_timeout
 
-__all__ = ["Horizon", "HorizonCheck", "horizon_of", "horizon_of_expr"]
+__all__ = ["Horizon", "HorizonCheck", "horizon_of", "horizon_of_expr", "sample_directions",
+           "sublevel_radius"]
 
 _S = sp.Symbol("s", positive=True)
 _NORMS = ("l1", "lp", "linf", "one-sided", "undetermined")
@@ -141,7 +142,7 @@ class Horizon:
         """
         if self._f is None or self.p is None:
             raise ValueError("no potential attached or horizon undetermined: nothing to check")
-        dirs = _directions(n_dirs)
+        dirs = sample_directions(n_dirs)
         g = sp.lambdify(sp.symbols("theta_1:3", real=True), self.gauge(2), "math")
         pred = np.array([w / g(*w) if np.isfinite(g(*w)) and g(*w) > 0 else 0 * w
                          for w in dirs])
@@ -152,14 +153,14 @@ class Horizon:
             for c in levels:
                 radii: list = []
                 for w in dirs:
-                    radii.append(_radius(f, w, mpmath.mpf(c), radii[-1] if radii else None))
+                    radii.append(sublevel_radius(f, w, mpmath.mpf(c), radii[-1] if radii else None))
                 rmax = max(radii)
                 pts = np.array([float(r / rmax) * w for r, w in zip(radii, dirs, strict=True)])
                 dists.append(_hausdorff(pts, pred))
         return HorizonCheck(tuple(float(c) for c in levels), tuple(dists))
 
 
-def _directions(n_dirs: int) -> np.ndarray:
+def sample_directions(n_dirs: int) -> np.ndarray:
     """Unit directions in the plane, ``n_dirs`` rounded up to a multiple of 8 so that the
     axes and diagonals (the corners of l1 / l∞ shapes) are sampled; exact zeros on axes."""
     if not isinstance(n_dirs, int) or n_dirs < 3:
@@ -171,7 +172,7 @@ def _directions(n_dirs: int) -> np.ndarray:
     return dirs
 
 
-def _radius(f, w, c, guess=None):
+def sublevel_radius(f, w, c, guess=None):
     """ρ > 0 with f(ρ w_1) + f(ρ w_2) = c (the sum is convex in ρ and < c at 0).
 
     Bracketing starts from ``guess`` (e.g. the radius in a nearby direction) and bisects
@@ -251,8 +252,8 @@ def _side_ratio(f: sp.Expr, x: sp.Symbol, p: sp.Expr) -> tuple[sp.Expr | None, s
     with mpmath.workdps(60):
         ks = []
         for c in (mpmath.mpf(10) ** 50, mpmath.mpf(10) ** 500, mpmath.mpf(10) ** 5000):
-            rp = _radius(fn, (1.0, 0.0), c + fn(mpmath.mpf(0)))
-            rm = _radius(fn, (-1.0, 0.0), c + fn(mpmath.mpf(0)))
+            rp = sublevel_radius(fn, (1.0, 0.0), c + fn(mpmath.mpf(0)))
+            rm = sublevel_radius(fn, (-1.0, 0.0), c + fn(mpmath.mpf(0)))
             ks.append(rm / rp)
     if abs(ks[-1] - ks[-2]) < 1e-3 * ks[-1]:
         return sp.nsimplify(float(ks[-1]), rational=True, tolerance=1e-3), "numeric r_-/r_+"

@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ._horizon import _directions, _radius
+from ._horizon import sample_directions, sublevel_radius
 from ._numeric import mp_function
 
 if TYPE_CHECKING:
@@ -58,13 +58,13 @@ def sublevel_boundary(potential: Potential, level: float | str, n_dirs: int = 36
     >>> bool(np.allclose(np.linalg.norm(pts, axis=1), 1))
     True
     """
-    dirs = _directions(n_dirs)
+    dirs = sample_directions(n_dirs)
     f = mp_function(potential.f, sp.Symbol("x", real=True))
     with mpmath.workdps(dps):
         c = mpmath.mpf(level)
         radii: list = []
         for w in dirs:
-            radii.append(_radius(f, w, c, radii[-1] if radii else None))
+            radii.append(sublevel_radius(f, w, c, radii[-1] if radii else None))
         rmax = max(radii)
         return np.array([float(r / rmax) * w for r, w in zip(radii, dirs, strict=True)])
 
@@ -90,7 +90,7 @@ def horizon_boundary(horizon: Horizon, n_dirs: int = 360) -> np.ndarray:
     >>> bool(np.allclose(size, size[0]))
     True
     """
-    dirs = _directions(n_dirs)
+    dirs = sample_directions(n_dirs)
     gauge = sp.lambdify(sp.symbols("theta_1:3", real=True), horizon.gauge(2), "math")
     out = []
     for w in dirs:

@@ -31,6 +31,7 @@ from typing import Any
 from theory import package_version
 
 from .._files import atomic_write_text
+from ._common import finite
 
 __all__ = ["CLAIMS", "FORMAT", "FORMAT_VERSION", "load_summary", "run_reproduce"]
 
@@ -108,8 +109,6 @@ def _run_claim(name: str, quick: bool, out: Path, progress: bool,
         if not isinstance(result, dict) or not isinstance(result.get("holds"), bool):
             raise TypeError(f"{name}.run returned no boolean 'holds' (got "
                             f"{type(result).__name__}); fix {name}.py")
-        from ._common import finite
-
         result = finite(result)                  # numpy -> Python, inf/nan -> "inf"/"nan"
         json.dumps(result, allow_nan=False)      # JSON-safe, or reported as an error
         return result

@@ -13,7 +13,7 @@ import mpmath
 import numpy as np
 from numpy.typing import NDArray
 
-from theory import package_version
+from theory import PerLayer, package_version
 
 from .._files import atomic_write_text
 from ..problem import log_loss_and_weights
@@ -222,8 +222,6 @@ def balance_residuals(problem, thetas) -> NDArray[np.float64]:
 
 def problem_to_dict(problem) -> dict[str, Any]:
     """The full problem as JSON-ready data (data, model, potential, loss, θ0, init)."""
-    from theory import PerLayer
-
     def pot(p):
         return {"expr": str(p.expr), "params": {k: str(v) for k, v in p.params.items()}}
     pots = problem.potential
