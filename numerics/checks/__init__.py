@@ -1,12 +1,13 @@
 """Checks: diagnostics along a trajectory (margins, identities, gauges, sparsity) and
 the ``verify`` battery of THEORY.md statements with its planted data.
 
-Modules: ``_diagnostics`` (margins, gauges, sparsity), ``_results`` (:class:`Check`,
-:class:`Report`), ``_planted`` (planted data, the battery's runs), ``_norms`` (norm names),
-``_integrate`` (float64 runs, working precision, :data:`BANDS`), ``_conservation``
-(balance law, global identity, smoothed margin, inverse round-trip), ``_directions``
-(limit directions, horizon claims), ``_rates`` (loss and norm slopes) and ``_battery``
-(:func:`verify`). The command line ``mirrorflow verify`` is in :mod:`numerics.cli`.
+Modules: ``_diagnostics`` (margins, gauges, sparsity), ``_kkt`` (KKT residuals of the
+horizon's margin problem, THEORY.md §4), ``_results`` (:class:`Check`, :class:`Report`),
+``_planted`` (planted data, the battery's runs), ``_norms`` (norm names), ``_integrate``
+(float64 runs, working precision, :data:`BANDS`), ``_conservation`` (balance law, global
+identity, smoothed margin, inverse round-trip), ``_directions`` (limit directions, horizon
+claims), ``_rates`` (loss and norm slopes) and ``_battery`` (:func:`verify`). The command
+line ``mirrorflow verify`` is in :mod:`numerics.cli`.
 """
 
 from ._battery import verify
@@ -32,6 +33,16 @@ from ._diagnostics import (
 )
 from ._directions import check_direction, check_horizon_claim, check_predictor_direction
 from ._integrate import BANDS, integrate, working_epsilon
+from ._kkt import (
+    ZERO_TOL,
+    KKTHorizon,
+    KKTResult,
+    KKTTrajectory,
+    fit_decay,
+    kkt,
+    kkt_along,
+    kkt_horizon,
+)
 from ._norms import parse_norm
 from ._planted import battery_specs, planted_dataset, planted_direction
 from ._rates import check_rates, slopes
@@ -39,8 +50,12 @@ from ._results import Check, Report
 
 __all__ = [
     "BANDS",
+    "ZERO_TOL",
     "Check",
     "IdentityResidual",
+    "KKTHorizon",
+    "KKTResult",
+    "KKTTrajectory",
     "Report",
     "battery_specs",
     "check_balance",
@@ -52,9 +67,13 @@ __all__ = [
     "check_rates",
     "check_smoothed_margin",
     "diagnose",
+    "fit_decay",
     "global_identity_residual",
     "horizon_gauge",
     "integrate",
+    "kkt",
+    "kkt_along",
+    "kkt_horizon",
     "loss_inverse",
     "max_margin_gap",
     "mirror_alignment",

@@ -224,7 +224,7 @@ def plot_directions(data: Dataset, results: dict[str, dict[str, Any]],
 
     labels = [r["horizon"] for r in results.values()]
     colors = _colors(labels)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8))
     ax = axes[0]
     X, y = data.X, data.y
     ax.scatter(*X[y > 0].T, marker="+", c="k", label="y = +1")
@@ -248,7 +248,8 @@ def plot_directions(data: Dataset, results: dict[str, dict[str, Any]],
     has_dirs = any("direction" in res for res in results.values())
     ax.set_title("final directions θ/‖θ‖ (linear model)" if has_dirs
                  else "data (the predictors are on the right)")
-    ax.legend(fontsize=7, loc="best")
+    # legends sit outside the axes: inside, "best" still covered data points
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     ax = axes[1]
     ang = np.degrees(2 * np.pi * np.arange(N_PROBES) / N_PROBES)
     seen = {}
@@ -261,7 +262,7 @@ def plot_directions(data: Dataset, results: dict[str, dict[str, Any]],
     ax.set_xlabel("probe angle on the unit circle (degrees)")
     ax.set_ylabel("normalised predictor Φ(θ; u) / ‖Φ‖")
     ax.set_title("final predictors, grouped by horizon (colour)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
