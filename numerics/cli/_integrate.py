@@ -13,7 +13,7 @@ import mpmath
 import numpy as np
 
 from .._files import check_writable
-from ..checks import q_margin, q_margin_mp
+from ..checks import kkt, q_margin, q_margin_mp
 from ..problem import RunConfig, load_config
 from ..solvers import MirrorFlowSolution, problem_to_dict, resume, solve_mirror_flow
 from ._common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STUCK, positive_seconds
@@ -169,12 +169,28 @@ def integrate_summary(cfg: RunConfig, sol: MirrorFlowSolution) -> dict[str, Any]
         "digits": sol.meta.get("digits"),
         "rhs_evals": sol.rhs_evals,
         "seconds": sol.seconds,
+        "kkt": _kkt_summary(cfg, sol),
         "status": sol.status,
         "message": sol.message,
         "certificate": sol.meta.get("certificate"),
         "method": sol.method,
         "precision_bits": sol.precision_bits,
     }
+
+
+def _kkt_summary(cfg: RunConfig, sol: MirrorFlowSolution) -> dict[str, Any]:
+    """KKT residuals of the derived horizon's margin problem at the final point (THEORY.md §4):
+    stationarity ε, complementarity δ, the horizon and the multipliers λ_i (which samples
+    support the limit); ``{"error": reason}`` where they are undefined (margin <= 0, a
+    one-sided or undetermined horizon)."""
+    theta = sol.theta[-1] if sol.theta_mp is None else sol.theta_mp[-1]
+    try:
+        res = kkt(cfg.problem, theta)
+    except (ValueError, NotImplementedError) as exc:
+        return {"error": " ".join(str(exc).split())}
+    return {"stationarity": float(res.stationarity),
+            "complementarity": float(res.complementarity), "horizon": res.horizon,
+            "multipliers": [float(v) for v in res.multipliers]}
 
 
 def _final_values(cfg: RunConfig, sol: MirrorFlowSolution) -> tuple[Any, Any, Any]:
