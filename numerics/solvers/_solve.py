@@ -20,6 +20,7 @@ from ._float64 import solve_float64
 from ._plan import check_separable, plan_run
 from ._precision import Precision
 from ._solution import MirrorFlowSolution, balance_residuals
+from ._status import Status
 
 __all__ = ["agreeing_digits", "resume", "solve_mirror_flow"]
 
@@ -129,11 +130,18 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
         while True:
             remaining = max(deadline - time.monotonic(), 0.0)
             seg_budget = min(remaining, checkpoint_every) if checkpoint else remaining
-            seg = runner.segment(log_t=log_t, max_seconds=seg_budget, per_decade=per_decade,
-                                 start=sol, progress=bar)
-            sol = seg if sol is None else _concat_precise(sol, seg)
-            if checkpoint is not None:
-                sol.save(checkpoint)
+            try:
+                seg = runner.segment(log_t=log_t, max_seconds=seg_budget,
+                                     per_decade=per_decade, start=sol, progress=bar)
+                sol = seg if sol is None else _concat_precise(sol, seg)
+                if checkpoint is not None:
+                    sol.save(checkpoint)
+            except KeyboardInterrupt:
+                # Ctrl-C between two steps' handlers (start-up, read-out, saving): keep what
+                # the earlier segments computed, as a Ctrl-C inside a segment does
+                if sol is None:
+                    raise
+                return _interrupted(sol, checkpoint)
             if seg.status != "budget" or time.monotonic() >= deadline:
                 break
         if bar is not None:
@@ -144,21 +152,40 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
             bar.close()
 
 
+def _interrupted(sol: MirrorFlowSolution,
+                 checkpoint: str | os.PathLike | None) -> MirrorFlowSolution:
+    """``sol`` marked as interrupted by Ctrl-C (and saved to ``checkpoint``)."""
+    sol = replace(sol, status=Status.INTERRUPTED,
+                  meta={**sol.meta, "reason": "interrupted (Ctrl-C) between checkpoint "
+                                              f"segments at log t = {sol.log_t[-1]:g}"})
+    if checkpoint is not None:
+        sol.save(checkpoint)
+    return sol
+
+
 def _solve_precise_certified(problem: Problem, *, log_t: float, dps: int, max_seconds: float,
                              certify: bool, progress: bool, **kw) -> MirrorFlowSolution:
     sol = _run_precise(problem, log_t=log_t, dps=dps, max_seconds=max_seconds,
                        label=f"{dps} digits", progress=progress, **kw)
     if certify and sol.status == "reached":
         ref_dps = Precision.for_taylor(dps).certificate().dps
-        kw.pop("checkpoint", None)
-        ref = _run_precise(problem, log_t=log_t, dps=ref_dps, max_seconds=max_seconds,
-                           label=f"certificate, {ref_dps} digits", progress=progress, **kw)
-        if ref.status == "reached":
+        checkpoint = kw.pop("checkpoint", None)
+        try:
+            ref = _run_precise(problem, log_t=log_t, dps=ref_dps, max_seconds=max_seconds,
+                               label=f"certificate, {ref_dps} digits", progress=progress,
+                               **kw)
+        except KeyboardInterrupt:
+            sol.meta["certificate"] = (f"none: the certificate run at {ref_dps} digits was "
+                                       "interrupted (Ctrl-C); the run itself is complete")
+            ref = None
+        if ref is not None and ref.status == "reached":
             sol.meta["digits"] = _certify(sol, ref)
             sol.meta["certificate"] = (f"same run at {ref_dps} digits "
                                        f"({ref.method}, {ref.precision_bits} bits)")
-        else:
+        elif ref is not None:
             sol.meta["certificate"] = f"reference run at {ref_dps} digits ended: {ref.status}"
+        if checkpoint is not None:
+            sol.save(checkpoint)                 # the saved run carries its certificate
     return sol
 
 
