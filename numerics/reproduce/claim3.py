@@ -211,6 +211,20 @@ def verdict(per_potential: dict[str, dict[str, Any]], margin: float) -> dict[str
             "participation_fraction_gap": float(pf_gap), "hoyer_gap": float(hoyer_gap)}
 
 
+#: The symbols of the claim-3 figures, printed under each of them.
+CAPTION = ("p_j = ‖w_j‖₂·|a_j|: the size of hidden neuron j's contribution (incoming weights w_j, "
+           "outgoing weight a_j); a neuron is active if p_j > tol·max_k p_k, tol = {tol:g}; "
+           "participation ratio (Σp)²/Σp²; Hoyer sparsity of the first-layer weights "
+           "(0 dense, 1 one-hot).")
+
+
+def _caption(fig: Any, results: dict[str, dict[str, Any]]) -> None:
+    """Define the figure's symbols under it (a reader should not need the code)."""
+    tols = sorted({float(r["tol"]) for r in results.values() if "tol" in r}) or [0.01]
+    text = CAPTION.format(tol=tols[0] if len(tols) == 1 else " / ".join(map(str, tols)))
+    fig.text(0.5, 0.01, text, ha="center", va="bottom", fontsize=7, wrap=True)
+
+
 def plot_measures(results: dict[str, dict[str, Any]]):
     """Bar charts: the sparsity measures per potential, one group of bars per task."""
     import matplotlib.pyplot as plt
@@ -238,7 +252,8 @@ def plot_measures(results: dict[str, dict[str, Any]]):
         ax.set_xlabel("task")
         ax.set_title(titles[key], fontsize=9)
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+    _caption(fig, results)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -259,7 +274,8 @@ def plot_neuron_norms(results: dict[str, dict[str, Any]]):
         ax.set_ylabel("‖w_j‖·|a_j| / max")
         ax.set_title(task, fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    _caption(fig, results)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
