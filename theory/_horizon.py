@@ -106,8 +106,8 @@ class Horizon:
             parts = [sp.Piecewise((-t, t <= 0), (sp.oo, True)) for t in th]
         else:
             parts = [sp.Piecewise((t, t >= 0), (-t / kappa, True)) for t in th]
-        if self.p == sp.oo:
-            return sp.Max(*parts)
+        if self.p == sp.oo:      # unevaluated: Max would compare all pairs (minutes at d = 100)
+            return parts[0] if d == 1 else sp.Max(*parts, evaluate=False)
         if self.p == 1:
             return sp.Add(*parts)
         return sp.Add(*[q ** self.p for q in parts]) ** (1 / self.p)

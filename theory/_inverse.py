@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import mpmath
 
+from ._errors import short
 from ._numeric import GUARD_DIGITS
 
 __all__ = ["PrecisionError", "invert_increasing"]
@@ -70,7 +71,7 @@ def invert_increasing(
     with mpmath.workdps(dps + GUARD_DIGITS):
         target = mpmath.mpf(z)
         if not mpmath.isfinite(target):
-            raise ValueError(f"cannot invert at z = {z}: give a finite number")
+            raise ValueError(f"cannot invert at z = {short(z, 60)}: give a finite number")
         lo, hi = _bracket(F, target, max_iter)
         x = (lo + hi) / 2
         tol = mpmath.mpf(10) ** (-(dps + GUARD_DIGITS // 2))
@@ -95,7 +96,7 @@ def invert_increasing(
             x = x_new
         else:
             raise PrecisionError(
-                f"no convergence to {dps} digits after {max_iter} steps at z = {z}; "
+                f"no convergence to {dps} digits after {max_iter} steps at z = {short(z, 60)}; "
                 "the function may not be strictly increasing there")
         _certify(F, target, x, dps)
         return x

@@ -16,6 +16,10 @@ from typing import Any
 
 import mpmath
 import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.printing.pycode import MpmathPrinter
+
+from ._errors import short
 
 __all__ = ["GUARD_DIGITS", "mp_function", "symbolic_timeout", "to_mpf", "wall_clock_limit"]
 
@@ -30,18 +34,86 @@ def _clean_special(expr: sp.Basic) -> sp.Basic:
 
 _IMAG = sp.Symbol("imaginary_unit_")
 
+#: Arguments of exp/cosh/sinh (and exponents times log base) beyond 2**_MAG_LIMIT overflow to
+#: inf (or 0): mpmath would compute ln 2 to that many bits first, i.e. never finish.
+_MAG_LIMIT = 1 << 16
+
+
+def _huge(v: object) -> bool:
+    return isinstance(v, mpmath.mpf) and mpmath.isfinite(v) and mpmath.mag(v) > _MAG_LIMIT
+
+
+def _exp(v):
+    if _huge(v):
+        return mpmath.inf if v > 0 else mpmath.mpf(0)
+    return mpmath.exp(v)
+
+
+def _cosh(v):
+    return mpmath.inf if _huge(v) else mpmath.cosh(v)
+
+
+def _sinh(v):
+    if _huge(v):
+        return mpmath.inf if v > 0 else -mpmath.inf
+    return mpmath.sinh(v)
+
+
+def _pow(base, exponent):
+    """``base ** exponent`` for a non-constant exponent, overflowing like :func:`_exp`."""
+    b = mpmath.mpmathify(base)
+    if isinstance(b, mpmath.mpf) and b > 0 and mpmath.isfinite(b) and b != 1:
+        e = mpmath.mpmathify(exponent)
+        if isinstance(e, mpmath.mpf) and mpmath.isfinite(e):
+            t = e * mpmath.log(b)
+            if _huge(t):
+                return mpmath.inf if t > 0 else mpmath.mpf(0)
+    return base ** exponent
+
+
+_GUARDED = {"exp": _exp, "cosh": _cosh, "sinh": _sinh, "_guarded_pow": _pow}
+
+
+class _GuardedPrinter(MpmathPrinter):
+    """mpmath code in which a power with a non-constant exponent cannot hang on overflow,
+    and ``zoo`` (e.g. a bound parameter 1/0) evaluates to NaN instead of failing to print."""
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp.is_number:
+            return super()._print_Pow(expr, rational=rational)
+        return f"_guarded_pow({self._print(expr.base)}, {self._print(expr.exp)})"
+
+    def _print_ComplexInfinity(self, expr: sp.Basic) -> str:
+        return self._module_format("mpmath.nan")
+
 
 @lru_cache(maxsize=512)
 def _compiled(expr: sp.Basic, var: sp.Symbol) -> Callable:
     # sympy prints I as the float literal 1j: pass it as an argument to keep full precision
-    return sp.lambdify((var, _IMAG), _clean_special(expr).subs(sp.I, _IMAG), modules="mpmath")
+    try:
+        return sp.lambdify((var, _IMAG), _clean_special(expr).subs(sp.I, _IMAG),
+                           modules=[_GUARDED, "mpmath"], printer=_GuardedPrinter({
+                               "fully_qualified_modules": False, "inline": True,
+                               "allow_unknown_functions": True,
+                               "user_functions": {k: k for k in _GUARDED}}))
+    except (NotImplementedError, ValueError, TypeError, KeyError) as exc:
+        stuck = [node for node in sp.preorder_traversal(expr)
+                 if isinstance(node, sp.Derivative | sp.Integral | AppliedUndef)]
+        reason = (f"{short(stuck[0], 60)} has no numeric form" if stuck else
+                  " ".join(str(exc).split()[:12]) or type(exc).__name__)
+        raise ValueError(f"{short(expr)} cannot be evaluated numerically ({reason}); write it "
+                         "with elementary functions (exp, log, sqrt, cosh, asinh, abs, ...)"
+                         ) from None
 
 
 def mp_function(expr: sp.Basic, var: sp.Symbol) -> Callable[[mpmath.mpf], mpmath.mpf]:
     """Compile a scalar expression in ``var`` to an mpmath callable returning a real mpf.
 
     Complex results with a negligible imaginary part (e.g. from ``LambertW``) are made real;
-    a genuinely complex result raises :class:`ValueError`.
+    a genuinely complex result raises :class:`ValueError`, and so does an expression that
+    cannot be compiled (e.g. an unevaluated ``Derivative(floor(x), x)``). ``exp``, ``cosh``,
+    ``sinh`` and non-constant powers overflow to ``inf`` (or 0) beyond 2**65536 instead of
+    running for ever (``exp(exp(exp(x)))`` at x = 11).
 
     Examples
     --------
@@ -70,7 +142,7 @@ def mp_function(expr: sp.Basic, var: sp.Symbol) -> Callable[[mpmath.mpf], mpmath
         out = raw(value)
         if isinstance(out, mpmath.mpc):
             if abs(out.imag) > mpmath.mpf(10) ** (-mpmath.mp.dps + 5) * (1 + abs(out.real)):
-                raise ValueError(f"{expr} is not real at {var} = {value}")
+                raise ValueError(f"{short(expr)} is not real at {var} = {value}")
             out = out.real
         return mpmath.mpf(out)
 
@@ -87,6 +159,10 @@ def to_mpf(value: object) -> mpmath.mpf:
     return mpmath.mpf(value)
 
 
+#: Seconds after which an expired :func:`wall_clock_limit` fires again until its block ends.
+_REFIRE = 0.05
+
+
 @contextmanager
 def wall_clock_limit(seconds: float,
                      error: Callable[[], BaseException] = lambda: TimeoutError("time limit")
@@ -94,8 +170,9 @@ def wall_clock_limit(seconds: float,
     """Raise ``error()`` if the block runs longer than ``seconds`` (SIGALRM, main thread).
 
     Nests: an enclosing limit keeps running inside the block and is re-armed with its own
-    remaining time afterwards (firing at once if it expired meanwhile). Outside the main
-    thread, or without ``setitimer``, it does not interrupt.
+    remaining time afterwards (firing at once if it expired meanwhile). An expired limit fires
+    again every 0.05 s until the block ends, so code that swallows the error cannot outlive it.
+    Outside the main thread, or without ``setitimer``, it does not interrupt.
 
     Examples
     --------
@@ -123,6 +200,9 @@ def wall_clock_limit(seconds: float,
     started = time.monotonic()
 
     def _raise(signum: int, frame: object) -> None:
+        # fire again soon if the error is swallowed (raised inside an ``except Exception``,
+        # a gc callback or a __del__, which only print it): a limit must end the block
+        signal.setitimer(signal.ITIMER_REAL, _REFIRE)
         raise error()
 
     inner_first = not outer_left or seconds < outer_left

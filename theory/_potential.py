@@ -8,12 +8,14 @@ from functools import cached_property
 
 import mpmath
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ._derivation import Derivation, Step
-from ._errors import InvalidPotentialError
+from ._errors import InvalidPotentialError, short
 from ._horizon import Horizon, horizon_of
 from ._inverse import invert_increasing
 from ._numeric import GUARD_DIGITS, mp_function, symbolic_timeout
+from ._parsing import parse_text
 from ._rates import Rates, predicted_rates
 from ._symbols import X, Z
 from ._tidy import asinh_form, tidy
@@ -27,15 +29,62 @@ _VERIFY_Z = ("-1000", "-7.3", "-1", "-0.01", "-1e-7", "0.01", "0.5", "1", "7.3",
 
 
 def _parse_number(name: str, value: object) -> sp.Expr:
+    shown = short(repr(value), 60)
     try:
-        num = sp.nsimplify(sp.sympify(str(value)), rational=True) if isinstance(
-            value, float | str) else sp.sympify(value)
-    except (sp.SympifyError, TypeError, ValueError) as exc:
-        raise ValueError(f"parameter {name}={value!r} is not a number; pass e.g. {name}=0.1"
-                         ) from exc
-    if not num.is_number or not num.is_real or not num.is_finite:
-        raise ValueError(f"parameter {name}={value!r} must be a finite real number")
+        if isinstance(value, float | str):
+            num = sp.nsimplify(parse_text(str(value), what="number"), rational=True)
+        else:
+            num = sp.sympify(value)
+    except (sp.SympifyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"parameter {name}={shown} is not a number ({short(exc, 120)}); pass "
+                         f"e.g. {name}=0.1") from None
+    if not (isinstance(num, sp.Expr) and num.is_number and num.is_real and num.is_finite):
+        raise ValueError(f"parameter {name}={shown} must be a finite real number, e.g. "
+                         f"{name}=0.1")
     return num
+
+
+def _defined(expr: sp.Expr, x0: float | None) -> bool:
+    """``expr`` (parameters bound) is free of zoo/nan/oo, and real and finite at ``x0``."""
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return False
+    if x0 is None or not expr.has(X):
+        return x0 is None or bool(expr.is_finite is not False and expr.is_real is not False)
+    try:
+        with mpmath.workdps(30):
+            return bool(mpmath.isfinite(mp_function(expr, X)(mpmath.mpf(x0))))
+    except (ValueError, ZeroDivisionError, TypeError):
+        return False
+
+
+def _plausible(f: sp.Expr) -> bool:
+    """A quick numeric test (definedness and convexity on the grid) of a bound f."""
+    try:
+        validate_potential(f, sp.diff(f, X), sp.diff(f, X, 2), grid_only=True)
+    except (ValueError, ZeroDivisionError, TypeError):
+        return False
+    return True
+
+
+_UNEVALUABLE = (sp.Derivative, sp.Integral, sp.Sum, sp.Product, sp.Limit, sp.Subs)
+
+
+def _refuse_unevaluable(expr: sp.Expr, text: str) -> None:
+    """Refuse undefined functions (``f(x)``), unevaluated calculus (``Integral(x, x)``) and
+    undefined constants (``1/0`` is ``zoo``): nothing about them can be computed."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, AppliedUndef):
+            raise ValueError(
+                f"unknown function {type(node).__name__} in {text!r}: use sympy's functions "
+                "(exp, log, sqrt, cosh, sinh, asinh, Abs, Max, Piecewise, ...)")
+        if isinstance(node, _UNEVALUABLE):
+            raise ValueError(
+                f"{short(node, 60)} in {text!r} is an unevaluated {type(node).__name__}: write "
+                "f in closed form")
+        if node in (sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise InvalidPotentialError(
+                f"{text!r} is undefined: it contains {node} (a division by zero, log(0) or an "
+                "infinite constant); remove that term")
 
 
 class Potential:
@@ -112,40 +161,95 @@ class Potential:
         self.allow_bounded_mirror_map = allow_bounded_mirror_map
         self._inverse_hint = None if inverse_hint is None else self._parse(inverse_hint, var="z")
         self.f: sp.Expr = self.bind(self.expr)
-        validate_potential(self.f, self.f1_bound, self.f2_bound,
-                           allow_bounded_mirror_map=allow_bounded_mirror_map)
+        if self.params and self.f.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            self._refuse_parameter_values(None)
+        try:
+            validate_potential(self.f, self.f1_bound, self.f2_bound,
+                               allow_bounded_mirror_map=allow_bounded_mirror_map)
+        except InvalidPotentialError as exc:
+            if self.params and exc.x0 is not None:
+                self._refuse_parameter_values(exc.x0)
+            raise
+
+    def _refuse_parameter_values(self, x0: float | None) -> None:
+        """Raise :class:`InvalidPotentialError` naming the parameter value(s) that make a part
+        of f undefined (everywhere, or at ``x0``), the smallest such part, and the fix; return
+        if no part that involves a parameter is to blame (the caller then raises its error).
+        """
+        culprits = [sub for sub in sp.postorder_traversal(self.expr)
+                    if isinstance(sub, sp.Expr) and not sub.is_Atom
+                    and any(sub.has(sym) for sym in self.symbols.values())
+                    and not _defined(self.bind(sub), x0)]
+        # the smallest undefined part, shown with x if one contains x (x/b rather than 1/b)
+        for sub in [s for s in culprits if s.has(X)][:1] or culprits[:1]:
+            used = [k for k, sym in self.symbols.items() if sub.has(sym)]
+            # blame the parameters whose value matters: another value makes the part defined
+            used = [k for k in used if any(_defined(self._bind_with(sub, k, alt), x0)
+                                           for alt in (1, -1, 2))] or used
+            values = ", ".join(f"{k} = {short(self.params[k], 40)}" for k in used)
+            where = "" if x0 is None or not sub.has(X) else f" at x = {x0}"
+            raise InvalidPotentialError(
+                f"{values} makes {short(sub, 80)} undefined{where}: use "
+                f"{' or '.join(self._parameter_hint(k) for k in used)}")
+        if x0 is None:
+            values = ", ".join(f"{k} = {short(v, 40)}" for k, v in self.params.items())
+            raise InvalidPotentialError(
+                f"{values} makes f = {short(self.f)} undefined: use other parameter values")
+
+    def _bind_with(self, expr: sp.Expr, name: str, value: object) -> sp.Expr:
+        """``expr`` with the parameters bound, but ``name`` set to ``value``."""
+        return expr.subs({self.symbols[k]: (sp.sympify(value) if k == name else v)
+                          for k, v in self.params.items()})
+
+    def _parameter_hint(self, name: str) -> str:
+        """Which sign of parameter ``name`` gives a defined, convex f (the others fixed)."""
+        value = self.params[name]
+        size = abs(value) if value != 0 else sp.S.One
+        ok = {}
+        for sign in (1, -1):
+            ok[sign] = _plausible(self._bind_with(self.expr, name, sign * size))
+        if ok[1] and not ok[-1]:
+            return f"{name} > 0"
+        if ok[-1] and not ok[1]:
+            return f"{name} < 0"
+        if ok[1] and value == 0:
+            return f"{name} != 0"
+        return f"another value of {name}"
 
     # ------------------------------------------------------------------ parsing
     def _parse(self, f: str | sp.Expr, var: str = "x") -> sp.Expr:
         local = {"x": X, "z": Z, **self.symbols}
         if isinstance(f, str):
             try:
-                expr = sp.sympify(f, locals=local)
-            except (sp.SympifyError, SyntaxError, TypeError, AttributeError) as exc:
+                expr = parse_text(f, local, what="potential")
+            except ValueError as exc:
                 raise ValueError(
-                    f"could not parse the potential {f!r}: write it in sympy syntax in the "
-                    f"variable {var}, e.g. 'x*asinh(x/b) - sqrt(x**2+b**2)'") from exc
+                    f"{exc}; write it in sympy syntax in the variable {var}, e.g. "
+                    "'x*asinh(x/b) - sqrt(x**2+b**2)'") from None
         elif isinstance(f, sp.Basic):
             expr = f.subs({s: local[s.name] for s in f.free_symbols if s.name in local})
         else:
             raise ValueError(f"a potential is a string or a sympy expression, got {type(f)}")
+        text = short(f)
         if not isinstance(expr, sp.Expr):
-            raise ValueError(f"{f!r} is not a scalar expression")
+            raise ValueError(f"{text!r} is not a scalar expression")
+        _refuse_unevaluable(expr, text)
         names = {s.name for s in expr.free_symbols}
         unknown = sorted(names - {var} - set(self.symbols))
         if unknown:
-            eg = ", ".join(f"{u}=1.0" for u in unknown)
+            eg = short(", ".join(f"{u}=1.0" for u in unknown), 80)
             raise ValueError(
-                f"unknown symbol(s) {', '.join(unknown)} in {f!r}: the variable is {var}; give "
-                f"every other symbol a value, e.g. Potential({str(f)!r}, {eg}) or --param "
-                f"{unknown[0]}=1.0 on the command line")
+                f"unknown symbol(s) {short(', '.join(unknown), 80)} in {text!r}: the variable is "
+                f"{var}; give every other symbol a value, e.g. Potential({short(f, 60)!r}, {eg}) "
+                f"or --param {short(unknown[0], 40)}=1.0 on the command line")
         if var == "x":
             unused = sorted(set(self.symbols) - names)
             if unused:
-                raise ValueError(f"parameter(s) {', '.join(unused)} do not appear in {f!r}")
+                raise ValueError(f"parameter(s) {short(', '.join(unused), 80)} do not appear in "
+                                 f"{text!r}")
             if X not in expr.free_symbols:
                 raise InvalidPotentialError(
-                    f"{f!r} does not depend on x: a potential is a function f(x)")
+                    f"{text!r} does not depend on x: a potential is a function f(x)")
         return expr
 
     def bind(self, expr: sp.Expr) -> sp.Expr:

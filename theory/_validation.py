@@ -19,7 +19,7 @@ from collections.abc import Callable
 import mpmath
 import sympy as sp
 
-from ._errors import InvalidPotentialError
+from ._errors import InvalidPotentialError, short
 from ._numeric import mp_function, symbolic_timeout
 from ._symbols import X
 
@@ -48,7 +48,7 @@ _KINK_FUNCS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
 
 
 def validate_potential(f: sp.Expr, f1: sp.Expr, f2: sp.Expr, *,
-                       allow_bounded_mirror_map: bool = False) -> None:
+                       allow_bounded_mirror_map: bool = False, grid_only: bool = False) -> None:
     """Check that ``f`` is a valid mirror potential; raise :class:`InvalidPotentialError` if not.
 
     Parameters
@@ -57,6 +57,9 @@ def validate_potential(f: sp.Expr, f1: sp.Expr, f2: sp.Expr, *,
         f, f' and f'' in the variable ``x`` with the parameter values substituted.
     allow_bounded_mirror_map
         Warn instead of raising when the range of f' is not all of R.
+    grid_only
+        Only the quick numeric checks on :data:`GRID` (definedness and convexity): no kinks,
+        no smoothness, no limits at infinity.
 
     Examples
     --------
@@ -67,9 +70,18 @@ def validate_potential(f: sp.Expr, f1: sp.Expr, f2: sp.Expr, *,
     ...
     theory._errors.InvalidPotentialError: f = Abs(x) is not differentiable at x = 0.0: ...
     """
-    fn, fn1, fn2 = mp_function(f, X), mp_function(f1, X), mp_function(f2, X)
+    fns = []
+    for name, expr in (("f", f), ("f'", f1), ("f''", f2)):
+        try:
+            fns.append(mp_function(expr, X))
+        except ValueError as exc:       # e.g. Derivative(floor(x), x): nothing to evaluate
+            raise InvalidPotentialError(f"f = {short(f)}: {name}(x) = {exc}") from None
+    fn, fn1, fn2 = fns
     with mpmath.workdps(30):
         check_defined(f, fn)
+        if grid_only:
+            check_convexity(f, fn2, [])
+            return
         points = [mpmath.mpf(str(sp.N(k, 30))) for k in kinks(f)]
         check_smoothness(f, fn1, fn2, points)
         check_convexity(f, fn2, points)
@@ -93,12 +105,31 @@ def check_defined(f: sp.Expr, fn: MpFunction) -> None:
             val = fn(mpmath.mpf(x0))
         except (ValueError, ZeroDivisionError, TypeError):
             val = mpmath.nan
-        if not mpmath.isfinite(val):
-            raise InvalidPotentialError(
-                f"f = {f} is not real and finite at x = {x0}: potentials defined on "
+        if mpmath.isfinite(val):
+            continue
+        if mpmath.isinf(val) and _finite_symbolically(f, x0):
+            err = InvalidPotentialError(
+                f"f = {short(f)} overflows at x = {x0} (|f(x)| > 2**65536): a potential that "
+                "grows this fast cannot be evaluated; use one that grows at most like "
+                "exp(exp(x)), e.g. cosh(x)")
+        else:
+            err = InvalidPotentialError(
+                f"f = {short(f)} is not real and finite at x = {x0}: potentials defined on "
                 "only part of the real line (like x*log(x), which needs x > 0) are not "
                 "supported yet; use one defined on all of R, e.g. the hyperbolic "
                 "entropy x*asinh(x/b) - sqrt(x**2+b**2)")
+        err.x0 = x0
+        raise err
+
+
+def _finite_symbolically(f: sp.Expr, x0: float) -> bool:
+    """Whether f(x0) is finite as an exact value (exp(exp(exp(11))) is, log(0) is not): an
+    infinite numeric value is then an overflow of mpmath's exponent range, not a pole."""
+    try:
+        with symbolic_timeout(2):
+            return bool(f.subs(X, sp.nsimplify(x0, rational=True)).is_finite)
+    except (TimeoutError, TypeError, ValueError, RecursionError):
+        return False
 
 
 def kinks(f: sp.Expr) -> list[sp.Expr]:
@@ -153,13 +184,13 @@ def check_smoothness(f: sp.Expr, f1: MpFunction, f2: MpFunction,
             if both_finite and abs(right - left) > mpmath.mpf(10) ** -6 * size:
                 what = "differentiable" if name == "f'" else "twice differentiable"
                 raise InvalidPotentialError(
-                    f"f = {f} is not {what} at x = {mpmath.nstr(c, 8)}: {name} jumps "
+                    f"f = {short(f)} is not {what} at x = {mpmath.nstr(c, 8)}: {name} jumps "
                     f"from {mpmath.nstr(left, 6)} to {mpmath.nstr(right, 6)}; mirror flow "
                     "needs f in C^2 (away from isolated points where f'' -> +inf): smooth "
                     "the kink, e.g. replace abs(x) by sqrt(x**2 + 1) - 1")
             if name == "f'" and not both_finite:
                 raise InvalidPotentialError(
-                    f"f = {f} has an unbounded derivative near x = {mpmath.nstr(c, 8)}:"
+                    f"f = {short(f)} has an unbounded derivative near x = {mpmath.nstr(c, 8)}:"
                     " f is not differentiable (nor convex) there")
 
 
@@ -191,7 +222,7 @@ def check_convexity(f: sp.Expr, f2: MpFunction, points: list[mpmath.mpf]) -> Non
             continue
         if mpmath.isnan(val) or val < -tiny:
             raise InvalidPotentialError(
-                f"f = {f} is not convex: f''(x) = {mpmath.nstr(val, 6)} < 0 at "
+                f"f = {short(f)} is not convex: f''(x) = {mpmath.nstr(val, 6)} < 0 at "
                 f"x = {x0}; the mirror map must be strictly increasing. Add a convex term "
                 "that dominates there (e.g. + c*x**2) or pick another f")
         values[x0] = val
@@ -199,7 +230,7 @@ def check_convexity(f: sp.Expr, f2: MpFunction, points: list[mpmath.mpf]) -> Non
     for left, right in itertools.pairwise(sorted(values)):
         if zero[left] and zero[right]:
             raise InvalidPotentialError(
-                f"f = {f} is not strictly convex: f'' = 0 on [{left}, {right}], so f' "
+                f"f = {short(f)} is not strictly convex: f'' = 0 on [{left}, {right}], so f' "
                 "is constant there and the mirror map cannot be inverted. Add a strictly "
                 "convex term, e.g. + x**2/2")
 
@@ -236,10 +267,10 @@ def check_mirror_map_range(f1: sp.Expr, allow_bounded_mirror_map: bool = False) 
     for side, sign in (("+inf", 1), ("-inf", -1)):
         lim = limit_at_infinity(f1, sign)
         if lim is not None and lim.is_finite:
-            msg = (f"the mirror map f'(x) = {f1} tends to {lim} as x -> {side}, "
-                   "so its range is not all of R and mirror flow leaves the dual domain in "
-                   "finite time. Add a term of faster growth (e.g. + x**2/2), or pass "
-                   "allow_bounded_mirror_map=True to accept it")
+            msg = (f"the mirror map f'(x) = {short(f1)} tends to {short(lim, 60)} as "
+                   f"x -> {side}, so its range is not all of R and mirror flow leaves the "
+                   "dual domain in finite time. Add a term of faster growth (e.g. + x**2/2), "
+                   "or pass allow_bounded_mirror_map=True to accept it")
             if not allow_bounded_mirror_map:
                 raise InvalidPotentialError(msg)
             # points at Potential(...): check_mirror_map_range <- validate_potential <- it

@@ -5,16 +5,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from typing import Any
 
 import mpmath
 import sympy as sp
 
-from theory import Potential, balance_law
+from theory import Potential, balance_law, wall_clock_limit
 
-from ._common import EXIT_OK, CliError, parse_params
+from ._common import EXIT_INCOMPLETE, EXIT_OK, CliError, parse_params, positive_seconds
 
-__all__ = ["add_derive_parser", "derive_report", "run_derive"]
+__all__ = ["MAX_DEPTH", "MAX_DIM", "MAX_DPS", "add_derive_parser", "derive_report",
+           "parse_invert", "run_derive"]
+
+#: Upper bounds of --depth, --dim and --dps (larger values only make output nobody reads,
+#: and --dim 100000 would build a 100000-term gauge).
+MAX_DEPTH, MAX_DIM, MAX_DPS = 1000, 1000, 10_000
+#: Default wall-clock budget of ``mirrorflow derive`` (--timeout), in seconds.
+DEFAULT_TIMEOUT = 600.0
+
+
+class _OutOfTime(BaseException):
+    """--timeout expired. A BaseException, so that no ``except Exception`` (or the
+    ``except TimeoutError`` around each symbolic attempt) inside theory or sympy swallows it."""
 
 
 def add_derive_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -33,23 +47,65 @@ def add_derive_parser(subparsers: Any) -> argparse.ArgumentParser:
     d.add_argument("expr", help="f(x) in sympy syntax, e.g. 'x*asinh(x/b) - sqrt(x**2+b**2)'")
     d.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="parameter value, e.g. --param b=0.1 (repeatable)")
-    d.add_argument("--depth", type=int, default=1, help="homogeneity degree L (default 1)")
-    d.add_argument("--dim", type=int, default=2, help="dimension for the horizon gauge")
-    d.add_argument("--invert", metavar="Z", help="evaluate (f')^{-1}(Z)")
-    d.add_argument("--dps", type=int, default=50, help="significant digits for --invert")
+    d.add_argument("--depth", type=int, default=1,
+                   help=f"homogeneity degree L (1 to {MAX_DEPTH}, default 1)")
+    d.add_argument("--dim", type=int, default=2,
+                   help=f"dimension for the horizon gauge (1 to {MAX_DIM}, default 2)")
+    d.add_argument("--invert", metavar="Z", help="evaluate (f')^{-1}(Z) (a finite number)")
+    d.add_argument("--dps", type=int, default=50,
+                   help=f"significant digits for --invert (1 to {MAX_DPS}, default 50)")
     d.add_argument("--latex", action="store_true", help="print formulas as LaTeX")
     d.add_argument("--json", action="store_true", help="print one JSON object")
+    d.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT,
+                   metavar="SECONDS", help="wall-clock budget; past it, stop with exit status "
+                   f"{EXIT_INCOMPLETE} (default {DEFAULT_TIMEOUT:g})")
     d.set_defaults(func=run_derive)
     return d
 
 
 def _num(value) -> float | str | None:
-    """JSON form of a sympy number: float, "inf"/"-inf", or None."""
+    """JSON form of a sympy number: float, "inf"/"-inf", None, or the exact text of a number
+    that is not a finite float (beyond 1e308, complex, undefined)."""
     if value is None:
         return None
     if value in (sp.oo, -sp.oo):
         return "inf" if value == sp.oo else "-inf"
-    return float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return str(value)
+    return number if math.isfinite(number) else str(value)
+
+
+def parse_invert(text: str) -> str:
+    """Check ``--invert Z``: a finite real number (decimal text, kept for full precision).
+
+    Examples
+    --------
+    >>> parse_invert(" 2.5e3 ")
+    '2.5e3'
+    >>> parse_invert("nan")
+    Traceback (most recent call last):
+    ...
+    numerics.cli._common.CliError: --invert needs a finite number, e.g. --invert 2.5, got 'nan'
+    """
+    value = text.strip()
+    try:
+        finite = math.isfinite(float(value))
+        mpmath.mpf(value)
+    except (ValueError, TypeError):
+        finite = False
+    if not finite:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise CliError(f"--invert needs a finite number, e.g. --invert 2.5, got {shown!r}")
+    return value
+
+
+def _check_options(depth: int, dim: int, dps: int) -> None:
+    for name, value, top in (("--depth", depth, MAX_DEPTH), ("--dim", dim, MAX_DIM),
+                             ("--dps", dps, MAX_DPS)):
+        if not 1 <= value <= top:
+            raise CliError(f"{name} must be an integer from 1 to {top}, got {value}")
 
 
 def derive_report(expr: str, params: dict[str, str], depth: int = 1, dim: int = 2,
@@ -62,6 +118,9 @@ def derive_report(expr: str, params: dict[str, str], depth: int = 1, dim: int = 
     >>> rep["mirror_map"], rep["inverse_mirror_map"], rep["horizon"]["norm"]
     ('asinh(10*x)', 'sinh(z)/10', 'l1')
     """
+    _check_options(depth, dim, dps)
+    if invert is not None:
+        invert = parse_invert(invert)
     pot = Potential(expr, **params)
     h, r = pot.horizon, pot.rates(depth)
     inv, conj = pot.inverse_mirror_map.expr, pot.conjugate.expr
@@ -120,8 +179,14 @@ def _print_human(rep: dict, latex: bool) -> None:
     names["gamma"] = sp.Symbol("gamma", positive=True)   # not the Gamma function
 
     def show(s):
-        return "(numeric)" if s is None else (sp.latex(sp.sympify(s, locals=names))
-                                              if latex else s)
+        if s is None:
+            return "(numeric)"
+        if not latex:
+            return s
+        try:
+            return sp.latex(sp.sympify(s, locals=names))
+        except (sp.SympifyError, TypeError, ValueError, AttributeError, RecursionError):
+            return s                             # not re-parsable: the plain text
 
     h, r = rep["horizon"], rep["rates"]
     lines = [
@@ -150,7 +215,8 @@ def _print_human(rep: dict, latex: bool) -> None:
 
 
 def run_derive(args: argparse.Namespace) -> int:
-    """Run ``mirrorflow derive`` for parsed ``args``: print the report, return 0.
+    """Run ``mirrorflow derive`` for parsed ``args``: print the report and return 0, or 3
+    (one line on stderr) if the derivation ran past ``--timeout``.
 
     Raises
     ------
@@ -164,18 +230,21 @@ def run_derive(args: argparse.Namespace) -> int:
     >>> run_derive(parser.parse_args(["derive", "x**2/2", "--depth", "0"]))
     Traceback (most recent call last):
     ...
-    numerics.cli._common.CliError: --depth must be >= 1, got 0
+    numerics.cli._common.CliError: --depth must be an integer from 1 to 1000, got 0
     """
-    if args.depth < 1:
-        raise CliError(f"--depth must be >= 1, got {args.depth}")
-    if args.dim < 1:
-        raise CliError(f"--dim must be >= 1, got {args.dim}")
-    if args.dps < 1:
-        raise CliError(f"--dps must be >= 1, got {args.dps}")
-    rep = derive_report(args.expr, parse_params(args.param), args.depth, args.dim,
-                        args.invert, args.dps)
+    _check_options(args.depth, args.dim, args.dps)
+    invert = None if args.invert is None else parse_invert(args.invert)
+    params = parse_params(args.param)
+    timeout = getattr(args, "timeout", DEFAULT_TIMEOUT)
+    try:
+        with wall_clock_limit(timeout, _OutOfTime):
+            rep = derive_report(args.expr, params, args.depth, args.dim, invert, args.dps)
+    except _OutOfTime:
+        print(f"mirrorflow derive: stopped: the derivation did not finish within --timeout "
+              f"{timeout:g} s; raise --timeout or simplify f", file=sys.stderr)
+        return EXIT_INCOMPLETE
     if args.json:
-        print(json.dumps(rep, indent=2))
+        print(json.dumps(rep, indent=2, allow_nan=False))
     else:
         _print_human(rep, args.latex)
     return EXIT_OK

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,14 @@ def run_integrate(args: argparse.Namespace) -> int:
     """
     cfg = load_config(args.config)
     _check_outputs(args, cfg)                  # before any work: nothing computed is lost
+    # overflow / 0-division warnings of extreme data are noise on a terminal: the status and
+    # its message say what happened (the library itself keeps numpy's defaults)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _run_and_report(args, cfg)
+
+
+def _run_and_report(args: argparse.Namespace, cfg: RunConfig) -> int:
     sol = _resumed(args, cfg) if args.resume else _solved(args, cfg)
     if args.plot:
         _plot(sol, args.plot)
@@ -127,6 +136,9 @@ def _resumed(args: argparse.Namespace, cfg: RunConfig) -> MirrorFlowSolution:
     if not Path(args.save).exists():
         raise ValueError(f"--resume: {args.save} does not exist; run once without --resume")
     previous = MirrorFlowSolution.load(args.save)
+    if not previous.verified:
+        raise ValueError(f"--resume: {args.save} has no content digest (a format-1 results "
+                         "file), so hand edits cannot be ruled out: re-run it from the start")
     if previous.meta.get("problem") != problem_to_dict(cfg.problem):
         raise ValueError(f"--resume: {args.save} holds a run of a different configuration; "
                          "use another --save file or drop --resume")
@@ -186,8 +198,8 @@ def _kkt_summary(cfg: RunConfig, sol: MirrorFlowSolution) -> dict[str, Any]:
     theta = sol.theta[-1] if sol.theta_mp is None else sol.theta_mp[-1]
     try:
         res = kkt(cfg.problem, theta)
-    except (ValueError, NotImplementedError) as exc:
-        return {"error": " ".join(str(exc).split())}
+    except (ValueError, NotImplementedError, ArithmeticError) as exc:
+        return {"error": " ".join(str(exc).split()) or type(exc).__name__}
     return {"stationarity": float(res.stationarity),
             "complementarity": float(res.complementarity), "horizon": res.horizon,
             "multipliers": [float(v) for v in res.multipliers]}
@@ -202,8 +214,8 @@ def _final_values(cfg: RunConfig, sol: MirrorFlowSolution) -> tuple[Any, Any, An
         else:
             with mpmath.workdps(int(sol.meta.get("dps_stored", 40)) + 10):
                 margin = q_margin_mp(cfg.problem, sol.theta_mp[-1], sol.min_margin_mp[-1])
-    except (NotImplementedError, ValueError):
-        margin = None                        # e.g. per-layer potentials with mixed horizons
+    except (NotImplementedError, ValueError, ArithmeticError):
+        margin = None     # e.g. per-layer potentials with mixed horizons, a zero/overflowing gauge
     if sol.theta_mp is None:
         return float(sol.log_loss[-1]), margin, float(sol.min_margin[-1])
     dps = int(sol.meta.get("dps_stored", 40))

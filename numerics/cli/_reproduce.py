@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..reproduce import CLAIMS, run_reproduce
-from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from ._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, one_line, print_error
 
 __all__ = ["add_reproduce_parser", "format_table", "run_reproduce_cli"]
 
@@ -70,7 +70,7 @@ def format_table(summary: dict[str, Any]) -> str:
         sec = summary["claims"][name]
         mark = "yes" if sec.get("holds") else "NO"
         if "error" in sec:
-            detail = f"error: {sec['error'].splitlines()[0][:100]}"
+            detail = f"error: {(str(sec['error']).splitlines() or [''])[0][:100]}"
         else:
             detail = str(sec.get("headline", sec.get("criterion", "")))[:100]
         lines.append(f"{name:<8} {mark:<6} {detail}")
@@ -83,11 +83,11 @@ def run_reproduce_cli(args: argparse.Namespace) -> int:
     try:
         summary = run_reproduce(args.claims, quick=bool(args.quick), out=out,
                                 progress=not getattr(args, "no_progress", False))
-    except ValueError as exc:
-        print(f"mirrorflow reproduce: {exc}", file=sys.stderr)
+    except ValueError as exc:                    # one line, like every other refusal
+        print_error("reproduce", str(exc))
         return EXIT_USAGE
     print(format_table(summary))
     for w in summary.get("warnings", []):
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {one_line(str(w))}", file=sys.stderr)
     print(f"summary and figures in {out}/")
     return EXIT_OK if summary["all_hold"] else EXIT_FAILED

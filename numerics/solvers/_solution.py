@@ -185,15 +185,35 @@ class MirrorFlowSolution:
         if raw["version"] == 1 and isinstance(raw.get("meta"), dict):
             raw["meta"]["digest_verified"] = False
         try:
+            _check_structure(raw)
             a = {k: np.array(v, dtype=float) for k, v in raw["arrays"].items()}
             mp = _load_mp(raw.get("arrays_mp"), int(raw.get("meta", {}).get("dps_stored", 40)))
             return cls(a["log_t"], a["s"], a["theta"], a["z"], a["log_loss"], a["min_margin"],
                        a["balance_residual_max"], raw["status"], raw["method"],
                        int(raw["precision_bits"]), int(raw["rhs_evals"]),
                        float(raw["seconds"]), raw.get("meta", {}), *mp)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise ValueError(f"{path} is a corrupt mirrorflow results file ({exc!r} missing or "
                              "malformed); re-run the computation") from exc
+
+
+def _check_structure(raw: dict[str, Any]) -> None:
+    """Types and shapes of a results record (a digest says who wrote it, not that it is sane)."""
+    if not isinstance(raw.get("arrays"), dict) or not isinstance(raw.get("meta"), dict):
+        raise TypeError("'arrays' and 'meta' must be objects")
+    if not isinstance(raw.get("status"), str) or not isinstance(raw.get("method"), str):
+        raise TypeError("'status' and 'method' must be strings")
+    arrays = raw["arrays"]
+    n = len(arrays.get("log_t") or [])
+    if n == 0:
+        raise ValueError("'log_t' is empty")
+    for key in ("log_t", "s", "log_loss", "min_margin", "balance_residual_max"):
+        if np.ndim(np.array(arrays[key], dtype=float)) != 1 or len(arrays[key]) != n:
+            raise ValueError(f"'{key}' must be a list of {n} numbers")
+    for key in ("theta", "z"):
+        shape = np.shape(np.array(arrays[key], dtype=float))
+        if len(shape) != 2 or shape[0] != n:
+            raise ValueError(f"'{key}' must be {n} rows of parameters")
 
 
 def _load_mp(arrays: dict[str, Any] | None, dps: int) -> tuple[Any, Any, Any]:
