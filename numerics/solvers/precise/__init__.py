@@ -15,7 +15,7 @@ from ._radau_tableau import radau_tableau
 from ._record import RunRecord, TaylorRun
 from ._run import PreciseRun, mp_balance, mp_mirror, solve_precise, to_solution
 from ._system import MarginFn, MirrorFlowSystem, ScalarPotential, build_mirror_flow_system
-from ._system_exprs import sympy_to_heyoka
+from ._system_exprs import ParTable, sympy_to_heyoka
 from ._taylor import integrate_taylor
 from ._taylor_integrator import TaylorIntegrator
 
@@ -23,6 +23,7 @@ __all__ = [
     "ImplicitFunctions",
     "MarginFn",
     "MirrorFlowSystem",
+    "ParTable",
     "PreciseRun",
     "RadauIntegrator",
     "RunRecord",

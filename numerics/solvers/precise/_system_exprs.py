@@ -73,8 +73,9 @@ def sympy_to_heyoka(
     ((2.0000000000000000 * a) + (0.25000000000000000 * a**2.0000000000000000))
     """
     expr = sp.sympify(expr)
-    replace: dict[sp.Expr, sp.Symbol] = {}
     s_dict = dict(subs)
+    expr = _replace_nonsmooth(expr, s_dict, pars)
+    replace: dict[sp.Expr, sp.Symbol] = {}
     atoms = [a for a in expr.atoms(sp.Number, sp.NumberSymbol) if not _is_dyadic(a)]
     # Negative non-dyadic numbers appear as atoms too; map each to its own parameter.
     for k, atom in enumerate(sorted(atoms, key=sp.default_sort_key)):
@@ -88,6 +89,52 @@ def sympy_to_heyoka(
     if replace:
         expr = expr.xreplace(replace)
     return hy.from_sympy(expr, s_dict)
+
+
+#: sympy functions without a heyoka counterpart, rebuilt from heyoka's exact piecewise primitives.
+_NONSMOOTH = (sp.Abs, sp.sign, sp.Max, sp.Min, sp.Heaviside)
+
+
+def _nonsmooth_to_heyoka(node: sp.Expr, args: list[Any]) -> Any:
+    """The heyoka expression of one non-smooth sympy node whose arguments are converted."""
+    if isinstance(node, sp.Abs):
+        return _abs(args[0])
+    if isinstance(node, sp.sign):
+        u = args[0]
+        return hy.select(hy.gt(u, hy.expression(0.0)), hy.expression(1.0),
+                         hy.select(hy.lt(u, hy.expression(0.0)), hy.expression(-1.0),
+                                   hy.expression(0.0)))
+    if isinstance(node, sp.Heaviside):
+        # sympy's default H(0) = 1/2; a second argument fixes H(0).
+        h0 = float(node.args[1]) if len(node.args) > 1 else 0.5
+        u = args[0]
+        return hy.select(hy.gt(u, hy.expression(0.0)), hy.expression(1.0),
+                         hy.select(hy.lt(u, hy.expression(0.0)), hy.expression(0.0),
+                                   hy.expression(h0)))
+    pick = (lambda a, b: a + hy.relu(b - a)) if isinstance(node, sp.Max) else (
+        lambda a, b: a - hy.relu(a - b))
+    out = args[0]
+    for b in args[1:]:
+        out = pick(out, b)
+    return out
+
+
+def _replace_nonsmooth(expr: sp.Expr, s_dict: dict[Any, Any], pars: ParTable | None) -> sp.Expr:
+    """Replace |u|, sign(u), max, min and Heaviside by symbols bound to exact heyoka forms.
+
+    ``|u| = relu(u) + relu(-u)`` and ``sign(u)`` as a ``select`` are exact at every precision
+    (no rounding, unlike ``(u**2)**(1/2)``); their Taylor coefficients are those of the smooth
+    branch the argument is on, so a zero of ``u`` is a kink the integrators stop at.
+    """
+    nodes = [n for n in sp.preorder_traversal(expr) if isinstance(n, _NONSMOOTH)]
+    if not nodes:
+        return expr
+    node = nodes[0]  # outermost first: its arguments are converted recursively
+    args = [sympy_to_heyoka(a, s_dict, pars) for a in node.args
+            if not (isinstance(node, sp.Heaviside) and a is not node.args[0])]
+    sym = sp.Dummy("nonsmooth")
+    s_dict[sym] = _nonsmooth_to_heyoka(node, args)
+    return _replace_nonsmooth(expr.xreplace({node: sym}), s_dict, pars)
 
 
 def tree_max(items: Sequence[Any]) -> Any:
