@@ -74,3 +74,30 @@ def test_taylor_and_radau_agree_on_abs_potentials(pot):
         scale = max(abs(v) for v in a)
         gap = max(abs(u - v) for u, v in zip(a, b, strict=True)) / scale
     assert gap < mpmath.mpf("1e-25"), float(gap)
+
+
+@pytest.mark.parametrize("pot", [Potential("abs(x)**3/3"), Potential.lp(3)],
+                         ids=["primal", "dual"])
+def test_absorbing_zero_closed_form(pot):
+    """beta = u^2 - v^2 on one sample x = 1 with f = |x|^3/3 (primal: no closed-form inverse;
+    dual: l_3's sign(z) sqrt|z|).  Closed form (derived in THEORY.md §7): du/dt = L = -dv/dt, so
+    u + v = c and v reaches 0 at t* = (e^{c^2} - e^{c a}) / (2c), a = u0 - v0, and stays there
+    (its force 2 v L vanishes); afterwards du/dt = exp(-u^2), i.e.
+    erfi(u) = erfi(c) + 2 (t - t*) / sqrt(pi)."""
+    u0, v0, T = mpmath.mpf("0.3"), mpmath.mpf("0.2"), 10
+    data = numerics.Dataset(np.array([[1.0]]), np.array([1.0]))
+    prob = Problem.create(data, numerics.Diagonal(depth=2), pot, theta0=[0.3, 0.2])
+    run = solve_mirror_flow(prob, log_t=T, dps=30, certify=False, method="taylor",
+                            max_seconds=120)
+    assert run.status == "reached", run.message
+    frozen = run.meta["solver"]["frozen_coordinates"]
+    with mpmath.workdps(50):
+        c, a = u0 + v0, u0 - v0
+        t_star = (mpmath.exp(c * c) - mpmath.exp(c * a)) / (2 * c)
+        rhs = mpmath.erfi(c) + 2 * (mpmath.exp(T) - t_star) / mpmath.sqrt(mpmath.pi)
+        u_exact = mpmath.findroot(lambda u: mpmath.erfi(u) - rhs, mpmath.sqrt(T))
+        u, v = (mpmath.mpf(str(w)) for w in run.theta_mp[-1])
+        assert list(frozen) == [1]
+        assert abs(frozen[1] - float(mpmath.log(t_star))) < 1e-6
+        assert v == 0
+        assert abs(u / u_exact - 1) < mpmath.mpf("1e-28"), mpmath.nstr(u / u_exact - 1, 5)

@@ -24,10 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import heyoka as hy
 import numpy as np
 import sympy as sp
 
-from ._system_exprs import ParTable, sympy_to_heyoka
+from ._system_exprs import NONSMOOTH, ParTable, sympy_to_heyoka
 from ._system_flow import flow_pieces, make_vars, time_changed_rhs
 
 __all__ = [
@@ -136,7 +137,15 @@ class MirrorFlowSystem:
     margins : tuple of expressions
         ``q_i`` as expressions of the state variables.
     kinks : tuple of expressions
-        Expressions of the state whose sign changes are non-smooth points of the right-hand side.
+        Expressions of the state whose sign changes are non-smooth points of the right-hand side:
+        the model's (ReLU pre-activations) first, then the last ``n_potential_kinks`` ones, from
+        ``|u|``, ``sign``, ``max``/``min`` in the potential (e.g. ``z_k = 0`` for ``|x|^3/3``,
+        where the inverse mirror map has a square-root branch point).
+    n_potential_kinks, kink_coordinates, mask_pars : int, tuple, dict
+        How many kinks come from the potential, the coordinate of each, and the index of the
+        freeze mask parameter of every coordinate whose potential has non-smooth nodes.
+    force : tuple of expressions
+        ``-grad log L`` as expressions of the state (for the kink bridge and freeze test).
     theta_in : tuple
         Input variables ``th0..`` of ``init_exprs``.
     init_exprs : tuple of expressions in ``theta_in``
@@ -161,6 +170,10 @@ class MirrorFlowSystem:
     clock: ClockKind
     loss: LossKind
     potential_names: tuple[str, ...] = field(default=())
+    n_potential_kinks: int = 0
+    kink_coordinates: tuple[int, ...] = ()
+    mask_pars: dict[int, int] = field(default_factory=dict)
+    force: tuple[Any, ...] = ()
 
     @property
     def logt_index(self) -> int:
@@ -206,31 +219,61 @@ def _checked_potentials(
 
 
 class _Potentials:
-    """The scalar potentials as heyoka expressions, their constants collected in ``pars``."""
+    """The scalar potentials as heyoka expressions, their constants collected in ``pars``.
+
+    A coordinate whose potential has ``|u|``, ``sign``, ``max``/``min`` nodes gets a freeze
+    mask: a runtime parameter, 1 while the coordinate moves, set to 0 by the Taylor driver when
+    ``theta_k`` reaches 0 where its force vanishes (an absorbing zero, THEORY.md §7).  The
+    switching functions of those nodes, evaluated on the state, are collected in ``kinks`` with
+    their coordinates; a frozen coordinate's switching functions read 1 (never fire).
+    """
 
     def __init__(self, pots: list[ScalarPotential], pars: ParTable) -> None:
         self.pots, self.pars = pots, pars
+        self.kinks: list[Any] = []
+        self.kink_coordinates: list[int] = []
+        self.masks: dict[int, tuple[Any, int]] = {
+            k: pars.fresh(sp.Integer(1)) for k, p in enumerate(pots) if _has_nonsmooth(p)}
 
-    def apply(self, which: str, args: Sequence[Any]) -> list[Any]:
+    def apply(self, which: str, args: Sequence[Any], *, on_state: bool = True) -> list[Any]:
         """``fprime``, ``fsecond`` or ``inverse`` of every coordinate at ``args``."""
-        return [sympy_to_heyoka(getattr(p, which), {p.x: a}, self.pars)
-                for p, a in zip(self.pots, args, strict=True)]
+        out = []
+        for k, (p, a) in enumerate(zip(self.pots, args, strict=True)):
+            kinks: list[Any] | None = [] if on_state else None
+            out.append(sympy_to_heyoka(getattr(p, which), {p.x: a}, self.pars, kinks))
+            for kink in kinks or []:
+                self.kinks.append(self.masked(k, kink, 1.0))
+                self.kink_coordinates.append(k)
+        return out
+
+    def masked(self, k: int, expr: Any, frozen: float) -> Any:
+        """``expr`` while coordinate ``k`` moves, the constant ``frozen`` once it is frozen."""
+        if k not in self.masks:
+            return expr
+        return hy.select(hy.gt(self.masks[k][0], hy.expression(0.5)), expr,
+                         hy.expression(frozen))
 
     def theta_and_z(self, pvars: list[Any], state: StateKind) -> tuple[list[Any], list[Any]]:
         """``theta`` and ``z = f'(theta)`` as expressions of the state variables."""
         if state == "dual":
-            return self.apply("inverse", pvars), list(pvars)
+            inv = self.apply("inverse", pvars)
+            return [self.masked(k, t, 0.0) for k, t in enumerate(inv)], list(pvars)
         return list(pvars), self.apply("fprime", pvars)
+
+
+def _has_nonsmooth(pot: ScalarPotential) -> bool:
+    exprs = [e for e in (pot.fprime, pot.fsecond, pot.inverse) if e is not None]
+    return any(sp.sympify(e).has(*NONSMOOTH) for e in exprs)
 
 
 def _startup_exprs(margin_fn: MarginFn, fns: _Potentials, th_in: list[Any], state: StateKind,
                    loss: LossKind, gradient: Literal["given", "reverse"]) -> list[Any]:
     """``[p(0) (P), dp/ds(0) (P), log L(theta0), d log L/ds(0)]`` in terms of ``theta0``: for
     ``p(s0) = p0 + s0 p'(0)`` and the start of ``log t``."""
-    fsec_in = fns.apply("fsecond", th_in)
+    fsec_in = fns.apply("fsecond", th_in, on_state=False)
     flow0 = flow_pieces(margin_fn, th_in, fsec_in, loss=loss, gradient=gradient)
     if state == "dual":
-        p0, dp0 = fns.apply("fprime", th_in), flow0.force
+        p0, dp0 = fns.apply("fprime", th_in, on_state=False), flow0.force
     else:
         p0, dp0 = list(th_in), flow0.dtheta
     return [*p0, *dp0, flow0.log_loss, flow0.dlog_loss]
@@ -296,9 +339,10 @@ def build_mirror_flow_system(
     fns = _Potentials(pots, ParTable())
     pvars, th_in = make_vars("p", P), make_vars("th", P)
     theta, z = fns.theta_and_z(pvars, state)
-    fsec = fns.apply("fsecond", theta)
+    fsec = [fns.masked(k, f, 1.0) for k, f in enumerate(fns.apply("fsecond", theta))]
     flow = flow_pieces(margin_fn, theta, fsec, loss=loss, gradient=gradient)
-    dparam = flow.force if state == "dual" else flow.dtheta
+    dparam = [fns.masked(k, d, 0.0)
+              for k, d in enumerate(flow.force if state == "dual" else flow.dtheta)]
     equations, quadrature_equations, logt = time_changed_rhs(pvars, dparam, flow, clock)
     init = _startup_exprs(margin_fn, fns, th_in, state, loss, gradient)
     return MirrorFlowSystem(
@@ -311,7 +355,7 @@ def build_mirror_flow_system(
         log_loss=flow.log_loss,
         dlog_loss=flow.dlog_loss,
         margins=tuple(flow.margins),
-        kinks=tuple(flow.kinks),
+        kinks=(*flow.kinks, *fns.kinks),
         theta_in=tuple(th_in),
         init_exprs=tuple(init),
         n_params=P,
@@ -319,4 +363,8 @@ def build_mirror_flow_system(
         clock=clock,
         loss=loss,
         potential_names=tuple(p.name for p in pots),
+        n_potential_kinks=len(fns.kinks),
+        kink_coordinates=tuple(fns.kink_coordinates),
+        mask_pars={k: idx for k, (_, idx) in fns.masks.items()},
+        force=tuple(flow.force),
     )

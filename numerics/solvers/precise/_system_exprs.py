@@ -13,7 +13,7 @@ from typing import Any, Literal
 import heyoka as hy
 import sympy as sp
 
-__all__ = ["ParTable", "log_loss_terms", "logsumexp", "sympy_to_heyoka", "tree_max"]
+__all__ = ["NONSMOOTH", "ParTable", "log_loss_terms", "logsumexp", "sympy_to_heyoka", "tree_max"]
 
 LossKind = Literal["exp", "logistic"]
 
@@ -38,6 +38,14 @@ class ParTable:
             self.values.append(value)
         return hy.par[self._index[value]]
 
+    def fresh(self, value: sp.Expr) -> tuple[Any, int]:
+        """A new parameter (never shared) with initial ``value``, and its index.
+
+        For switches the integrators change during a run (e.g. a coordinate's freeze mask).
+        """
+        self.values.append(sp.sympify(value))
+        return hy.par[len(self.values) - 1], len(self.values) - 1
+
 
 def _is_dyadic(num: sp.Number) -> bool:
     if isinstance(num, sp.Integer):
@@ -49,7 +57,8 @@ def _is_dyadic(num: sp.Number) -> bool:
 
 
 def sympy_to_heyoka(
-    expr: sp.Expr, subs: dict[sp.Symbol, Any], pars: ParTable | None = None
+    expr: sp.Expr, subs: dict[sp.Symbol, Any], pars: ParTable | None = None,
+    kinks: list[Any] | None = None,
 ) -> Any:
     """Convert a sympy expression with ``heyoka.from_sympy``, keeping every constant exact.
 
@@ -64,6 +73,9 @@ def sympy_to_heyoka(
         Maps the free sympy symbols to heyoka expressions.
     pars : ParTable or None
         Where constants are collected; with ``None`` a non-dyadic constant raises ``ValueError``.
+    kinks : list or None
+        If given, the heyoka expressions whose zeros are the kinks of ``|u|``, ``sign(u)``,
+        ``max``, ``min`` and ``Heaviside`` nodes are appended to it (without repeats).
 
     Examples
     --------
@@ -71,10 +83,13 @@ def sympy_to_heyoka(
     >>> x = sp.Symbol("x")
     >>> print(sympy_to_heyoka(2 * x + x**2 / 4, {x: hy.make_vars("a")}))
     ((2.0000000000000000 * a) + (0.25000000000000000 * a**2.0000000000000000))
+    >>> kinks = []
+    >>> print(sympy_to_heyoka(x * abs(x), {x: hy.make_vars("a")}, kinks=kinks), kinks)
+    (a * (relu(a) + relu(-a))) [a]
     """
     expr = sp.sympify(expr)
     s_dict = dict(subs)
-    expr = _replace_nonsmooth(expr, s_dict, pars)
+    expr = _replace_nonsmooth(expr, s_dict, pars, kinks)
     replace: dict[sp.Expr, sp.Symbol] = {}
     atoms = [a for a in expr.atoms(sp.Number, sp.NumberSymbol) if not _is_dyadic(a)]
     # Negative non-dyadic numbers appear as atoms too; map each to its own parameter.
@@ -92,7 +107,7 @@ def sympy_to_heyoka(
 
 
 #: sympy functions without a heyoka counterpart, rebuilt from heyoka's exact piecewise primitives.
-_NONSMOOTH = (sp.Abs, sp.sign, sp.Max, sp.Min, sp.Heaviside)
+NONSMOOTH = (sp.Abs, sp.sign, sp.Max, sp.Min, sp.Heaviside)
 
 
 def _nonsmooth_to_heyoka(node: sp.Expr, args: list[Any]) -> Any:
@@ -119,22 +134,27 @@ def _nonsmooth_to_heyoka(node: sp.Expr, args: list[Any]) -> Any:
     return out
 
 
-def _replace_nonsmooth(expr: sp.Expr, s_dict: dict[Any, Any], pars: ParTable | None) -> sp.Expr:
+def _replace_nonsmooth(expr: sp.Expr, s_dict: dict[Any, Any], pars: ParTable | None,
+                       kinks: list[Any] | None) -> sp.Expr:
     """Replace |u|, sign(u), max, min and Heaviside by symbols bound to exact heyoka forms.
 
     ``|u| = relu(u) + relu(-u)`` and ``sign(u)`` as a ``select`` are exact at every precision
     (no rounding, unlike ``(u**2)**(1/2)``); their Taylor coefficients are those of the smooth
     branch the argument is on, so a zero of ``u`` is a kink the integrators stop at.
     """
-    nodes = [n for n in sp.preorder_traversal(expr) if isinstance(n, _NONSMOOTH)]
+    nodes = [n for n in sp.preorder_traversal(expr) if isinstance(n, NONSMOOTH)]
     if not nodes:
         return expr
     node = nodes[0]  # outermost first: its arguments are converted recursively
-    args = [sympy_to_heyoka(a, s_dict, pars) for a in node.args
+    args = [sympy_to_heyoka(a, s_dict, pars, kinks) for a in node.args
             if not (isinstance(node, sp.Heaviside) and a is not node.args[0])]
+    if kinks is not None:
+        switch = [args[0]] if len(args) == 1 else [
+            b - a for i, a in enumerate(args) for b in args[i + 1:]]
+        kinks.extend(k for k in switch if not any(str(k) == str(old) for old in kinks))
     sym = sp.Dummy("nonsmooth")
     s_dict[sym] = _nonsmooth_to_heyoka(node, args)
-    return _replace_nonsmooth(expr.xreplace({node: sym}), s_dict, pars)
+    return _replace_nonsmooth(expr.xreplace({node: sym}), s_dict, pars, kinks)
 
 
 def tree_max(items: Sequence[Any]) -> Any:

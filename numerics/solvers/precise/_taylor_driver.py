@@ -28,6 +28,7 @@ from ._logtime import LogTime
 from ._record import RunRecord, stop_on_sigint
 from ._system import MirrorFlowSystem
 from ._taylor_events import EventLayout
+from ._taylor_kinks import PotentialKinks
 
 __all__ = ["RunSetup", "TaylorDriver"]
 
@@ -68,9 +69,12 @@ class TaylorDriver:
 
     def __init__(self, ta: Any, setup: RunSetup, layout: EventLayout, *,
                  monitor: Callable[[float, np.ndarray], str | None] | None = None,
-                 post: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 post: Callable[[np.ndarray], np.ndarray] | None = None,
+                 potential_kinks: PotentialKinks | None = None) -> None:
         self.ta, self.setup, self.layout = ta, setup, layout
         self.monitor, self.post, self.stuck = monitor, post, None
+        self.potential_kinks = potential_kinks
+        self.bridges = 0
         self.conv = setup.precision.converter()
         self.wp = setup.precision.mp_bits
         self.records: list[tuple[Any, np.ndarray, Any]] = [
@@ -176,12 +180,58 @@ class TaylorDriver:
         nxt = c + 2.0 if self.setup.log_clock else c + max(1.0, c)
         return self.conv(min(nxt, max_clock))
 
-    def _cross_kink(self, kw: dict[str, Any]) -> Any:
+    def _potential_kink(self, outcome: Any) -> int | None:
+        """The coordinate of the potential's kink heyoka stopped on, or None (a model kink)."""
+        first = self.layout.n_kinks - self.setup.system.n_potential_kinks
+        index = -int(outcome) - 1 - self.layout.n_target - first
+        if self.potential_kinks is None or index < 0:
+            return None
+        return self.potential_kinks.coordinates[index]
+
+    def _bridge(self, k: int) -> Any:
+        """Step off a kink of the potential by one Euler step of ``delta = 0.1 tol^(2/3)``.
+
+        At a zero of ``z_k`` the inverse mirror map of ``|x|^p``, p > 2, has a branch point
+        (``theta_k ~ |z_k|^(1/(p-1))``): no Taylor series exists there.  The right-hand side is
+        Hölder-continuous with exponent ``a = min(1, 1/(p-1))``, so one Euler step has local error
+        ``O(delta^(1 + a))``, below ``tol`` for ``a >= 1/2``; heyoka's steps then grow again
+        geometrically with the distance from the branch point.
+        """
+        assert self.potential_kinks is not None
+        ta, setup = self.ta, self.setup
+        P, scale = setup.system.n_params, setup.scale
+        with mpmath.workprec(self.wp):
+            c0 = to_mpf(ta.time)
+            delta = mpmath.mpf(0.1 * setup.tol_f ** (2.0 / 3.0)) * max(1, abs(c0))
+            state = np.array(ta.state, copy=True)
+            new = self.potential_kinks.euler(state, ta.time, self.conv(delta), k)
+            if self.logtime is not None:     # exponent -log L (+ u), linear across the step
+                g = [to_mpf(state[P]) * scale, to_mpf(new[P]) * scale]
+                if setup.log_clock:
+                    g = [g[0] + c0, g[1] + c0 + delta]
+                slope = (g[1] - g[0]) / delta
+                self.logtime.logt = self.logtime.at([g[0], slope], [slope], delta)
+            ta.state[:] = new
+            ta.time = self.conv(c0 + delta)
+        self.bridges += 1
+        self.steps += 1
+        return hy.taylor_outcome.time_limit
+
+    def _cross_kink(self, kw: dict[str, Any], outcome: Any) -> Any:
         """Cross the switching surface heyoka stopped on with a tiny step (error O(delta**2)).
 
-        On the surface a new Taylor expansion may pick the wrong branch of the ReLU.
+        On the surface a new Taylor expansion may pick the wrong branch of the ReLU.  Kinks of
+        the potential are crossed by :meth:`_bridge` (a Taylor series may not exist there) or
+        are absorbing zeros, frozen (see :mod:`._taylor_kinks`).
         """
         self.kinks_crossed += 1
+        k = self._potential_kink(outcome)
+        if k is not None:
+            assert self.potential_kinks is not None
+            if self.potential_kinks.absorbing(np.array(self.ta.state, copy=True), k):
+                self.potential_kinks.freeze(self.ta, k, self.current_logt())
+                return hy.taylor_outcome.time_limit
+            return self._bridge(k)
         delta = 0.1 * math.sqrt(self.setup.tol_f) * max(1.0, abs(float(to_mpf(self.ta.time))))
         res = self.ta.propagate_for(self.conv(delta), **kw)
         self.steps += int(res[3])
@@ -196,7 +246,7 @@ class TaylorDriver:
             outcome = res[0]
             self.steps += int(res[3])
             if layout.is_kink(outcome):
-                outcome = self._cross_kink(kw)
+                outcome = self._cross_kink(kw, outcome)
                 if layout.is_kink(outcome) or outcome == hy.taylor_outcome.time_limit:
                     continue
             self.outcome = outcome
@@ -210,6 +260,8 @@ class TaylorDriver:
         t_i, cpu_i = time.perf_counter(), time.process_time()
         self.deadline = t_i + self.setup.budget_seconds
         self.next_report = t_i
+        if self.potential_kinks is not None:
+            self.potential_kinks.freeze_at_start(self.ta, self.current_logt())
         with stop_on_sigint(self.flags):
             self._propagate_all()
         self.seconds = time.perf_counter() - t_i
@@ -278,7 +330,9 @@ class TaylorDriver:
             status = Status.ERROR
         reason = self._reason(status, finite)
         stats = {"steps": self.steps, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
-                 **info, "kinks_crossed": self.kinks_crossed}
+                 **info, "kinks_crossed": self.kinks_crossed, "kink_bridges": self.bridges,
+                 "frozen_coordinates": dict(self.potential_kinks.frozen)
+                 if self.potential_kinks is not None else {}}
         if reason is not None:
             stats["reason"] = reason
         return self._record(post, status, stats)

@@ -24,6 +24,7 @@ from ._record import RunRecord, initial_state, output_levels, start_state
 from ._system import MirrorFlowSystem
 from ._taylor_driver import RunSetup, TaylorDriver
 from ._taylor_events import EventLayout, Relay, event_pars, make_events
+from ._taylor_kinks import PotentialKinks, invert_monotone
 
 __all__ = ["TaylorIntegrator"]
 
@@ -113,7 +114,7 @@ class TaylorIntegrator:
 
     # ------------------------------------------------------------------ compilation
     def _function(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
-        """A cfunc of the system, compiled on first use: ``init``, ``log_loss`` or ``post``."""
+        """A cfunc of the system compiled on first use: init, log_loss, post, force or z."""
         if name not in self._functions:
             t0 = time.perf_counter()
             sysm = self.system
@@ -121,6 +122,8 @@ class TaylorIntegrator:
                 "init": (sysm.init_exprs, sysm.theta_in),
                 "log_loss": ([sysm.log_loss], None),
                 "post": ([*sysm.theta, sysm.log_loss], None),
+                "force": (list(sysm.force), None),
+                "z": (list(sysm.z), None),
             }[name]
             # None of these reads par[0] (the log t scale), so scale=1 serves every run.
             self._functions[name] = compile_functions(
@@ -129,6 +132,59 @@ class TaylorIntegrator:
             )
             self._compile_seconds += time.perf_counter() - t0
         return self._functions[name]
+
+    def _potential_kinks(self) -> PotentialKinks | None:
+        """The compiled pieces for kinks of the potential (``None`` without them)."""
+        if not (self.kink_events and self.system.n_potential_kinks):
+            return None
+        if "euler" not in self._functions:
+            self._functions["euler"] = self._compile_euler()
+        sysm = self.system
+        return PotentialKinks(
+            euler=self._functions["euler"], force=self._function("force"),
+            log_loss=self._function("log_loss") if self.quad else None,
+            coordinates=sysm.kink_coordinates, mask_pars=dict(sysm.mask_pars),
+            n_params=sysm.n_params, tol=self.tol_f)
+
+    def _compile_euler(self) -> Callable[[np.ndarray, Any, Any, int], np.ndarray]:
+        """``euler(state, clock, delta, k)``: the state one Euler step of ``delta`` later.
+
+        In quadrature mode the scalar component ``-log L / Lambda`` is not stepped (its
+        derivative ``d log L/ds`` is infinite at a branch point) but evaluated at the new
+        parameters.  In the primal state the kink's coordinate ``k`` is stepped in ``z_k``
+        (``dtheta_k/ds = F_k / f''(theta_k)`` is infinite where ``f''(0) = 0``) and mapped back
+        by bisection on the monotone ``f'``.  Runtime parameters (masks included) come from ``ta``.
+        """
+        t0 = time.perf_counter()
+        prc, sysm = self.precision, self.system
+        P = sysm.n_params
+        stepped = self.equations[:P] if self.quad else self.equations
+        clock = hy.make_vars("bridge_clock")
+        outputs = [hy.subs(r, {hy.time: clock}) for _, r in stepped]
+        kw: dict[str, Any] = {"fp_type": prc.hy_type, "compact_mode": True}
+        if prc.fp_type == "real":
+            kw["prec"] = prc.bits
+        cf = hy.cfunc(outputs, [v for v, _ in self.equations] + [clock], **kw)
+        npar = n_pars(outputs)
+        log_loss = self._function("log_loss") if self.quad else None
+        primal = sysm.state == "primal"
+        zf, force = (self._function("z"), self._function("force")) if primal else (None, None)
+
+        def euler(state: np.ndarray, clock_value: Any, delta: Any, k: int) -> np.ndarray:
+            x = np.array([*state, clock_value], dtype=prc.dtype)
+            slope = cf(x, pars=np.array(self.ta.pars[:npar], copy=True)) if npar else cf(x)
+            new = np.array(state, copy=True)
+            new[: len(stepped)] = state[: len(stepped)] + delta * slope
+            if zf is not None and force is not None:
+                speed = force(state)[k] * (hy.exp(clock_value) if sysm.clock == "log_s" else 1)
+                new[k] = invert_monotone(lambda th: zf(_with(new, k, th))[k],
+                                         zf(state)[k] + delta * speed, state[k])
+            if log_loss is not None:
+                new[P] = -log_loss(new)[0] / self.ta.pars[0]
+            return new
+
+        self._compile_seconds += time.perf_counter() - t0
+        return euler
 
     def _build(self, setup: RunSetup, n_levels: int) -> None:
         """Compile ``taylor_adaptive`` with ``n_levels`` level events, at the start of ``setup``."""
@@ -247,7 +303,8 @@ class TaylorIntegrator:
                             max_clock, progress)
         layout = self._reset(setup)
         post = self._function("post")
-        driver = TaylorDriver(self.ta, setup, layout, monitor=monitor, post=post)
+        driver = TaylorDriver(self.ta, setup, layout, monitor=monitor, post=post,
+                              potential_kinks=self._potential_kinks())
         for relay in self._relays[: len(setup.levels)]:   # the others are parked
             relay.target = driver.on_level
         try:
@@ -272,3 +329,9 @@ class TaylorIntegrator:
             "logt_mode": self.logt_mode,
             "compiled": compiled,
         }
+
+
+def _with(state: np.ndarray, k: int, value: Any) -> np.ndarray:
+    out = np.array(state, copy=True)
+    out[k] = value
+    return out
