@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import heyoka as hy
+import mpmath
 import numpy as np
 
 from .._precision import FpType, Precision
@@ -168,6 +169,7 @@ class TaylorIntegrator:
         npar = n_pars(outputs)
         log_loss = self._function("log_loss") if self.quad else None
         primal = sysm.state == "primal"
+        conv = prc.converter()
         zf, force = (self._function("z"), self._function("force")) if primal else (None, None)
 
         def euler(state: np.ndarray, clock_value: Any, delta: Any, k: int) -> np.ndarray:
@@ -176,7 +178,10 @@ class TaylorIntegrator:
             new = np.array(state, copy=True)
             new[: len(stepped)] = state[: len(stepped)] + delta * slope
             if zf is not None and force is not None:
-                speed = force(state)[k] * (hy.exp(clock_value) if sysm.clock == "log_s" else 1)
+                speed = force(state)[k]
+                if sysm.clock == "log_s":          # d/du = s d/ds with s = exp(u)
+                    with mpmath.workprec(prc.mp_bits):
+                        speed = speed * conv(mpmath.exp(to_mpf(clock_value)))
                 new[k] = invert_monotone(lambda th: zf(_with(new, k, th))[k],
                                          zf(state)[k] + delta * speed, state[k])
             if log_loss is not None:
