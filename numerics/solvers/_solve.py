@@ -102,9 +102,14 @@ def _concat_precise(head: MirrorFlowSolution, tail: MirrorFlowSolution) -> Mirro
     cat = {k: np.concatenate([getattr(head, k), getattr(tail, k)[1:]])
            for k in ("log_t", "s", "theta", "z", "log_loss", "min_margin", "theta_mp",
                      "log_loss_mp", "min_margin_mp", "balance_residual_max")}
+    meta = {**tail.meta, "segments": head.meta.get("segments", 1) + 1}
+    messages = [s.meta.get("solver", {}).get("heyoka_messages") for s in (head, tail)]
+    if all(messages):     # heyoka's log lines of the whole run, not of the last segment
+        first = [m["first"] for m in messages if "first" in m]
+        meta["solver"] = {**meta.get("solver", {}), "heyoka_messages": {
+            "count": sum(m["count"] for m in messages), **({"first": first[0]} if first else {})}}
     return replace(tail, **cat, rhs_evals=head.rhs_evals + tail.rhs_evals,
-                   seconds=head.seconds + tail.seconds,
-                   meta={**tail.meta, "segments": head.meta.get("segments", 1) + 1})
+                   seconds=head.seconds + tail.seconds, meta=meta)
 
 
 def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float,

@@ -54,9 +54,10 @@ _MESSAGES = {
     Status.CLOCK_LIMIT: ("the integration clock hit its upper limit before the target: the "
                          "flow has left the range the time change covers; ask for a smaller "
                          "log_t or use method='radau'"),
-    Status.STALLED: ("the step size collapsed (the flow is too stiff for this method): use "
-                     "method='radau' for l_inf-type potentials, or a smaller eta for mirror "
-                     "descent"),
+    Status.STALLED: ("the step size collapsed (the flow is too stiff for this method, or it "
+                     "slides along ReLU kinks in a way the Taylor driver does not follow): use "
+                     "method='radau' for l_inf-type potentials, a smaller eta for mirror "
+                     "descent, or another init seed for a ReLU net"),
     Status.STUCK: ("stopped early: the network cannot separate some samples from this start "
                    "(they have margin <= 0 and no active unit), so no target would be reached"),
     Status.FAILED: ("the solver failed (non-finite values or a singular Newton matrix): "

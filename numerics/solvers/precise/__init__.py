@@ -3,8 +3,9 @@ driver and Radau IIA (step and driver), and the adapter from a :class:`Problem`.
 
 Modules: ``_problem_system`` (Problem -> heyoka expressions), ``_system*`` (the time-changed
 ODE), ``_compile`` / ``_record`` (shared by both drivers), ``_taylor*`` and ``_logtime``
-(heyoka's Taylor method), ``_radau*`` (Radau IIA in MPFR), ``_run`` (one planned run ->
-:class:`MirrorFlowSolution`).
+(heyoka's Taylor method; ReLU kinks in ``_taylor_switches``, ``_taylor_sliding``,
+``_taylor_slide``), ``_native_output`` (heyoka's log lines kept off stdout), ``_radau*`` (Radau
+IIA in MPFR), ``_run`` (one planned run -> :class:`MirrorFlowSolution`).
 """
 
 from ._compile import compile_functions, to_mpf

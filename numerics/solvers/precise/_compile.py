@@ -38,6 +38,8 @@ def to_mpf(values: Any) -> Any:
     if isinstance(values, float | int | np.floating):
         return mpmath.mpf(float(values))
     text = str(values)
+    if text.lstrip("+-") in ("nan", "inf"):   # heyoka prints "-nan"; mpmath reads "nan"
+        return mpmath.mpf(text.lstrip("+")) if text != "-nan" else mpmath.mpf("nan")
     # Enough bits to read every printed digit back, whatever the ambient mpmath precision.
     with mpmath.workprec(max(mpmath.mp.prec, int(LOG2_10 * len(text)) + 16)):
         return mpmath.mpf(text)
@@ -77,11 +79,13 @@ def compile_functions(
     fp_type: FpType = "float64",
     prec: int | None = None,
     scale: float = 1.0,
+    opt_level: int | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Compile expressions of the state (or of ``inputs``) to a callable at the working precision.
 
     Returns ``f(x) -> array`` with ``x`` of shape (n_inputs,) or (n_inputs, N); the runtime
-    parameters of ``system`` are bound at the same precision (``par[0]`` to ``scale``).
+    parameters of ``system`` are bound at the same precision (``par[0]`` to ``scale``);
+    ``opt_level`` is LLVM's (heyoka's default 3).
 
     Examples
     --------
@@ -101,6 +105,8 @@ def compile_functions(
     kw: dict[str, Any] = {"fp_type": precision.hy_type, "compact_mode": True}
     if fp_type == "real":
         kw["prec"] = bits
+    if opt_level is not None:
+        kw["opt_level"] = opt_level
     cf = hy.cfunc(list(outputs), inputs, **kw)
     npar = n_pars(outputs)
     pars = par_array(system, npar, scale, fp_type, bits)

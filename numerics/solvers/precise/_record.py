@@ -48,7 +48,11 @@ class RunRecord:
         for this run: 0 when a compiled integrator was reused), ``order``, ``tol``, ``fp_type``,
         ``prec`` (the working bits: 53, 113 or the MPFR bits), ``s0``, ``scale``, ``logt_mode``,
         ``kinks_crossed``; the Taylor driver adds ``compiled`` (whether this run compiled the
-        integrator) and, for every status but ``"reached"``, ``reason`` (what happened, where).
+        integrator), ``heyoka_messages`` (``{"count": N, "first": line}``: heyoka's log lines,
+        kept off stdout), the ReLU-kink counts ``kinks_switched_off`` (identically zero kinks),
+        ``kinks_nudged``, ``slides``, ``sliding_kinks``, ``sliding_at_end`` and
+        ``sliding_compile_seconds`` (THEORY.md §7.2) and, for every status but ``"reached"``,
+        ``reason`` (what happened, where).
     """
 
     clock: np.ndarray

@@ -91,7 +91,8 @@ def integrate_taylor(
         Clock limit; default ``1e300`` (``s``) or ``690`` (``u = log s``).
     kink_events : bool
         Stop steps at sign changes of ``system.kinks`` and cross them with a tiny step, so no Taylor
-        expansion is taken on the wrong side of a ReLU kink.
+        expansion is taken on the wrong side of a ReLU kink; kinks that are identically zero (dead
+        units) are switched off, and kinks the flow slides on are followed (THEORY.md §7.2).
     start : (clock, state, log t), optional
         Continue a previous run instead of starting at ``t = 0``: the clock value, the P state
         variables (``z`` if the system is dual, ``theta`` if primal) and ``log t`` there, as

@@ -29,6 +29,8 @@ from ._record import RunRecord, stop_on_sigint
 from ._system import MirrorFlowSystem
 from ._taylor_events import EventLayout
 from ._taylor_kinks import PotentialKinks
+from ._taylor_slide import SlideControl, SlidingModes
+from ._taylor_switches import KinkSwitches
 
 __all__ = ["RunSetup", "TaylorDriver"]
 
@@ -70,8 +72,13 @@ class TaylorDriver:
     def __init__(self, ta: Any, setup: RunSetup, layout: EventLayout, *,
                  monitor: Callable[[float, np.ndarray], str | None] | None = None,
                  post: Callable[[np.ndarray], np.ndarray] | None = None,
+                 switches: KinkSwitches | None = None,
+                 sliding: SlidingModes | None = None,
                  potential_kinks: PotentialKinks | None = None) -> None:
-        self.ta, self.setup, self.layout = ta, setup, layout
+        self.ta, self.setup, self.layout, self.switches = ta, setup, layout, switches
+        self.slide = (None if sliding is None
+                      else SlideControl(sliding, (ta, layout)))
+        self.good: tuple[Any, np.ndarray] | None = None   # last good (clock, state), sliding
         self.monitor, self.post, self.stuck = monitor, post, None
         self.potential_kinks = potential_kinks
         self.bridges = 0
@@ -106,11 +113,16 @@ class TaylorDriver:
         if progress is not None and time.perf_counter() >= self.next_report:
             self.next_report = time.perf_counter() + 0.2
             progress(self.current_logt())
-        if self.monitor is not None and time.perf_counter() >= self.next_check:
+        # Not while sliding: a sample whose only active unit slides gets the force alpha of
+        # it, which the monitor's float64 gradient (relu'(0) = 0) does not see.
+        if (self.monitor is not None and not (self.slide and self.slide.on)
+                and time.perf_counter() >= self.next_check):
             self.next_check = time.perf_counter() + 0.5
             self.stuck = self.monitor(self.current_logt(), self._theta_now(ta))
             if self.stuck:
                 return False
+        if self.slide is not None and self.slide.on:
+            self.good = (ta.time, np.array(ta.state, copy=True))
         if time.perf_counter() >= self.deadline:
             self.flags["budget"] = True
             return False
@@ -184,7 +196,7 @@ class TaylorDriver:
         """The coordinate of the potential's kink heyoka stopped on, or None (a model kink)."""
         first = self.layout.n_kinks - self.setup.system.n_potential_kinks
         index = -int(outcome) - 1 - self.layout.n_target - first
-        if self.potential_kinks is None or index < 0:
+        if self.potential_kinks is None or not 0 <= index < len(self.potential_kinks.coordinates):
             return None
         return self.potential_kinks.coordinates[index]
 
@@ -217,14 +229,20 @@ class TaylorDriver:
         self.steps += 1
         return hy.taylor_outcome.time_limit
 
-    def _cross_kink(self, kw: dict[str, Any], outcome: Any) -> Any:
-        """Cross the switching surface heyoka stopped on with a tiny step (error O(delta**2)).
+    def _delta(self) -> float:
+        """The clock length of the tiny step across a kink."""
+        return 0.1 * math.sqrt(self.setup.tol_f) * max(1.0, abs(float(to_mpf(self.ta.time))))
 
-        On the surface a new Taylor expansion may pick the wrong branch of the ReLU.  Kinks of
+    def _cross_kink(self, kw: dict[str, Any], outcome: Any) -> Any:
+        """Cross the switching surface heyoka stopped on with a tiny step.
+
+        On the surface a new Taylor expansion may pick the wrong branch of the ReLU: the state
+        is first put on the side the kink crosses to (:meth:`KinkSwitches.nudge`).  Kinks of
         the potential are crossed by :meth:`_bridge` (a Taylor series may not exist there) or
         are absorbing zeros, frozen (see :mod:`._taylor_kinks`).
         """
         self.kinks_crossed += 1
+        last = self.layout.stops.pop("last", None)
         k = self._potential_kink(outcome)
         if k is not None:
             assert self.potential_kinks is not None
@@ -232,26 +250,106 @@ class TaylorDriver:
                 self.potential_kinks.freeze(self.ta, k, self.current_logt())
                 return hy.taylor_outcome.time_limit
             return self._bridge(k)
-        delta = 0.1 * math.sqrt(self.setup.tol_f) * max(1.0, abs(float(to_mpf(self.ta.time))))
-        res = self.ta.propagate_for(self.conv(delta), **kw)
+        if last is not None:
+            self.nudge(*last)
+        self.good = (self.ta.time, np.array(self.ta.state, copy=True))
+        res = self.ta.propagate_for(self.conv(self._delta()), **kw)
         self.steps += int(res[3])
+        if self._sliding_failed(res[0]):
+            res = self.ta.propagate_for(self.conv(self._delta()), **kw)
+            self.steps += int(res[3])
         return res[0]
 
+    def _sliding_failed(self, outcome: Any) -> bool:
+        """A non-finite state on a sliding flow: back to the last good state, on the base flow.
+
+        A kink can change the sliding flow's own structure (e.g. the last input of a sliding
+        unit on its sample dies: its ``alpha`` becomes 0/0); every surface is then left.
+        """
+        if (outcome != hy.taylor_outcome.err_nf_state or self.slide is None
+                or not self.slide.on or self.good is None):
+            return False
+        clock, state = self.good
+        self.ta.time = clock
+        self.ta.state[:] = state
+        self.slide.drop(self)
+        return True
+
+    def _update_switches(self) -> None:
+        if self.switches is not None:
+            self.switches.update(self.ta)
+
+    def switch_to(self, ta: Any, layout: EventLayout, held: set[int]) -> None:
+        """Continue on ``ta`` (the base or a sliding flow) from the current time and state,
+        with the events of the kinks ``held`` (sliding) off."""
+        old = self.ta
+        if ta is not old:
+            ta.time = old.time
+            ta.state[:] = np.array(old.state, copy=True)
+            ta.pars[:] = np.array(old.pars, copy=True)
+            ta.reset_cooldowns()
+        self.ta, self.layout = ta, layout
+        self.good = (ta.time, np.array(ta.state, copy=True))
+        if self.switches is not None:
+            self.switches.hold = set(held)
+        self._update_switches()
+
+    def nudge(self, kink: int, side: int) -> None:
+        """Put the state on side ``side`` of ``kink`` (:meth:`KinkSwitches.nudge`)."""
+        if self.switches is not None:
+            self.switches.nudge(self.ta, kink, side)
+
+    def _at_kink(self, outcome: Any) -> bool:
+        """A stop on a kink: True if the flow now slides on it (:class:`SlideControl`)."""
+        if self.slide is None or self._potential_kink(outcome) is not None:
+            return False
+        return self.slide.at_kink(self, self.layout.kink_index(outcome),
+                                  float(to_mpf(self.ta.time)), self._delta())
+
+    def _kinks(self, outcome: Any, kw: dict[str, Any]) -> Any:
+        """Handle a stop on a kink, and every kink the crossing step stops on in turn; the
+        outcome that ends it (``None`` to go on propagating, e.g. on a sliding flow).
+
+        A crossing step that stops on a kink is a kink stop like any other: propagating from
+        there would start on a root whose event heyoka holds back (its cooldown), and a kink
+        pushed straight back would be crossed unseen, its step taken on the wrong branch.
+        """
+        while self.layout.is_kink(outcome):
+            if self._at_kink(outcome):
+                return None
+            if self.slide is not None and self.slide.chatter:
+                return outcome
+            outcome = self._cross_kink(kw, outcome)
+            if self.slide is not None:
+                self.slide.recheck(self)
+            self._update_switches()
+            self.ta.reset_cooldowns()   # off every root now: a quick return must be seen
+        return outcome
+
     def _propagate_all(self) -> None:
-        """Propagate until the target, the clock limit or a callback stop, crossing kinks."""
-        layout, ta = self.layout, self.ta
+        """Propagate until the target, the clock limit or a callback stop, crossing kinks.
+
+        Kinks that are identically zero (dead units, :class:`KinkSwitches`) are switched off
+        at the start and after every kink stop; a kink both of whose sides push into it is
+        followed by its sliding flow until an exit event (:mod:`._taylor_sliding`).
+        """
         kw = {"callback": self.step, "write_tc": self.setup.quad}
+        self._update_switches()
         while True:
-            res = ta.propagate_until(self._chunk_end(), **kw)
-            outcome = res[0]
+            res = self.ta.propagate_until(self._chunk_end(), **kw)
             self.steps += int(res[3])
-            if layout.is_kink(outcome):
-                outcome = self._cross_kink(kw, outcome)
-                if layout.is_kink(outcome) or outcome == hy.taylor_outcome.time_limit:
-                    continue
+            outcome = self._kinks(res[0], kw)
+            if outcome is None or self._sliding_failed(outcome):
+                continue
+            if self.layout.is_exit(outcome):
+                assert self.slide is not None
+                self.slide.leave(self, outcome)
+                continue
             self.outcome = outcome
+            if self.layout.is_kink(outcome):   # a chattering kink (SlideControl.chatter)
+                break
             if (outcome == hy.taylor_outcome.time_limit
-                    and float(to_mpf(ta.time)) < self.setup.max_clock):
+                    and float(to_mpf(self.ta.time)) < self.setup.max_clock):
                 continue
             break
 
@@ -275,6 +373,8 @@ class TaylorDriver:
             return Status.INTERRUPTED
         if self.stuck:
             return Status.STUCK
+        if self.slide is not None and self.slide.chatter:
+            return Status.STALLED
         if self.flags["budget"]:
             return Status.BUDGET
         if self.outcome == hy.taylor_outcome.time_limit:
@@ -297,6 +397,9 @@ class TaylorDriver:
             return f"interrupted (Ctrl-C) at {at}"
         if status == Status.STUCK:
             return f"{self.stuck} (at {at})"
+        if status == Status.STALLED:
+            assert self.slide is not None
+            return f"{self.slide.chatter} (at {at})"
         if status == Status.BUDGET:
             return f"wall-clock budget of {self.setup.budget_seconds:g} s spent at {at}"
         if status == Status.CLOCK_LIMIT:
@@ -332,7 +435,11 @@ class TaylorDriver:
         stats = {"steps": self.steps, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
                  **info, "kinks_crossed": self.kinks_crossed, "kink_bridges": self.bridges,
                  "frozen_coordinates": dict(self.potential_kinks.frozen)
-                 if self.potential_kinks is not None else {}}
+                 if self.potential_kinks is not None else {},
+                 "kinks_switched_off": 0 if self.switches is None
+                 else self.switches.n_switched_off,
+                 "kinks_nudged": 0 if self.switches is None else self.switches.n_nudged,
+                 **(self.slide.stats() if self.slide is not None else {})}
         if reason is not None:
             stats["reason"] = reason
         return self._record(post, status, stats)

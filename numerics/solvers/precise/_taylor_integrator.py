@@ -21,11 +21,15 @@ import numpy as np
 
 from .._precision import FpType, Precision
 from ._compile import compile_functions, n_pars, to_mpf
+from ._native_output import capture_native_stdout
 from ._record import RunRecord, initial_state, output_levels, start_state
 from ._system import MirrorFlowSystem
 from ._taylor_driver import RunSetup, TaylorDriver
 from ._taylor_events import EventLayout, Relay, event_pars, make_events
 from ._taylor_kinks import PotentialKinks, invert_monotone
+from ._taylor_slide import SlidingModes
+from ._taylor_sliding import SlidingFlow
+from ._taylor_switches import KinkSwitches, kink_rates
 
 __all__ = ["TaylorIntegrator"]
 
@@ -112,10 +116,16 @@ class TaylorIntegrator:
         self._compile_seconds = 0.0   # compilation not yet reported by a run
         self._relays: list[Relay] = []   # one per level event (ode mode)
         self._functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+        self.sliding = SlidingModes(self)   # sliding flows, compiled on demand
 
     # ------------------------------------------------------------------ compilation
+    def function(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`_function` (public: the kink handlers use these cfuncs)."""
+        return self._function(name)
+
     def _function(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
-        """A cfunc of the system compiled on first use: init, log_loss, post, force or z."""
+        """A cfunc of the system, compiled on first use: ``init``, ``log_loss``, ``post``,
+        ``force``, ``z``, ``kinks``, ``kink_rates`` or ``kink_gradients``."""
         if name not in self._functions:
             t0 = time.perf_counter()
             sysm = self.system
@@ -125,6 +135,10 @@ class TaylorIntegrator:
                 "post": ([*sysm.theta, sysm.log_loss], None),
                 "force": (list(sysm.force), None),
                 "z": (list(sysm.z), None),
+                "kinks": (list(sysm.kinks), None),
+                "kink_rates": (kink_rates(sysm, self.equations), None),
+                "kink_gradients": ([hy.diff(z, v) for z in sysm.kinks
+                                    for v in sysm.variables[: sysm.n_params]], None),
             }[name]
             # None of these reads par[0] (the log t scale), so scale=1 serves every run.
             self._functions[name] = compile_functions(
@@ -191,28 +205,42 @@ class TaylorIntegrator:
         self._compile_seconds += time.perf_counter() - t0
         return euler
 
-    def _build(self, setup: RunSetup, n_levels: int) -> None:
-        """Compile ``taylor_adaptive`` with ``n_levels`` level events, at the start of ``setup``."""
-        t0 = time.perf_counter()
+    def _events(self, n_levels: int, par_base: int, flow: SlidingFlow | None = None,
+                ) -> tuple[list[Any], list[Any], EventLayout]:
+        return make_events(self.system, self.precision, quad=self.quad,
+                           kink_events=self.kink_events, par_base=par_base,
+                           level_callbacks=self._relays[:n_levels],
+                           exits=() if flow is None else flow.exits,
+                           kinks=None if flow is None else flow.events)
+
+    def _taylor_adaptive(self, equations: list[tuple[Any, Any]], events: tuple[list, list],
+                         clock: Any, state: np.ndarray, pars: np.ndarray,
+                         options: dict[str, Any] | None = None) -> Any:
+        """``heyoka.taylor_adaptive`` of ``equations`` with ``events`` (terminal, non-terminal)
+        and ``options`` (default: ``heyoka_options``)."""
         prc = self.precision
-        par_base = n_pars([rhs for _, rhs in self.equations] + list(self.system.kinks))
-        self._relays = [Relay() for _ in range(n_levels)]
-        t_events, nt_events, layout = make_events(
-            self.system, prc, quad=self.quad, kink_events=self.kink_events, par_base=par_base,
-            level_callbacks=self._relays,
-        )
-        kw: dict[str, Any] = {"fp_type": prc.hy_type, "compact_mode": True,
-                              "time": prc.converter()(setup.clock0)}
+        kw: dict[str, Any] = {"fp_type": prc.hy_type, "compact_mode": True, "time": clock}
         if prc.fp_type == "real":
             kw["prec"] = prc.bits
         if self.tol is not None:
             kw["tol"] = prc.converter()(self.tol)
-        pars = self._pars(layout, setup)
         if len(pars):
             kw["pars"] = pars
-        kw["t_events"], kw["nt_events"] = t_events, nt_events
-        self.ta = hy.taylor_adaptive(self.equations, setup.state0, **kw, **self.heyoka_options)
+        kw["t_events"], kw["nt_events"] = events
+        options = self.heyoka_options if options is None else options
+        return hy.taylor_adaptive(equations, state, **kw, **options)
+
+    def _build(self, setup: RunSetup, n_levels: int) -> None:
+        """Compile ``taylor_adaptive`` with ``n_levels`` level events, at the start of ``setup``."""
+        t0 = time.perf_counter()
+        par_base = n_pars([rhs for _, rhs in self.equations] + list(self.system.kinks))
+        self._relays = [Relay() for _ in range(n_levels)]
+        t_events, nt_events, layout = self._events(n_levels, par_base)
+        self.ta = self._taylor_adaptive(self.equations, (t_events, nt_events),
+                                        self.precision.converter()(setup.clock0), setup.state0,
+                                        self._pars(layout, setup))
         self.layout = layout
+        self.sliding.reset()
         self.n_compiles += 1
         self._compile_seconds += time.perf_counter() - t0
         # The cfuncs every later run needs, now rather than in a later segment (``init`` is
@@ -220,6 +248,25 @@ class TaylorIntegrator:
         self._function("post")
         if self.quad:
             self._function("log_loss")
+        if layout.n_kinks:
+            self._function("kinks")
+
+    def compile_sliding(self, flow: SlidingFlow) -> tuple[Any, EventLayout]:
+        """``taylor_adaptive`` of a sliding flow with this integrator's events plus the flow's
+        exits, at the current state (a run switches to it: :class:`SlidingModes`).
+
+        Compiled at ``opt_level=0`` in real128 and MPFR unless ``heyoka_options`` set it:
+        software arithmetic gains nothing from LLVM's optimisation (measured 0.8 s against
+        2.4 s per compilation, steps no slower).
+        """
+        assert self.layout is not None
+        t_events, nt_events, layout = self._events(self.layout.n_levels, self.layout.par_base,
+                                                   flow)
+        options = {"opt_level": 0} if self.precision.fp_type != "float64" else {}
+        ta = self._taylor_adaptive(flow.equations, (t_events, nt_events), self.ta.time,
+                                   np.array(self.ta.state), np.array(self.ta.pars),
+                                   {**options, **self.heyoka_options})
+        return ta, layout
 
     def _pars(self, layout: EventLayout, setup: RunSetup) -> np.ndarray:
         return event_pars(self.system, self.precision, layout, scale=setup.scale,
@@ -295,7 +342,10 @@ class TaylorIntegrator:
         The arguments are those of :func:`numerics.solvers.precise.integrate_taylor`;
         ``theta0`` may be ``None`` when ``start`` is given.  ``stats["compile_seconds"]`` is the
         compilation done for this run (0 when the compiled integrator was reused) and
-        ``stats["compiled"]`` says whether this run built ``taylor_adaptive``.
+        ``stats["compiled"]`` says whether this run built ``taylor_adaptive``;
+        ``stats["heyoka_messages"]`` counts the lines heyoka's logger wrote meanwhile
+        (``{"count": N, "first": line}``; they are kept off stdout, see
+        :func:`~numerics.solvers.precise._native_output.capture_native_stdout`).
         """
         P = self.system.n_params
         if theta0 is not None and len(theta0) != P:
@@ -306,18 +356,26 @@ class TaylorIntegrator:
         n_before = self.n_compiles
         setup = self._setup(theta0, logt_target, start, s0_f, per_decade, budget_seconds,
                             max_clock, progress)
-        layout = self._reset(setup)
-        post = self._function("post")
-        driver = TaylorDriver(self.ta, setup, layout, monitor=monitor, post=post,
-                              potential_kinks=self._potential_kinks())
-        for relay in self._relays[: len(setup.levels)]:   # the others are parked
-            relay.target = driver.on_level
-        try:
-            driver.propagate()
-        finally:
-            for relay in self._relays:
-                relay.target = None
+        with capture_native_stdout() as messages:
+            layout = self._reset(setup)
+            post = self._function("post")
+            switches = (KinkSwitches(layout, self._function, self.precision.converter(),
+                                     self.system.n_params, self.tol_f)
+                        if layout.n_kinks else None)
+            driver = TaylorDriver(self.ta, setup, layout, monitor=monitor, post=post,
+                                  switches=switches,
+                                  potential_kinks=self._potential_kinks(),
+                                  sliding=self.sliding if layout.n_kinks else None)
+            for relay in self._relays[: len(setup.levels)]:   # the others are parked
+                relay.target = driver.on_level
+            try:
+                driver.propagate()
+            finally:
+                for relay in self._relays:
+                    relay.target = None
         info = self._info(setup, s0_f, compiled=self.n_compiles > n_before)
+        info["heyoka_messages"] = messages.summary()
+        info["sliding_compile_seconds"] = self.sliding.take_seconds()
         self._compile_seconds = 0.0
         return driver.finish(post, info)
 

@@ -1,0 +1,164 @@
+"""Depth-3 ReLU MLPs at 30 digits: dead units, sliding along kinks, and a quiet heyoka.
+
+Issue 10, item 2.  A sample on which every first-layer unit is off has second-layer
+pre-activations that are identically 0: their kink events used to fire at the same point
+forever (12-20 thousand heyoka warnings on stdout, no progress).  Expectations come from theory
+(a dead sample's output is exactly 0; the balance law of THEORY.md §2 holds along any
+Filippov solution, §7.2), from independent computations (scipy's float64 flow to the digits
+its certificate claims; an mpmath Taylor solution of the reduced sliding ODE), or from the same
+flow at 45 digits.
+"""
+import json
+import os
+
+import heyoka as hy
+import mpmath
+import numpy as np
+import pytest
+
+from numerics import MLP, Dataset, Problem, TwoLayer, separable_gaussian, solve_mirror_flow
+from numerics.cli import main
+from numerics.problem import MPMATH
+from numerics.solvers._solve import agreeing_digits
+from numerics.solvers.precise._native_output import capture_native_stdout
+from theory import Potential
+
+HYP = Potential.hyperbolic_entropy(1)
+
+
+def _mlp_problem(data_seed: int, init_seed: int) -> Problem:
+    return Problem.create(separable_gaussian(n=6, d=3, seed=data_seed), MLP(widths=(3, 3)),
+                          HYP, scale=0.1, seed=init_seed)
+
+
+def _first_layer(prob: Problem, theta) -> np.ndarray:
+    """Pre-activations of the first layer, (n, 3), in float64."""
+    W1 = np.array([float(v) for v in theta[:9]]).reshape(3, 3)
+    return prob.data.X @ W1.T
+
+
+def _second_layer(prob: Problem, theta) -> np.ndarray:
+    W2 = np.array([float(v) for v in theta[9:18]]).reshape(3, 3)
+    return np.maximum(_first_layer(prob, theta), 0) @ W2.T
+
+
+def test_dead_sample_at_start_revives_at_30_digits(capfd):
+    # data seed 2, init seed 0: every first-layer unit is off on sample 0 at the start, so
+    # its three second-layer pre-activations are identically 0 (no kinks: their events are
+    # switched off); the sample comes back on later, and one kink slides (Filippov)
+    prob = _mlp_problem(2, 0)
+    assert np.all(_first_layer(prob, prob.theta0)[0] <= 0)
+    sol = solve_mirror_flow(prob, log_t=8.0, dps=30, method="taylor", max_seconds=120)
+    out = capfd.readouterr()
+    assert out.out == "" and "heyoka" not in out.err
+    assert sol.status == "reached" and float(sol.log_t[-1]) == 8.0
+    solver = sol.meta["solver"]
+    assert solver["heyoka_messages"]["count"] < 10       # not the flood: 12-20 thousand
+    assert solver["kinks_switched_off"] >= 3
+    assert np.any(_first_layer(prob, sol.theta_mp[-1])[0] > 0)        # sample 0 is back on
+    assert sol.meta["digits"]["direction"] > 28                         # against 45 digits
+    assert float(np.max(sol.balance_residual_max)) < 1e-30              # THEORY.md §2
+
+
+def test_dead_sample_and_dying_unit_agree_with_float64(capfd):
+    # data seed 0, init seed 0: sample 4 is dead from the start (its output is exactly 0 at
+    # every precision), and second-layer unit 0, on at the start, dies during the run
+    prob = _mlp_problem(0, 0)
+    assert np.all(_first_layer(prob, prob.theta0)[4] <= 0)
+    assert np.any(_second_layer(prob, prob.theta0)[:, 0] > 0)
+    ref = solve_mirror_flow(prob, log_t=6.0, max_seconds=60)             # float64, certified
+    sol = solve_mirror_flow(prob, log_t=6.0, dps=30, method="taylor", certify=False,
+                            max_seconds=60)
+    assert capfd.readouterr().out == ""
+    assert sol.status == ref.status == "reached"
+    claimed = ref.meta["digits"]["direction"]
+    assert claimed > 9
+    direction = np.array([float(v) for v in sol.theta_mp[-1]])
+    assert agreeing_digits(direction / np.linalg.norm(direction),
+                           ref.theta[-1] / np.linalg.norm(ref.theta[-1])) > claimed - 1
+    with mpmath.workdps(40):
+        outputs = prob.model.outputs(sol.theta_mp[-1], MPMATH.asarray(prob.data.X), MPMATH)
+    assert outputs[4] == 0
+    assert np.all(_second_layer(prob, sol.theta_mp[-1])[:, 0] <= 0)       # unit 0 died
+    assert float(np.max(sol.balance_residual_max)) < 1e-30
+
+
+def test_sliding_kink_matches_the_reduced_flow():
+    # One ReLU unit a relu(w.x), gradient flow, x1 = (1, 0) y = +1, x2 = (1, 1) y = -1, from
+    # w = (1/2, -1/2) on the kink w.x2 = 0, a = 1.  Above the kink sample 2 pushes w.x2 down
+    # (rate a (w_1 - 2 w_2) < 0 with the weights w_i of the loss), below it sample 1 pushes it
+    # up (rate a w_1 > 0): the flow slides, w = r (1, -1) with (in t, THEORY.md §7.2)
+    #   dr/dt = (a / 2) exp(-a r),   da/dt = r exp(-a r)
+    # -- a smooth ODE, solved here by mpmath's own Taylor method.
+    data = Dataset.from_arrays(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([1.0, -1.0]))
+    prob = Problem.create(data, TwoLayer(width=1, activation="relu"), Potential.quadratic(),
+                          theta0=np.array([0.5, -0.5, 1.0]))
+    sol = solve_mirror_flow(prob, log_t=3.0, dps=30, method="taylor", certify=False,
+                            max_seconds=60)
+    assert sol.status == "reached" and sol.meta["solver"]["slides"] >= 1
+    with mpmath.workdps(40):
+        f = mpmath.odefun(lambda t, u: [u[1] / 2 * mpmath.exp(-u[1] * u[0]),
+                                        u[0] * mpmath.exp(-u[1] * u[0])],
+                          0, [mpmath.mpf("0.5"), mpmath.mpf(1)])
+        r, a = f(mpmath.exp(3))
+        err = max(abs(x - y) for x, y in zip(sol.theta_mp[-1], [r, -r, a], strict=True))
+    assert err < 1e-28
+    assert float(np.max(sol.balance_residual_max)) < 1e-30
+
+
+def test_heyoka_messages_are_captured_and_counted(capfd):
+    # an identically zero terminal event (relu of a negative quantity, as a dead unit's):
+    # heyoka warns ("deducing a cooldown of zero") on fd 1
+    x = hy.make_vars("x")
+    ta = hy.taylor_adaptive([(x, hy.expression(1.0))], [0.0],
+                            t_events=[hy.t_event(hy.relu(x - 10.0))])
+    print("python output passes through", flush=True)
+    with capture_native_stdout() as messages:
+        ta.propagate_until(1.0)
+        os.write(1, b"a plain line\n")
+    out = capfd.readouterr().out
+    assert "heyoka" not in out
+    assert out == "python output passes through\na plain line\n"
+    summary = messages.summary()
+    assert summary["count"] >= 1 and "heyoka" in summary["first"]
+
+
+def test_cli_json_is_one_object_on_a_config_that_used_to_flood(tmp_path, capfd):
+    cfg = {"model": {"kind": "mlp", "widths": [3, 3], "activation": "relu"},
+           "potential": "x*asinh(x/b) - sqrt(x**2 + b**2)", "params": {"b": 1},
+           "data": {"kind": "separable_gaussian", "n": 6, "d": 3, "seed": 0},
+           "init": {"scale": 0.1, "seed": 0},
+           "until": {"log_t": 5}, "precision": {"dps": 30, "method": "taylor"}}
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    assert main(["integrate", str(path), "--json"]) == 0
+    rep = json.loads(capfd.readouterr().out)       # the whole stdout is one JSON object
+    assert rep["status"] == "reached" and rep["log_t"] == pytest.approx(5)
+
+
+def test_unfollowed_sliding_mode_stops_early_with_its_reason(capfd):
+    # data seed 1, init seed 1: a second-layer kink slides while a first-layer kink of the
+    # same sample chatters (their switches couple bilinearly): not followed, the run stops
+    # in seconds instead of spending its budget at one point
+    sol = solve_mirror_flow(_mlp_problem(1, 1), log_t=100.0, dps=30, method="taylor",
+                            certify=False, max_seconds=120)
+    assert capfd.readouterr().out == ""
+    assert sol.status == "stalled" and "crossed back and forth" in sol.meta["reason"]
+    assert sol.seconds < 60
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation, data_seed, init_seed", [
+    ("relu", 1, 0), ("leaky_relu(0.1)", 0, 1), ("square_relu", 0, 1)])
+def test_depth3_reaches_log_t_100_at_30_digits(capfd, activation, data_seed, init_seed):
+    # a sample dead at the start in each (the flood of issue 10); ReLU: a unit slides from
+    # log t = 2.5 to 70 on a dead sample's side, the flow's most ill-conditioned stretch
+    prob = Problem.create(separable_gaussian(n=6, d=3, seed=data_seed),
+                          MLP(widths=(3, 3), activation=activation), HYP, scale=0.1,
+                          seed=init_seed)
+    assert any(np.all(row <= 0) for row in _first_layer(prob, prob.theta0))
+    sol = solve_mirror_flow(prob, log_t=100.0, dps=30, method="taylor", max_seconds=600)
+    assert capfd.readouterr().out == ""
+    assert sol.status == "reached"
+    assert float(np.max(sol.balance_residual_max)) < 1e-27
+    assert sol.meta["digits"]["direction"] > 25
