@@ -6,7 +6,9 @@ Cases (the models of ``benchmarks/bench_clock.py``):
 (a) linear model, 8 separable points in d = 4;
 (b) two-layer square-ReLU net, m = 8, n = 8, d = 4 (bench_clock.py's margins);
 (n) the 8/8/4 square-ReLU net of ``bench_precision.py`` through the user API
-    (``Problem.create(..., TwoLayer(8, "square_relu"), Potential.cosh())``, P = 40), cosh only.
+    (``Problem.create(..., TwoLayer(8, "square_relu"), Potential.cosh())``, P = 40), cosh only;
+(r), (l) the same net with ReLU and leaky ReLU (slope 0.1): activation patterns switched at
+    kinks, units sliding on kinks (Filippov), cosh only.
 
 Potentials: cosh (l_inf horizon, the stiff case) and hyperbolic entropy (b = 0.1).  For each case
 and potential, in one run:
@@ -26,7 +28,9 @@ threads fighting for the cores.
 
 Measured (2 loaded cores, one process): case (n), cosh, 30 digits (140 bits), 3 Jacobians per
 solve: log t = 1e4 in 188 s wall (2175 steps, 33 kinks cut), 32.5 digits of ``theta/|theta|``
-against the 170-bit reference (743 s, 7099 steps).
+against the 170-bit reference (743 s, 7099 steps).  Cases (r) and (l) to log t = 1e3 (shared
+machine): see ``numerics/solvers/precise/_radau.py``; Taylor on them is held at the first
+sliding mode (kink events firing over and over: ReLU log t = -3.5 after 300 s).
 """
 
 from __future__ import annotations
@@ -58,7 +62,9 @@ from numerics.solvers.precise import (
 )
 from theory import Potential
 
-CASES = {"a": ("linear", linear_case), "b": ("relu2 m8", relu2_case), "n": ("net 8/8/4", None)}
+CASES = {"a": ("linear", linear_case), "b": ("relu2 m8", relu2_case),
+         "n": ("net 8/8/4", "square_relu"), "r": ("relu 8/8/4", "relu"),
+         "l": ("leaky 8/8/4", "leaky_relu(0.1)")}
 REF_BITS, REF_TOL = 170, 1e-38  # the reference: 30 more bits, a 1e6 times tighter tolerance
 
 
@@ -83,11 +89,11 @@ HEADER = (
 )
 
 
-def net_system(pot: str) -> tuple[Any, Any, list[float]]:
-    """Case (n): the user-API system (primal, clock log s) and the Taylor system (dual)."""
+def net_system(pot: str, activation: str) -> tuple[Any, Any, list[float]]:
+    """Cases (n, r, l): the user-API system (primal, clock log s) and the Taylor system."""
     X, y, th0 = two_layer_data(8, 8, 4)
     potential = {"cosh": Potential.cosh()}[pot]
-    prob = Problem.create(Dataset(X, y), TwoLayer(8, "square_relu"), potential, theta0=th0)
+    prob = Problem.create(Dataset(X, y), TwoLayer(8, activation), potential, theta0=th0)
     return (problem_system(prob, state="primal", clock="log_s"), problem_system(prob), th0)
 
 
@@ -127,10 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     for c in only:
         label, make = CASES[c]
         for pot in args.pots.split(","):
-            if make is None:
+            if isinstance(make, str):
                 if pot != "cosh":
                     continue
-                sysm, taylor_sys, th0 = net_system(pot)
+                sysm, taylor_sys, th0 = net_system(pot, make)
             else:
                 margins, P, th0 = make()
                 sysm = build_mirror_flow_system(

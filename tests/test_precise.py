@@ -162,19 +162,23 @@ def test_radau_method_matches_the_closed_form() -> None:
         assert agreeing_digits(list(later.theta_mp[-1]), [s_exact, 2 * s_exact], 100) > 30
 
 
-def test_auto_method_picks_radau_for_linf_horizons_on_kink_free_models() -> None:
+def test_auto_method_picks_radau_for_linf_horizons() -> None:
     """THEORY.md §7: l_inf-type potentials (cosh) make the time-changed flow stiff, so "auto"
-    takes Radau there; ReLU's jumping force is refused by Radau with the fix named."""
+    takes Radau there, on ReLU and leaky-ReLU nets too (stepped one activation pattern at a
+    time); other horizons stay with Taylor."""
     from numerics.solvers import auto_method
 
     data = _one_sample([1.0, 2.0])
     assert auto_method(Problem.create(data, Linear(), Potential.cosh())) == "radau"
     assert auto_method(Problem.create(data, Linear(), Potential("x**2/2 + cosh(x)"))) == "radau"
     assert auto_method(Problem.create(data, Linear(), Potential.hyperbolic_entropy(1))) == "taylor"
-    relu = Problem.create(data, TwoLayer(width=2, activation="relu"), Potential.cosh(), seed=0)
-    assert auto_method(relu) == "taylor"
-    with pytest.raises(NotImplementedError, match="square_relu"):
-        solve_mirror_flow(relu, log_t=5.0, dps=30, certify=False, method="radau")
+    for act in ("relu", "leaky_relu(0.1)"):
+        net = Problem.create(data, TwoLayer(width=2, activation=act), Potential.cosh(), seed=0)
+        assert auto_method(net) == "radau"
+        assert plan_run(net, dps=30).method == "radau"
+        quad = Problem.create(data, TwoLayer(width=2, activation=act), Potential.quadratic(),
+                              seed=0)
+        assert auto_method(quad) == "taylor"
 
 
 @pytest.mark.parametrize("activation", ["square_relu", "relu", "power(3)"])

@@ -30,6 +30,7 @@ class Status(StrEnum):
     CLOCK_LIMIT = "clock_limit"
     STALLED = "stalled"
     STUCK = "stuck"
+    SLIDING = "sliding"
     FAILED = "failed"
     ERROR = "error"
 
@@ -60,6 +61,11 @@ _MESSAGES = {
                      "descent, or another init seed for a ReLU net"),
     Status.STUCK: ("stopped early: the network cannot separate some samples from this start "
                    "(they have margin <= 0 and no active unit), so no target would be reached"),
+    Status.SLIDING: ("a ReLU unit slides on a kink that is not linear in the parameters (a "
+                     "Filippov sliding mode in an MLP's deeper layer: the flow pushes its "
+                     "pre-activation onto 0 from both sides), which Radau IIA does not follow: "
+                     "use method='taylor' (its sliding flow follows such modes), or a smooth "
+                     "activation such as square_relu"),
     Status.FAILED: ("the solver failed (non-finite values or a singular Newton matrix): "
                     "try a higher precision (dps) or another method"),
     Status.ERROR: ("the integrator reported an error: try method='radau' or a higher "

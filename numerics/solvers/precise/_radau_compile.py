@@ -4,7 +4,8 @@ The right-hand side takes the clock as an extra input and writes into preallocat
 arrays: heyoka's ``real`` numpy arrays leak the MPFR storage of every freshly allocated array
 (about 50 bytes per element at 140 bits, heyoka 7.13 / numpy 2.4), while writes into existing
 arrays (ufuncs with ``out=``, ``np.copyto``) reuse it, so the integrator works in preallocated
-buffers.
+buffers.  A force that jumps at its kinks (ReLU, leaky ReLU) is compiled with one switch per kink
+(:func:`~._radau_switches.switched_equations`): runtime parameters after the system's own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 import heyoka as hy
 import numpy as np
 
-from ._compile import compile_functions, n_pars, par_array
+from ._compile import compile_functions, converter, n_pars, par_array
+from ._radau_sliding import SlopeRows, linear_kinks, slope_derivatives
+from ._radau_switches import switched_equations
 from ._system import MirrorFlowSystem
 
 __all__ = ["ImplicitFunctions", "compile_implicit"]
@@ -34,12 +37,16 @@ class ImplicitFunctions:
 
     system: MirrorFlowSystem
     bits: int
-    rhs: Callable[..., np.ndarray]
+    rhs: BatchedFunction
     init: Callable[[np.ndarray], np.ndarray]
     post: Callable[[np.ndarray], np.ndarray]
     compile_seconds: float
     kinks: Callable[..., np.ndarray] | None = None  # float64, for detection
     kinks_mp: Callable[..., np.ndarray] | None = None  # MPFR, for the roots
+    switched: bool = False  # rhs has switches per kink (a force that jumps: ReLU, leaky ReLU)
+    linear_kinks: tuple[bool, ...] = ()  # kinks linear in the parameters (they may slide)
+    sliding_rhs: BatchedFunction | None = None  # rhs, then its slope derivatives
+    slope_rows: SlopeRows = ()  # per kink: (state row, output row) of its slope derivatives
 
 
 def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
@@ -64,7 +71,17 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
     clock_var = hy.make_vars("implicit_clock")
     rhs_exprs = [hy.subs(r, {hy.time: clock_var}) for _, r in system.equations]
     kw: dict[str, Any] = {"fp_type": "real", "prec": int(bits), "scale": 1.0}
-    rhs = BatchedFunction(system, rhs_exprs, [*system.variables, clock_var], int(bits))
+    inputs = [*system.variables, clock_var]
+    switched = None
+    if system.kinks:
+        switched = switched_equations(rhs_exprs, system.kinks, len(system.par_values))
+    rhs = BatchedFunction(system, switched or rhs_exprs, inputs, int(bits))
+    sliding: dict[str, Any] = {}
+    if switched is not None:
+        linear = linear_kinks(system.kinks, system.variables[: system.n_params])
+        extra, rows = slope_derivatives(switched, linear, len(system.par_values))
+        sliding = {"linear_kinks": linear, "slope_rows": rows, "sliding_rhs": (
+            BatchedFunction(system, [*switched, *extra], inputs, int(bits)) if extra else None)}
     init = compile_functions(system, system.init_exprs, system.theta_in, **kw)
     post = compile_functions(system, [*system.theta, system.log_loss], **kw)
     kinks = kinks_mp = None
@@ -73,15 +90,17 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
         kinks_mp = BatchedFunction(system, list(system.kinks),
                                    system.variables[: system.n_params], int(bits))
     return ImplicitFunctions(system, int(bits), rhs, init, post, time.perf_counter() - t0, kinks,
-                             kinks_mp)
+                             kinks_mp, switched is not None, **sliding)
 
 
 class BatchedFunction:
     """``f(x, out=None)``: as :func:`numerics.solvers.precise.compile_functions` (MPFR ``real``),
     batched inputs only, optionally writing into a preallocated ``out``.
 
-    The runtime parameters are repeated once per batch size and kept (read-only), so repeated
-    calls allocate no MPFR arrays.
+    The runtime parameters are repeated once per batch size and kept, so repeated calls
+    allocate no MPFR arrays; parameters past the system's own (the switches of
+    :func:`~._radau_switches.switched_equations`) start at 0 and are set by
+    :meth:`set_switches`.
     """
 
     def __init__(
@@ -89,9 +108,27 @@ class BatchedFunction:
     ) -> None:
         self._cf = hy.cfunc(list(outputs), list(inputs), fp_type=hy.real, prec=bits,
                             compact_mode=True)
+        self.n_outputs = len(outputs)
         self._npar = n_pars(outputs)
-        self._pars = par_array(system, self._npar, 1.0, "real", bits)
+        self._base = min(self._npar, len(system.par_values))
+        own = par_array(system, self._base, 1.0, "real", bits)
+        zero = converter("real", bits)(0.0)
+        self._pars = np.array([*own, *[zero] * (self._npar - self._base)], dtype=hy.real)
         self._batched: dict[int, np.ndarray] = {}
+
+    @property
+    def switch_base(self) -> int:
+        """Index of the first parameter after the system's own (switch 0)."""
+        return self._base
+
+    def set_switches(self, values: Sequence[Any]) -> None:
+        """Write ``values`` into the parameters after the system's own (in every batch; values
+        of switches the outputs do not use are dropped)."""
+        base, n = self._base, self._npar - self._base
+        for k, v in enumerate(list(values)[:n]):
+            self._pars[base + k] = v
+            for arr in self._batched.values():
+                arr[base + k, :] = v
 
     def _pars_for(self, batch: int) -> np.ndarray:
         if batch not in self._batched:

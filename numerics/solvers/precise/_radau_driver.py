@@ -23,6 +23,7 @@ from .._status import Status
 from ._compile import converter, to_mpf
 from ._radau_kinks import KinkLocator
 from ._radau_step import DoubleStep, Poly, RadauStep
+from ._radau_switches import KinkPattern, SlidingModeError
 from ._record import RunRecord
 
 __all__: list[str] = []
@@ -107,6 +108,9 @@ class RadauDriver:
         A fresh :class:`RadauStep` (its counters become the run's).
     kinks
         Kink location, or None to step across kinks.
+    pattern
+        The activation pattern of a force that jumps at its kinks (ReLU, leaky ReLU; needs
+        ``kinks``), or None.
     settings, precision
         The integrator's options and working precision.
     origin
@@ -120,9 +124,10 @@ class RadauDriver:
     def __init__(
         self, step: RadauStep, kinks: KinkLocator | None, settings: RadauSettings,
         precision: Precision, origin: Cursor, levels: list[float], *, budget_seconds: float,
-        progress: Callable[[float], None] | None,
+        progress: Callable[[float], None] | None, pattern: KinkPattern | None = None,
     ) -> None:
         self._step, self._kinks, self._set = step, kinks, settings
+        self._pattern = pattern
         self._bits, self._wp = precision.bits, precision.mp_bits
         self._conv = converter("real", self._bits)
         self._levels, self._target = list(levels), float(levels[-1])
@@ -149,13 +154,18 @@ class RadauDriver:
             self.start()
             while self.status is None:
                 self.step_once()
+        except SlidingModeError as exc:  # a unit held on its kink: Radau cannot follow it
+            self._end(Status.SLIDING, f"{exc} {self._where()}")
         except (FloatingPointError, ZeroDivisionError, ValueError) as exc:  # non-finite state
             self._end(Status.ERROR, f"{exc} {self._where()}", message=str(exc))
         except KeyboardInterrupt:  # Ctrl-C: keep every completed step (cur is one)
             self._end(Status.INTERRUPTED, f"interrupted (Ctrl-C) {self._where()}")
 
     def start(self) -> None:
-        """Switch clocks if the start is past ``loglogt_after``; the first Jacobian."""
+        """Switch clocks if the start is past ``loglogt_after``; the activation pattern; the
+        first Jacobian."""
+        if self._pattern is not None:  # first: the clock switch evaluates the field
+            self._pattern.start(self.cur.clock, self.cur.y, self._logt())
         self._switch_clock()
         self._step.jacobian(self.cur.clock, self.cur.y)
         self._next_report = time.perf_counter()
@@ -168,7 +178,7 @@ class RadauDriver:
         res = self._double_step(h_try)
         cut = None
         if res is not None and self._kinks is not None:
-            cut = self._kinks.first_crossing(*res.halves)
+            cut = self._kinks.first_crossing(*res.halves, self._pattern)
         if cut is not None:
             # A ReLU kink inside the step: end the step on it (the flow is smooth on each
             # side), then move the end onto the root of the new step's interpolant
@@ -189,7 +199,7 @@ class RadauDriver:
         if level is not None:
             self._accept_on_level(h_try, res.y1, level, fac)
         else:
-            self._accept(h_try, res.y1, fac, cut_short=cut is not None)
+            self._accept(h_try, res.y1, fac, cut=cut)
 
     def handle_kink(self, h_try: Any, cut: tuple[float, int]) -> tuple[Any, DoubleStep | None]:
         """Redo the step to end on the kink ``cut = (fraction, index)``, then move its end (up to
@@ -202,7 +212,7 @@ class RadauDriver:
         for _ in range(6):
             h_try = h_try * (self._conv(sig) if isinstance(sig, float) else sig)
             res = self._double_step(h_try)
-            sig = None if res is None else self._kinks.refine(*res.halves, cut[1])
+            sig = None if res is None else self._kinks.refine(*res.halves, cut[1], self._pattern)
             # measured on the 8/8/4 net: stopping at 1e-18 instead kept 29 digits
             if sig is None or abs(float(sig - 1)) < 2.0 ** (16 - self._bits):
                 break
@@ -266,8 +276,10 @@ class RadauDriver:
             self.h = h_try * self._conv(fac)
         self._step.jacobian(self.cur.clock, self.cur.y)
 
-    def _accept(self, h_try: Any, y1: np.ndarray, fac: float, *, cut_short: bool) -> None:
-        """Record the levels inside the step (system clock), then move to its end."""
+    def _accept(self, h_try: Any, y1: np.ndarray, fac: float, *,
+                cut: tuple[Any, int] | None) -> None:
+        """Record the levels inside the step (system clock), then move to its end (a step cut
+        at kink ``cut[1]`` keeps ``h`` and, on a pattern, switches the kink there)."""
         lt0, lt1 = self.cur.y[-1], y1[-1]
         while not self._step.mapped and self._levels and float(lt1) >= self._levels[0]:
             level = self._levels.pop(0)
@@ -276,8 +288,10 @@ class RadauDriver:
                 self._end(Status.REACHED)
                 return
         self._advance(h_try, y1)
-        if not cut_short:  # a step cut short at a kink keeps h
+        if cut is None:
             self.h = self.h * self._conv(fac)
+        elif self._pattern is not None:
+            self._pattern.cross(self.cur.clock, self.cur.y, cut[1], self._logt())
         self._switch_clock()
         self._step.jacobian(self.cur.clock, self.cur.y)
 
@@ -286,6 +300,8 @@ class RadauDriver:
         assert self._latest is not None
         self.cur = Cursor(self.cur.clock + h_try, y1)
         self._polys = [self._step.keep(self._latest.second)]
+        if self._pattern is not None:
+            self._pattern.advanced()
 
     def _state_at_level(self, H: Any, lt0: Any, lt1: Any, level: float) -> tuple[Any, np.ndarray]:
         """State at ``log t = level`` inside the accepted step ``[clock, clock + H]`` (Newton on
@@ -356,6 +372,14 @@ class RadauDriver:
             reason = f"{reason}; last Newton failure: {self._last_failure}"
         self.status, self.reason, self.error_message = status, reason, message
 
+    def _crossing_stats(self) -> dict[str, Any]:
+        """``kinks_crossed`` (switches of the activation pattern) and ``kink_crossings``
+        (``[log t, kink, |h_k| / max_j |h_j|, new side]`` each), on a pattern only."""
+        if self._pattern is None:
+            return {}
+        rows = [list(r) for r in self._pattern.crossings]
+        return {"kinks_crossed": len(rows), "kink_crossings": rows}
+
     def finish(self, compile_seconds: float, *, compiled: bool) -> RunRecord:
         """The run record: every recorded point (and the last one unless the target was hit),
         read out at the working precision, and the run's statistics."""
@@ -372,6 +396,7 @@ class RadauDriver:
             "stages": st.stages, "tol": st.tol, "prec": self._bits, "fp_type": "real",
             "s0": st.s0, "method": "radau_iia", "kinks_cut": self.kinks_cut,
             "kinks_refined": self.kinks_refined, "record_seconds": self.record_seconds,
+            **self._crossing_stats(),
             "error_message": self.error_message, "compiled": compiled, **self._step.stats,
         }
         if status != Status.REACHED:

@@ -20,6 +20,7 @@ from scipy.optimize import brentq
 from ._compile import converter
 from ._radau_compile import ImplicitFunctions
 from ._radau_step import Poly
+from ._radau_switches import KinkPattern, SlidingModeError
 from ._radau_tableau import RadauTableau
 
 __all__: list[str] = []
@@ -81,30 +82,69 @@ class KinkLocator:
         pts = np.concatenate([a.values[:, :P].astype(float), b.values[1:, :P].astype(float)])
         return self._fn(np.ascontiguousarray(pts.T))
 
-    def first_crossing(self, a: Poly, b: Poly) -> tuple[float, int] | None:
-        """Fraction of the double step where the first kink changes sign and its index, or None.
+    def first_crossing(
+        self, a: Poly, b: Poly, pattern: KinkPattern | None = None
+    ) -> tuple[float, int] | None:
+        """Fraction of the double step where the first kink crosses and its index, or None.
 
-        Kink values at the 2s + 1 collocation nodes of the two half steps; a kink that starts
-        within ``1e-9`` (relative) of zero is taken as just crossed.  The root is found on the
-        float64 interpolant of the half step, a first location that :meth:`refine` improves.
+        Kink values at the 2s + 1 collocation nodes of the two half steps.  Without a
+        ``pattern`` (a continuous force) a crossing is a sign change from the step start, and a
+        kink that starts within ``1e-9`` (relative) of zero is taken as just crossed; with one,
+        a crossing is a value on the wrong side of the pattern (:meth:`_off_pattern`; its
+        events are the kinks, then the exits of sliding modes, and the index returned is the
+        event's).  Roots
+        are found on the float64 interpolant of the half step (the earliest one when several
+        kinks cross between the same nodes), a first location that :meth:`refine` improves.
         """
         k = self.values(a, b)
-        scale = np.max(np.abs(k), axis=1)
-        live = np.abs(k[:, 0]) > 1e-9 * (1.0 + scale)
-        change = live[:, None] & (np.sign(k[:, 1:]) != np.sign(k[:, :1]))
+        if pattern is not None and pattern.sliding:
+            exits = np.concatenate([pattern.exit_values(a), pattern.exit_values(b)[:, 1:]], axis=1)
+            k = np.concatenate([k, exits.astype(float)])
+        if pattern is None:
+            scale = np.max(np.abs(k), axis=1)
+            live = np.abs(k[:, 0]) > 1e-9 * (1.0 + scale)
+            change = live[:, None] & (np.sign(k[:, 1:]) != np.sign(k[:, :1]))
+        else:
+            change = self._off_pattern(k, pattern)
         if not np.any(change):
             return None
         first = np.where(change.any(axis=1), change.argmax(axis=1), k.shape[1])
-        i = int(np.argmin(first))
-        j = int(first[i])  # sign change between nodes j and j + 1
+        j = int(first.min())  # sign change between nodes j and j + 1
         s = len(a.values) - 1
         half = slice(0, s + 1) if j < s else slice(s, 2 * s + 1)
-        interp = BarycentricInterpolator(self._nodes[half], k[i, half])
         lo, hi = self._nodes[j], self._nodes[j + 1]
-        sig = brentq(lambda x: float(interp(x)), lo, hi, xtol=1e-16, rtol=1e-15)
+        roots = []
+        for i in np.flatnonzero(first == j):
+            interp = BarycentricInterpolator(self._nodes[half], k[i, half])
+            roots.append((brentq(lambda x, f=interp: float(f(x)), lo, hi, xtol=1e-16,
+                                 rtol=1e-15), int(i)))
+        sig, i = min(roots)
+        if pattern is not None:  # every crossing is cut: the force jumps there
+            return (sig, i) if sig > 0 else (1e-12, i)
         return (sig, i) if 1e-9 < sig < 1.0 - 1e-9 else None
 
-    def refine(self, a: Poly, b: Poly, i: int) -> Any:
+    @staticmethod
+    def _off_pattern(k: np.ndarray, pattern: KinkPattern) -> np.ndarray:
+        """``(nk, 2s)``: True where a kink is on the wrong side of ``pattern`` at nodes 1..2s.
+
+        A kink switched at the step start (``pattern.fresh``) may start at a rounding-level zero
+        on either side; if it is on the wrong side at the next node too, the flow returned onto
+        it (:class:`SlidingModeError`).  Any other kink on its wrong side at the start is an
+        error.
+        """
+        wrong = k * pattern.sides[:, None] < 0
+        fresh = np.zeros(len(k), dtype=bool)
+        fresh[list(pattern.fresh)] = True
+        if np.any(wrong[:, 0] & ~fresh):
+            bad = int(np.flatnonzero(wrong[:, 0] & ~fresh)[0])
+            raise FloatingPointError(f"kink {bad} starts a step on the wrong side of the "
+                                     "activation pattern")
+        back = wrong[:, 0] & wrong[:, 1] & fresh
+        if np.any(back):
+            raise SlidingModeError(int(np.flatnonzero(back)[0]))
+        return wrong[:, 1:]
+
+    def refine(self, a: Poly, b: Poly, i: int, pattern: KinkPattern | None = None) -> Any:
         """Root of kink ``i`` near the end of a double step cut at it (an MPFR fraction, or None).
 
         The first cut is located on the interpolant of a step that crossed the kink, whose error
@@ -113,7 +153,10 @@ class KinkLocator:
         flow is only Lipschitz at a kink: a crossing ``delta`` inside a step costs
         ``O(delta^2)``, so float64 roots would cost ~1e-26).
         """
-        kv = list(np.asarray(self._fn_mp(np.ascontiguousarray(b.values[:, : self._P].T)))[i])
+        if pattern is not None and i >= pattern.n_kinks:  # the exit of a sliding mode
+            kv = list(pattern.exit_values(b)[i - pattern.n_kinks])
+        else:
+            kv = list(np.asarray(self._fn_mp(np.ascontiguousarray(b.values[:, : self._P].T)))[i])
 
         def p(t: Any) -> Any:
             return _barycentric(t, self._nodes_mp, self._weights_mp, kv, self._zero)

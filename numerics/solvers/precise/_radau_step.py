@@ -99,6 +99,7 @@ class RadauStep:
         newton_tol: float, max_iter: int, jacobian_stages: Sequence[int] | None,
     ) -> None:
         self.fns, self.tab, self._bufs = fns, tab, bufs
+        self.rhs: Any = fns.rhs  # the right-hand side (a Filippov field while kinks slide)
         self.bits = fns.bits
         self.s, self.N = tab.stages, fns.system.n_params + 1
         conv = converter("real", self.bits)
@@ -131,13 +132,13 @@ class RadauStep:
         if not self.mapped:
             np.copyto(X[:N], Y)
             np.copyto(X[N], clocks)
-            return self.fns.rhs(X, out=out)
+            return self.rhs(X, out=out)
         # Working clock v = log log t, state (params, c): with F = (F_p, F_logt) in clock c,
         # d(params)/dv = log t F_p / F_logt and dc/dv = log t / F_logt.
         np.copyto(X[: N - 1], Y[:-1])
         np.exp(clocks, out=X[N - 1])
         np.copyto(X[N], Y[-1])
-        F = self.fns.rhs(X, out=self._bufs.get("f_sys", (N, m)))
+        F = self.rhs(X, out=self._bufs.get("f_sys", (N, m)))
         g = self._bufs.get("f_g", (N, m))
         np.divide(X[N - 1], F[-1], out=out[-1])
         np.copyto(g, out[-1][None, :])

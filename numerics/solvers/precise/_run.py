@@ -174,7 +174,7 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
 
     ``method``: ``"taylor"`` (heyoka's explicit Taylor method; the fast path), ``"radau"``
     (:func:`integrate_implicit`, Radau IIA in MPFR, primal state, clock ``log s`` then
-    ``log log t``, square-ReLU kinks located to working precision: for stiff l_inf-type
+    ``log log t``, ReLU kinks located to working precision: for stiff l_inf-type
     potentials such as cosh, where every explicit method stalls near log t = 40), or
     ``"auto"`` (:func:`numerics.solvers.auto_method`). ``heyoka_options`` go to
     ``heyoka.taylor_adaptive`` (default on networks in real128 with two or more cores:

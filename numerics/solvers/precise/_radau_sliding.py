@@ -1,0 +1,192 @@
+"""Filippov sliding modes of ReLU kinks: the equivalent-control field on a switching surface.
+
+Where the fields on both sides of a kink ``h_k = 0`` point into it, the Filippov solution stays
+on the surface with the convex combination of the two fields that is tangent to it.  The
+switched right-hand side (:func:`~._radau_switches.switched_equations`) is affine in the
+switches ``p_k`` of kinks at zero (``relu(h_k) = p_k h_k`` vanishes there, ``relup(h_k) = p_k``
+enters the force linearly; for leaky ReLU ``sigma' = s + (1 - s) p_k``), so with the sliding
+set ``S``::
+
+    F(alpha) = F0 + sum_l alpha_l G_l,   F0 = F(p_S = 0),   G_l = F(p_l = 1) - F0,
+    grad h_k . F(alpha) = 0  for k in S:   A alpha = -b,   A_kl = g_k . G_l,   b_k = g_k . F0.
+
+For ReLU, ``alpha_k`` is the Clarke derivative of the activation at 0 (``sigma'(0)`` in
+``[0, 1]``), so the balance law of the units survives (``alpha h = 0``).  Kinks linear in the
+parameters (two-layer nets, an MLP's first layer: ``g_k`` constant) are followed this way; the
+run leaves the surface where ``alpha_k`` reaches 0 (the inactive field turns tangent) or 1.
+
+Every evaluation stacks the ``1 + |S|`` patterns as columns of one batched call of the compiled
+right-hand side, into preallocated buffers (heyoka's ``real`` arrays leak the storage of every
+freshly allocated array).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import heyoka as hy
+import numpy as np
+
+from ._radau_newton import WorkBuffers
+
+if TYPE_CHECKING:
+    from ._radau_compile import BatchedFunction
+
+__all__: list[str] = []
+
+
+#: Per kink: ``(state row, output row)`` of every nonzero slope derivative ``d F_r / d p_k``.
+SlopeRows = tuple[tuple[tuple[int, int], ...], ...]
+
+
+def linear_kinks(kinks: Sequence[Any], variables: Sequence[Any]) -> tuple[bool, ...]:
+    """For each kink: True if it is linear in ``variables`` (all its derivatives constant).
+
+    Examples
+    --------
+    >>> x, y = hy.make_vars("x", "y")
+    >>> linear_kinks([0.5 * x - y, hy.relu(x) * y], [x, y])
+    (True, False)
+    """
+    return tuple(all(not hy.get_variables(hy.diff(h, v)) for v in variables) for h in kinks)
+
+
+def slope_derivatives(
+    switched: Sequence[Any], linear: Sequence[bool], base: int
+) -> tuple[list[Any], SlopeRows]:
+    """The nonzero ``d F_r / d p_k`` of the linear kinks (``p_k = par[base + nk + k]``, the
+    slope switches of :func:`~._radau_switches.switched_equations`), to be compiled after the
+    right-hand side, and where they go.
+
+    Examples
+    --------
+    >>> x, y = hy.make_vars("x", "y")
+    >>> F = [hy.par[2] * y, x + hy.par[1] * (x - y)]
+    >>> slope_derivatives(F, [True], 1)
+    ([y], (((0, 2),),))
+    """
+    nk = len(linear)
+    pars = [hy.par[base + nk + k] for k in range(nk)]
+    jac = hy.diff_tensors(list(switched), diff_args=pars).jacobian
+    zero = hy.expression(0.0)
+    exprs: list[Any] = []
+    rows: list[tuple[tuple[int, int], ...]] = []
+    for k in range(nk):
+        here = []
+        for r in range(len(switched)) if linear[k] else ():
+            if jac[r, k] != zero:
+                here.append((r, len(switched) + len(exprs)))
+                exprs.append(jac[r, k])
+        rows.append(tuple(here))
+    return exprs, tuple(rows)
+
+
+class FilippovField:
+    """The right-hand side with the kinks of ``S`` held on their surfaces (equivalent control).
+
+    Parameters
+    ----------
+    rhs
+        The switched right-hand side followed by the slope derivatives (:func:`slope_derivatives`,
+        their places in ``rows``).
+    rows
+        Per kink: ``(state row, output row)`` of its slope derivatives.
+    gradients
+        ``(nk, P)`` working-precision gradients of the kinks (rows of kinks that are not
+        linear are never used).
+    bufs
+        The MPFR work-buffer pool.
+
+    Attributes
+    ----------
+    sliding
+        The kinks held on their surfaces (``S``), in order.
+    alpha
+        ``(|S|, m)``: the slopes ``alpha`` of the last evaluation (a work buffer).
+    """
+
+    def __init__(self, rhs: BatchedFunction, rows: SlopeRows, gradients: np.ndarray,
+                 bufs: WorkBuffers) -> None:
+        self._rhs, self._rows, self._bufs = rhs, rows, bufs
+        self._support = [[(c, gradients[k, c]) for c in range(gradients.shape[1])
+                          if gradients[k, c] != 0] for k in range(len(gradients))]
+        self._n_out = rhs.n_outputs
+        self.sliding: list[int] = []
+        self.alpha = np.zeros((0, 0))
+
+    def set_sliding(self, kinks: Sequence[int], switches: Sequence[Any]) -> None:
+        """Hold ``kinks`` on their surfaces; ``switches`` (value, then slope switches) for the
+        compiled function.  Precomputes the terms of ``b`` and ``A`` and the structure of ``A``
+        (kinks of different units do not interact) with its fill-in."""
+        self.sliding = list(kinks)
+        self._rhs.set_switches(switches)
+        grads = [dict(self._support[k]) for k in self.sliding]
+        self._b_terms = [list(g.items()) for g in grads]
+        self._a_terms = [[[(o, g[r]) for r, o in self._rows[other] if r in g]
+                          for other in self.sliding] for g in grads]
+        S = len(self.sliding)
+        nz = np.array([[bool(t) for t in row] for row in self._a_terms], dtype=bool).reshape(S, S)
+        for p in range(S):
+            for q in range(p + 1, S):
+                if nz[q, p]:
+                    nz[q, p:] |= nz[p, p:]
+        self._nz = nz
+
+    def __call__(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The Filippov field at the columns of ``X`` (state and clock rows, as the compiled
+        right-hand side), written into ``out`` (N, m)."""
+        N, m = out.shape
+        Fd = self._rhs(X, out=self._bufs.get("fl_out", (self._n_out, m)))
+        self.alpha = self._solve(Fd, m)
+        np.copyto(out, Fd[:N])
+        t = self._bufs.get("fl_t", (m,))
+        for i, k in enumerate(self.sliding):
+            for r, o in self._rows[k]:
+                np.multiply(self.alpha[i], Fd[o], out=t)
+                np.add(out[r], t, out=out[r])
+        return out
+
+    def _dot(self, terms: Sequence[tuple[int, Any]], Fd: np.ndarray, into: np.ndarray) -> None:
+        """``into = sum g Fd[o]`` over ``terms`` (pairs ``(o, g)``)."""
+        t = self._bufs.get("fl_t", (into.shape[0],))
+        np.subtract(into, into, out=into)
+        for o, g in terms:
+            np.multiply(Fd[o], g, out=t)
+            np.add(into, t, out=into)
+
+    def _solve(self, Fd: np.ndarray, m: int) -> np.ndarray:
+        """``alpha`` (a work buffer (|S|, m)) from ``A alpha = -b``, ``b_k = g_k . F0``,
+        ``A_kl = g_k . dF/dp_l``, by Gaussian elimination column by column, over the structural
+        nonzeros (no pivoting: within a unit ``A`` is a Gram matrix times a diagonal with the
+        sign of ``a_j y_i``, so its pivots do not vanish)."""
+        S, nz = len(self.sliding), self._nz
+        M = self._bufs.get("fl_M", (S, S, m))
+        r = self._bufs.get("fl_r", (S, m))
+        for i in range(S):
+            self._dot(self._b_terms[i], Fd, r[i])
+            np.negative(r[i], out=r[i])
+            for j in range(S):
+                if nz[i, j]:
+                    self._dot(self._a_terms[i][j], Fd, M[i, j])
+        f, t = self._bufs.get("fl_fac", (m,)), self._bufs.get("fl_t2", (m,))
+        for p in range(S):
+            for q in range(p + 1, S):
+                if not nz[q, p]:
+                    continue
+                np.divide(M[q, p], M[p, p], out=f)
+                for c in range(p + 1, S):
+                    if nz[p, c]:
+                        np.multiply(f, M[p, c], out=t)
+                        np.subtract(M[q, c], t, out=M[q, c])
+                np.multiply(f, r[p], out=t)
+                np.subtract(r[q], t, out=r[q])
+        alpha = self._bufs.get("fl_alpha", (S, m))
+        for p in reversed(range(S)):
+            np.copyto(alpha[p], r[p])
+            for c in range(p + 1, S):
+                if nz[p, c]:
+                    np.multiply(M[p, c], alpha[c], out=t)
+                    np.subtract(alpha[p], t, out=alpha[p])
+            np.divide(alpha[p], M[p, p], out=alpha[p])
+        return alpha

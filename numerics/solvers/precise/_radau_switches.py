@@ -1,0 +1,263 @@
+"""Activation patterns: Radau IIA steps on ReLU and leaky-ReLU nets, one smooth field per step.
+
+A ReLU or leaky-ReLU force jumps where a pre-activation ``h_k`` (one of ``system.kinks``)
+changes sign, and a Radau step straight across such a jump is only first-order accurate.  So
+the right-hand side is compiled with two switches per kink (:func:`switched_equations`):
+``relu(h_k) -> q_k h_k`` and ``relup(h_k) -> p_k``, runtime parameters equal to the pattern bit.
+For a fixed pattern the field is analytic (it extends smoothly past the kinks), every step
+integrates one pattern, and :class:`KinkPattern` keeps the pattern equal to the signs of the
+kinks: a step whose kinks leave the pattern's signs is cut at the first crossing
+(:class:`~._radau_kinks.KinkLocator`, to working precision), and the crossing kink's switches
+are flipped there.
+
+Where the flipped field points back into the surface ``h_k = 0`` from both sides (a Filippov
+sliding mode: a unit held at its kink), the kink slides: the Filippov field of
+:class:`~._radau_sliding.FilippovField` holds it there, with the slope ``alpha`` in ``[0, 1]``
+that keeps ``h_k = 0``, until ``alpha`` reaches 0 or 1 (two more events per sliding kink).
+Kinks that are not linear in the parameters (an MLP's deeper layers) cannot slide: there
+:class:`SlidingModeError` ends the run with status ``"sliding"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import heyoka as hy
+import numpy as np
+
+from ._compile import converter
+
+if TYPE_CHECKING:
+    from ._radau_sliding import FilippovField
+
+__all__: list[str] = []
+
+
+class SlidingModeError(ArithmeticError):
+    """A kink whose fields on both sides push the state onto it (a Filippov sliding mode)."""
+
+    def __init__(self, kink: int, rates: tuple[float, float] | None = None) -> None:
+        self.kink = kink
+        how = ("" if rates is None else f" (d h / d clock = {rates[0]:.3g} with the unit active, "
+               f"{rates[1]:.3g} inactive)")
+        super().__init__(f"ReLU pre-activation {kink} (of system.kinks) slides on its kink: the "
+                         f"flow pushes it back onto h = 0 from both sides{how}")
+
+
+def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> list[Any] | None:
+    """``rhs`` with ``relu(h_k) -> par[base + k] h_k`` (the value switch) and
+    ``relup(h_k) -> par[base + nk + k]`` (the slope switch), or None if no ``relup(h_k)``
+    occurs (a continuous force: square ReLU).
+
+    Both switches equal the pattern bit off the kinks; they are separate parameters so that the
+    force is affine in the slope switches (:mod:`._radau_sliding`).  Kinks are substituted in
+    order, each one's replacement already carrying the earlier ones (an MLP's deeper
+    pre-activations contain the earlier layers' ``relu``).
+
+    Examples
+    --------
+    >>> x, y = hy.make_vars("x", "y")
+    >>> switched_equations([hy.relup(x - y) * y + hy.relu(x - y)], [x - y], 1)
+    [((p2 * y) + (p1 * (x - y)))]
+    >>> switched_equations([hy.relu(x - y) ** 2], [x - y], 1) is None
+    True
+    """
+    rhs = list(rhs)
+    steps = {hy.relup(h): hy.expression(0.0) for h in kinks}
+    if all(hy.subs(r, steps) == r for r in rhs):
+        return None
+    table: dict[Any, Any] = {}
+    for k, h in enumerate(kinks):
+        value = hy.par[base + k]
+        table[hy.relu(h)] = value * hy.subs(h, table) if table else value * h
+        table[hy.relup(h)] = hy.par[base + len(kinks) + k]
+    return [hy.subs(r, table) for r in rhs]
+
+
+class KinkPattern:
+    """The activation pattern of a run: switch ``k`` is 1 where kink ``k`` is positive, and
+    the kinks held on their surfaces (Filippov sliding, :class:`~._radau_sliding.FilippovField`).
+
+    Events for :class:`~._radau_kinks.KinkLocator` are the ``nk`` kinks (each must keep the
+    sign of :attr:`sides`; sliding kinks have side 0 and are not watched), then two rows per
+    sliding kink, ``alpha`` and ``1 - alpha``, which must stay positive.
+
+    Parameters
+    ----------
+    step
+        The run's Radau step: its ``f`` (working clock) and its ``rhs`` (swapped for the
+        Filippov field while kinks slide).
+    kinks_mp
+        The kinks compiled in MPFR: ``(P, m)`` parameters -> ``(nk, m)`` values.
+    filippov
+        The sliding field, or None (every sliding mode ends the run).
+    linear
+        For each kink: True if it may slide (linear in the parameters).
+    bits
+        Working bits.
+
+    Attributes
+    ----------
+    fresh
+        Kinks switched at the current point (their values there are rounding-level zeros of
+        either sign); cleared by :meth:`advanced`.
+    crossings
+        ``[log t, kink, |h_k| / max_j |h_j|, side]`` of every switch: side +1 / -1 (now
+        active / inactive), 0 (now sliding).
+    """
+
+    def __init__(self, step: Any, kinks_mp: Any, filippov: FilippovField | None,
+                 linear: Sequence[bool], bits: int) -> None:
+        self._step, self._kinks_mp, self._fil = step, kinks_mp, filippov
+        self._plain = step.rhs
+        self._linear = list(linear)
+        self._P, self._bits = step.fns.system.n_params, bits
+        self._conv = converter("real", bits)
+        self._tiny = 2.0 ** (24 - bits)  # a kink this close to 0 (relative) is on it
+        self.n_kinks = len(self._linear)
+        self.on = np.zeros(self.n_kinks, dtype=bool)
+        self.sliding: list[int] = []
+        self.fresh: set[int] = set()
+        self.crossings: list[list[float]] = []
+
+    # ---------------------------------------------------------------- the pattern
+    @property
+    def sides(self) -> np.ndarray:
+        """+1 / -1 / 0 (sliding) for each kink, then +1 for each exit row."""
+        s = np.where(self.on, 1.0, -1.0)
+        s[self.sliding] = 0.0
+        return np.concatenate([s, np.ones(2 * len(self.sliding))])
+
+    def _apply(self) -> None:
+        """Write the pattern into the compiled functions (sliding kinks: both switches 0, the
+        Filippov field adds ``alpha`` times the slope derivative)."""
+        one, zero = self._conv(1.0), self._conv(0.0)
+        on = self.on.copy()
+        on[self.sliding] = False
+        bits = [one if b else zero for b in on]
+        self._plain.set_switches(bits + bits)
+        if self._fil is not None:
+            self._fil.set_sliding(self.sliding, bits + bits)
+        self._step.rhs = self._fil if self.sliding else self._plain
+
+    def values(self, y: np.ndarray) -> np.ndarray:
+        """Kink values at the state ``y`` (working precision, shape (nk,))."""
+        return np.asarray(self._kinks_mp(np.ascontiguousarray(y[: self._P, None])))[:, 0]
+
+    def _relative(self, kv: np.ndarray) -> np.ndarray:
+        mags = np.abs(kv.astype(float))
+        return mags / max(float(np.max(mags)), 1e-300)
+
+    def start(self, clock: Any, y: np.ndarray, logt: float) -> None:
+        """The pattern at the start ``(clock, y)``: the kinks' signs; a kink at 0 takes the side
+        its own field moves it to, or slides."""
+        kv = self.values(y)
+        self.on = kv.astype(float) > 0
+        self.sliding, self.fresh = [], set()
+        self._apply()
+        for k in np.flatnonzero(self._relative(kv) <= self._tiny):
+            self._settle(clock, y, int(k), prefer=bool(self.on[k]), logt=logt)
+        if self.sliding:
+            self._release(clock, y, logt)
+
+    def cross(self, clock: Any, y: np.ndarray, row: int, logt: float) -> None:
+        """Switch at the event ``row`` located at ``(clock, y)``: a kink crossing (and any other
+        kink on its wrong side there within rounding: simultaneous crossings), or the end of a
+        sliding mode."""
+        kv = self.values(y)
+        rel = self._relative(kv)
+        if row >= self.n_kinks:
+            k = self.sliding[(row - self.n_kinks) // 2]
+            self.sliding.remove(k)
+            self.on[k] = (row - self.n_kinks) % 2 == 1  # alpha reached 1: the unit is active
+            self.fresh.add(k)
+            self._apply()
+            self.crossings.append([logt, float(k), float(rel[k]), 1.0 if self.on[k] else -1.0])
+        else:
+            wrong = (kv.astype(float) * self.sides[: self.n_kinks] < 0) & (rel <= self._tiny)
+            for k in sorted({row, *np.flatnonzero(wrong).tolist()}):
+                self._settle(clock, y, k, prefer=not bool(self.on[k]), logt=logt,
+                             rel=float(rel[k]))
+        if self.sliding:  # a switch moves the slopes alpha of sliding kinks of the same unit
+            self._release(clock, y, logt)
+
+    def advanced(self) -> None:
+        """The run left the point of the last switch."""
+        self.fresh = set()
+
+    # ---------------------------------------------------------------- sides of a kink
+    def _settle(self, clock: Any, y: np.ndarray, k: int, *, prefer: bool, logt: float,
+                rel: float = 0.0) -> None:
+        """Put kink ``k`` (at 0) on the side its own field moves it to (``prefer`` first), or
+        hold it on its surface if both fields push it back (Filippov)."""
+        rates = {}
+        for on in (prefer, not prefer):
+            self.on[k] = on
+            self._apply()
+            rates[on] = self._rate(clock, y, k)
+            if rates[on] * (1.0 if on else -1.0) > 0:
+                self.fresh.add(k)
+                self.crossings.append([logt, float(k), rel, 1.0 if on else -1.0])
+                return
+        if rates[True] == rates[False] == 0.0:  # stationary: e.g. a deeper unit whose inputs
+            self.on[k] = prefer                  # are all inactive (h = 0 identically)
+            self._apply()
+            self.crossings.append([logt, float(k), rel, 1.0 if prefer else -1.0])
+            return
+        if self._fil is None or not self._linear[k]:
+            raise SlidingModeError(k, (rates[True], rates[False]))
+        self.on[k] = False
+        self.sliding.append(k)
+        self._apply()
+        self.crossings.append([logt, float(k), rel, 0.0])
+
+    def _release(self, clock: Any, y: np.ndarray, logt: float) -> None:
+        """Let go, one at a time, of sliding kinks whose joint ``alpha`` left ``[0, 1]`` at a
+        switch of another kink (the farthest first): ``alpha < 0`` means the inactive
+        field already moves the kink down, ``alpha > 1`` the active one up."""
+        for _ in range(len(self.sliding)):
+            alpha = self._alpha_at(clock, y)
+            out = np.maximum(-alpha, alpha - 1)
+            i = int(np.argmax(out))
+            if out[i] <= self._tiny:
+                return
+            k = self.sliding.pop(i)
+            self.on[k] = bool(alpha[i] > 1)
+            self.fresh.add(k)
+            self._apply()
+            self.crossings.append([logt, float(k), 0.0, 1.0 if self.on[k] else -1.0])
+            if not self.sliding:
+                return
+
+    def _rate(self, clock: Any, y: np.ndarray, k: int) -> float:
+        """``d h_k / d clock`` under the current pattern (central difference along the field,
+        in MPFR; only its sign is used)."""
+        F = np.array(self._step.f(np.array([clock], dtype=hy.real), y[:, None])[:, 0])
+        speed = float(np.max(np.abs(F.astype(float)) / (1.0 + np.abs(y.astype(float)))))
+        if not speed > 0:
+            return 0.0
+        eps = self._conv(2.0 ** (-self._bits / 3) / speed)
+        P = self._P
+        pts = np.stack([y[:P] + eps * F[:P], y[:P] - eps * F[:P]], axis=1)
+        kv = np.asarray(self._kinks_mp(np.ascontiguousarray(pts)))
+        return float((kv[k, 0] - kv[k, 1]) / (eps + eps))
+
+    # ---------------------------------------------------------------- sliding exits
+    def _alpha_at(self, clock: Any, y: np.ndarray) -> np.ndarray:
+        """Float64 ``alpha`` of the sliding kinks at one point."""
+        self._step.f(np.array([clock], dtype=hy.real), y[:, None])
+        assert self._fil is not None
+        return self._fil.alpha[:, 0].astype(float)
+
+    def exit_values(self, poly: Any) -> np.ndarray:
+        """``(2 |S|, s + 1)``: ``alpha`` and ``1 - alpha`` of the sliding kinks at the nodes of
+        a collocation polynomial (working precision)."""
+        nodes = [poly.clock + poly.h * cj for cj in [self._conv(0.0), *self._step.tab.c]]
+        self._step.f(np.array(nodes, dtype=hy.real), poly.values.T)
+        assert self._fil is not None
+        alpha = np.array(self._fil.alpha)
+        rows = []
+        for a in alpha:
+            rows += [a, 1 - a]
+        return np.array(rows, dtype=hy.real)
