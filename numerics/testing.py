@@ -8,7 +8,11 @@ what the numerics measure with those expectations (see ``tests/test_properties.p
 Strategies
 ----------
 * :func:`potential_cases` / :func:`potentials` -- built-in families with random parameters and
-  random positive sums of convex terms of different growth;
+  random positive sums of convex terms of different growth (:data:`FAMILIES`), and, by name,
+  what users type beyond them (:data:`EXTRA_FAMILIES`: ``abs(x)**q/q``, fractional
+  ``Potential.lp``, fractional-power, exp/cosh, log/asinh and Lambert-W sums, positive scalings);
+* :func:`per_layer_cases` / :func:`per_layer_potentials` -- one drawn potential per layer
+  (:class:`theory.PerLayer`);
 * :func:`separable_datasets` -- :func:`numerics.separable_gaussian` with a drawn size, dimension,
   margin and seed;
 * :func:`planted_datasets` -- data with a single planted support vector (closed-form l_q
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,18 +53,26 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("numerics.testing needs hypothesis; install it with "
                       "pip install 'mirrorflow[test]' (or pip install hypothesis)") from exc
 
-from theory import Potential
+from theory import PerLayer, Potential
 
 from .checks import planted_dataset, planted_direction
 from .problem import Dataset, TwoLayer, separable_gaussian
 
 __all__ = [
+    "ABS_EXPONENTS",
+    "ALL_FAMILIES",
+    "CURVATURES",
+    "EXTRA_FAMILIES",
     "FAMILIES",
     "LP_EXPONENTS",
+    "LP_FRACTIONAL_EXPONENTS",
     "SUM_TERMS",
+    "TYPED_FAMILIES",
     "PotentialCase",
     "example",
     "init_scales",
+    "per_layer_cases",
+    "per_layer_potentials",
     "planted_dataset",
     "planted_datasets",
     "planted_direction",
@@ -70,10 +83,23 @@ __all__ = [
     "widths",
 ]
 
-#: Families drawn by :func:`potential_cases`. ``gaussian_exp`` is opt-in: its closed-form
-#: inverse mirror map uses LambertW, which the float64 path cannot compile yet.
+#: Families drawn by :func:`potential_cases` by default (their draws are what the property tests
+#: of ``tests/test_properties.py`` were tuned on; do not change them). ``gaussian_exp`` and the
+#: :data:`EXTRA_FAMILIES` are opt-in, selected by name.
 FAMILIES = ("quadratic", "lp", "hyperbolic_entropy", "cosh", "sum")
-_ALL_FAMILIES = (*FAMILIES, "gaussian_exp")
+
+#: Opt-in families: what users type beyond the built-ins (issue 10). Each is a table of
+#: expressions ``theory.Potential`` accepts (:data:`TYPED_FAMILIES`), except ``lp_fractional``
+#: (``Potential.lp(p)``, p in :data:`LP_FRACTIONAL_EXPONENTS`) and ``scaled``
+#: (``Potential.scaled(c)`` of a quadratic, ``lp``, hyperbolic-entropy or cosh draw).
+EXTRA_FAMILIES = ("abs_power", "lp_fractional", "power_sum", "exp_sum", "log_asinh",
+                  "lambert_w", "scaled")
+ALL_FAMILIES = (*FAMILIES, "gaussian_exp", *EXTRA_FAMILIES)
+
+#: f''(0) of a drawn potential, fixed by construction: ``"positive"`` (finite and > 0),
+#: ``"zero"`` (|x|^p, p > 2: (f')^{-1} has a square-root-type branch point at 0, so coordinates
+#: that cross 0 are hard to integrate) or ``"infinite"`` (|x|^q, q < 2: f' is not Lipschitz at 0).
+CURVATURES = ("positive", "zero", "infinite")
 
 #: Terms of the random sums: name -> (f as a string in x (b: entropy scale), horizon exponent
 #: of the term alone, whether f''(0) > 0). The sum's horizon is the fastest-growing term's.
@@ -86,11 +112,59 @@ SUM_TERMS: dict[str, tuple[str, float, bool]] = {
 }
 _B_GRID = ("1/20", "1/10", "1/5", "1/2", "1", "2")
 
-#: Exponents of the ``lp`` family. Fractional p < 3 is left out: ``Potential.lp`` compiles
-#: f' or f'' for them to NaN at x < 0 in float64 (e.g. x/Abs(sqrt(x)) for p = 3/2) and
-#: rejects p < 3/2 as "not differentiable" (a theory-layer limitation, see the tests).
+#: Exponents of the ``lp`` family (p >= 3: the fractional p < 3 are in ``lp_fractional``).
 LP_EXPONENTS = (3.0, 3.25, 3.5, 3.75, 4.0)
 _COEFFS = ("1/2", "1", "2")
+
+#: Exponents q of ``abs(x)**q/q`` typed as a string (family ``abs_power``). theory refuses
+#: 1 < q < 3/2 ("not differentiable at x = 0": its grid test reads the steep but continuous
+#: f' = sign(x)|x|^(q-1) as a jump), so the domain starts at q = 3/2.
+ABS_EXPONENTS = ("3/2", "7/4", "2", "5/2", "3", "7/2", "4")
+
+#: Exponents of ``Potential.lp(p)`` in the ``lp_fractional`` family (as users pass them).
+LP_FRACTIONAL_EXPONENTS = ("1.5", "1.75", "2.5", "3")
+
+_INF, _ONE_SIDED = math.inf, math.nan
+
+#: Table families: name -> ((f as typed, horizon exponent by construction, f''(0)), ...).
+#: A horizon exponent of ``nan`` marks a one-sided horizon (f grows differently as x -> +inf
+#: and x -> -inf). Entries with ``b`` draw it from the entropy grid.
+TYPED_FAMILIES: dict[str, tuple[tuple[str, float, str], ...]] = {
+    # sums with a fractional power: the horizon is the larger exponent (THEORY.md §3)
+    "power_sum": (
+        ("x**2/2 + abs(x)**(5/2)", 2.5, "positive"),   # theory: ~15 s in sympy.solve, once
+        ("x**2/2 + abs(x)**(3/2)", 2.0, "infinite"),
+        ("x**2/2 + abs(x)**(7/2)", 3.5, "positive"),
+        ("x**2 + abs(x)**3", 3.0, "positive"),
+    ),
+    # exp and cosh terms: exponential growth on both sides, horizon l_inf
+    "exp_sum": (
+        ("x**2/2 + cosh(x)", _INF, "positive"),
+        ("cosh(x) + exp(x)", _INF, "positive"),
+        ("exp(x) + exp(-x)", _INF, "positive"),
+        ("x**2/2 + exp(x) + exp(-x)", _INF, "positive"),
+        ("x**4/4 + cosh(x)", _INF, "positive"),
+    ),
+    # log / asinh forms: the hyperbolic entropy in log form (l1 for every b), and quadratics
+    # plus slower terms (horizon l2)
+    "log_asinh": (
+        ("x*log(x/b + sqrt(x**2/b**2 + 1)) - sqrt(x**2 + b**2)", 1.0, "positive"),
+        ("x*asinh(x) - sqrt(x**2 + 1)", 1.0, "positive"),
+        ("x**2/2 + log(cosh(x))", 2.0, "positive"),
+        ("x**2/2 + log(1 + x**2)", 2.0, "positive"),
+        ("x**2/2 + x*asinh(x) - sqrt(x**2 + 1)", 2.0, "positive"),
+    ),
+    # inverse mirror maps through LambertW (found by sympy.solve, or the built-in's hint)
+    "lambert_w": (
+        ("exp(x**2/2)", _INF, "positive"),
+        ("x**2/2 + exp(x)", _ONE_SIDED, "positive"),
+        ("x**2 + exp(-x)", _ONE_SIDED, "positive"),
+    ),
+}
+_SCALES = ("1/10", "1/3", "3", "10")
+#: Families whose draws ``scaled`` multiplies (not the random sums: each distinct sum costs
+#: ~1 s of sympy validation, and their scalings multiply that by the number of scales).
+_SCALED_BASES = ("quadratic", "lp", "hyperbolic_entropy", "cosh")
 
 
 @dataclass(frozen=True)
@@ -101,20 +175,34 @@ class PotentialCase:
     ----------
     potential : theory.Potential
     family : str
-        One of :data:`FAMILIES` (or ``"gaussian_exp"``).
+        One of :data:`ALL_FAMILIES`.
     horizon_p : float
         Exponent of the horizon norm fixed by the construction, independently of
         ``theory``: 2 (quadratic), p (l_p), 1 (hyperbolic entropy, any b), ``inf`` (cosh,
         gaussian_exp), the largest term exponent for a sum (THEORY.md §3, "by the dominant
-        growth").
+        growth"); ``nan`` for a one-sided horizon (x²/2 + exp(x)).
     description : str
         A short human-readable label (shown in shrunk counterexamples).
+    curvature_at_0 : str
+        f''(0) by construction, one of :data:`CURVATURES`.
+    smooth_at_0 : bool
+        False if f has an ``abs(x)**q`` term with q not an even integer (f'' or a higher
+        derivative is not analytic at 0: Taylor series do not converge across 0).
     """
 
     potential: Potential
     family: str
     horizon_p: float
     description: str
+    curvature_at_0: str = "positive"
+    smooth_at_0: bool = True
+
+    @property
+    def horizon_kind(self) -> str:
+        """``"l1"``, ``"lp"`` (1 < p < inf), ``"linf"`` or ``"one-sided"``, from ``horizon_p``."""
+        if math.isnan(self.horizon_p):
+            return "one-sided"
+        return "l1" if self.horizon_p == 1 else "linf" if math.isinf(self.horizon_p) else "lp"
 
     def __repr__(self) -> str:
         return f"PotentialCase({self.description!r}, horizon p = {self.horizon_p})"
@@ -126,12 +214,25 @@ def _potential(expr: str, b: str | None) -> Potential:
     return Potential(expr) if b is None else Potential(expr, b=b)
 
 
+def _exponent(text: str) -> float:
+    """``"7/4"`` or ``"1.75"`` as a float (the exponents of the tables)."""
+    num, _, den = text.partition("/")
+    return float(num) / float(den or 1)
+
+
+def _power_curvature(p: str) -> str:
+    """f''(0) of abs(x)**p/p: infinite for p < 2, 1 for p = 2, 0 for p > 2."""
+    value = _exponent(p)
+    return "infinite" if value < 2 else "positive" if value == 2 else "zero"
+
+
 def _family_case(family: str, draw: Any, max_terms: int) -> PotentialCase:
     if family == "quadratic":
         return PotentialCase(Potential.quadratic(), family, 2.0, "x**2/2")
     if family == "lp":
         p = draw(st.sampled_from(LP_EXPONENTS))
-        return PotentialCase(_builtin("lp", str(p)), family, p, f"|x|^{p}/{p}")
+        return PotentialCase(_builtin("lp", str(p)), family, p, f"|x|^{p}/{p}", "zero",
+                             p == 4.0)
     if family == "hyperbolic_entropy":
         b = draw(st.sampled_from(_B_GRID))
         return PotentialCase(_builtin("hyperbolic_entropy", b), family, 1.0,
@@ -139,7 +240,14 @@ def _family_case(family: str, draw: Any, max_terms: int) -> PotentialCase:
     if family == "cosh":
         return PotentialCase(Potential.cosh(), family, math.inf, "cosh(x)")
     if family == "gaussian_exp":
-        return PotentialCase(Potential.gaussian_exp(), family, math.inf, "exp(x**2/2)")
+        return PotentialCase(Potential.gaussian_exp(), family, math.inf,
+                             "Potential.gaussian_exp()")
+    if family == "sum":
+        return _sum_case(draw, max_terms)
+    return _extra_case(family, draw, max_terms)
+
+
+def _sum_case(draw: Any, max_terms: int) -> PotentialCase:
     # random sum: 2..max_terms distinct terms, at least one with f''(0) > 0 (the float64
     # primal path divides by f''), not both pure powers (sympy's inverse search on
     # x + x|x| + x^3 costs ~15 s and finds nothing), and not x²/2 + x⁴/4 alone (its
@@ -154,7 +262,30 @@ def _family_case(family: str, draw: Any, max_terms: int) -> PotentialCase:
     b = draw(st.sampled_from(_B_GRID)) if "entropy" in names else None
     desc = " + ".join(f"{c}*{n}" for c, n in zip(coeffs, names, strict=True)) + (
         f" (b={b})" if b else "")
-    return PotentialCase(_potential(expr, b), "sum", max(SUM_TERMS[n][1] for n in names), desc)
+    return PotentialCase(_potential(expr, b), "sum", max(SUM_TERMS[n][1] for n in names), desc,
+                         smooth_at_0="cubic" not in names)
+
+
+def _extra_case(family: str, draw: Any, max_terms: int) -> PotentialCase:
+    """A case of one of the :data:`EXTRA_FAMILIES`."""
+    if family == "abs_power":
+        q = draw(st.sampled_from(ABS_EXPONENTS))
+        return PotentialCase(_potential(f"abs(x)**({q})/({q})", None), family, _exponent(q),
+                             f"abs(x)**({q})/({q})", _power_curvature(q), q in ("2", "4"))
+    if family == "lp_fractional":
+        p = draw(st.sampled_from(LP_FRACTIONAL_EXPONENTS))
+        return PotentialCase(_builtin("lp", p), family, _exponent(p), f"Potential.lp({p})",
+                             _power_curvature(p), smooth_at_0=False)
+    if family == "scaled":
+        base = _family_case(draw(st.sampled_from(_SCALED_BASES)), draw, max_terms)
+        c = draw(st.sampled_from(_SCALES))
+        return PotentialCase(_scaled(base.potential, c), family, base.horizon_p,
+                             f"{c} * ({base.description})", base.curvature_at_0,
+                             base.smooth_at_0)
+    expr, p, curvature = draw(st.sampled_from(TYPED_FAMILIES[family]))
+    b = draw(st.sampled_from(_B_GRID)) if re.search(r"\bb\b", expr) else None
+    return PotentialCase(_potential(expr, b), family, p,
+                         expr + (f" (b={b})" if b else ""), curvature, "abs(" not in expr)
 
 
 @functools.lru_cache(maxsize=64)
@@ -162,33 +293,64 @@ def _builtin(name: str, arg: str) -> Potential:
     return getattr(Potential, name)(arg)
 
 
+@functools.lru_cache(maxsize=64)
+def _scaled(base: Potential, c: str) -> Potential:
+    return base.scaled(c)
+
+
+def _check_families(families: tuple[str, ...]) -> None:
+    bad = set(families) - set(ALL_FAMILIES)
+    if bad or not families:
+        raise ValueError(f"families must be a non-empty subset of {ALL_FAMILIES}, got "
+                         f"{families!r}")
+
+
 @st.composite
 def potential_cases(draw: Any, families: tuple[str, ...] = FAMILIES, max_terms: int = 3,
-                    horizons: tuple[str, ...] | None = None) -> PotentialCase:
+                    horizons: tuple[str, ...] | None = None,
+                    curvatures: tuple[str, ...] | None = None,
+                    smooth: bool | None = None) -> PotentialCase:
     """Draw a :class:`PotentialCase` from the documented domain.
 
-    Domain
+    Domain (every expression is one ``theory.Potential`` accepts)
         * ``quadratic``: x²/2 (gradient flow; horizon l2);
         * ``lp``: abs(x)^p/p with p in :data:`LP_EXPONENTS` = {3, 3.25, 3.5, 3.75, 4} (horizon
           l_p; f''(0) = 0, so (f')^{-1} is not Lipschitz at 0: use these on linear models);
         * ``hyperbolic_entropy``: b in {1/20, 1/10, 1/5, 1/2, 1, 2} (horizon l1 for every b);
         * ``cosh``: cosh(x) (horizon l_inf);
-        * ``gaussian_exp``: exp(x²/2) (horizon l_inf; opt-in, not in :data:`FAMILIES`);
         * ``sum``: c_1 f_1 + ... + c_m f_m, 2 <= m <= ``max_terms`` distinct terms of
           :data:`SUM_TERMS` (x²/2, abs(x)³/3, x⁴/4, hyperbolic entropy, cosh) with coefficients
           c in {1/2, 1, 2}; at least one term has f''(0) > 0, abs(x)³ and x⁴ never occur
           together, and x²/2 + x⁴/4 never alone (float64-unstable closed-form inverse).
           Horizon: the fastest-growing term (THEORY.md §3).
 
+        Opt-in (not in :data:`FAMILIES`):
+
+        * ``gaussian_exp``: exp(x²/2) (horizon l_inf, LambertW inverse);
+        * ``abs_power``: ``abs(x)**q/q`` typed as a string, q in :data:`ABS_EXPONENTS`
+          (3/2 .. 4; horizon l_q);
+        * ``lp_fractional``: ``Potential.lp(p)``, p in :data:`LP_FRACTIONAL_EXPONENTS`
+          (1.5, 1.75, 2.5, 3; with the family's closed-form inverse);
+        * ``power_sum``, ``exp_sum``, ``log_asinh``, ``lambert_w``: the tables of
+          :data:`TYPED_FAMILIES` (x²/2 + abs(x)**(5/2), x²/2 + cosh(x), cosh(x) + exp(x), the
+          entropy in log form, x²/2 + log(cosh(x)), x²/2 + exp(x), ...);
+        * ``scaled``: ``Potential.scaled(c)`` of a quadratic, ``lp``, hyperbolic-entropy or
+          cosh draw, c in {1/10, 1/3, 3, 10} (same horizon).
+
     Parameters
     ----------
     families : tuple of str
-        Subset of ``FAMILIES + ("gaussian_exp",)`` to draw from.
+        Subset of :data:`ALL_FAMILIES` to draw from.
     max_terms : int
         Largest number of terms of a sum (>= 2).
     horizons : tuple of str, optional
         Keep only cases whose constructed horizon is one of ``"l1"``, ``"lp"`` (1 < p < inf),
-        ``"linf"``.
+        ``"linf"``, ``"one-sided"``.
+    curvatures : tuple of str, optional
+        Keep only cases whose f''(0) is one of :data:`CURVATURES`.
+    smooth : bool, optional
+        Keep only cases with ``smooth_at_0 == smooth`` (no ``abs(x)**q`` kink at 0, q not an
+        even integer).
 
     Returns
     -------
@@ -199,19 +361,23 @@ def potential_cases(draw: Any, families: tuple[str, ...] = FAMILIES, max_terms: 
     >>> case = example(potential_cases(families=("hyperbolic_entropy",)))
     >>> case.horizon_p, case.potential.horizon.norm
     (1.0, 'l1')
+    >>> case = example(potential_cases(families=("exp_sum",)))
+    >>> case.horizon_kind, case.potential.horizon.norm
+    ('linf', 'linf')
     """
-    bad = set(families) - set(_ALL_FAMILIES)
-    if bad or not families:
-        raise ValueError(f"families must be a non-empty subset of {_ALL_FAMILIES}, got "
-                         f"{families!r}")
+    _check_families(families)
     if max_terms < 2:
         raise ValueError(f"max_terms must be >= 2, got {max_terms}")
+    if curvatures is not None and not set(curvatures) <= set(CURVATURES):
+        raise ValueError(f"curvatures must be a subset of {CURVATURES}, got {curvatures!r}")
     family = draw(st.sampled_from(tuple(families)))
     case = _family_case(family, draw, max_terms)
-    if horizons is not None:
-        kind = "l1" if case.horizon_p == 1 else "linf" if math.isinf(case.horizon_p) else "lp"
-        if kind not in horizons:
-            reject()
+    if horizons is not None and case.horizon_kind not in horizons:
+        reject()
+    if curvatures is not None and case.curvature_at_0 not in curvatures:
+        reject()
+    if smooth is not None and case.smooth_at_0 != smooth:
+        reject()
     return case
 
 
@@ -224,6 +390,37 @@ def potentials(**kwargs: Any) -> st.SearchStrategy[Potential]:
     'cosh'
     """
     return potential_cases(**kwargs).map(lambda case: case.potential)
+
+
+def per_layer_cases(n_layers: int = 2, **kwargs: Any
+                    ) -> st.SearchStrategy[tuple[PotentialCase, ...]]:
+    """One :class:`PotentialCase` per layer (layer 0 first), each drawn independently.
+
+    Domain: ``n_layers`` draws of :func:`potential_cases` with ``kwargs``.
+
+    Examples
+    --------
+    >>> cases = example(per_layer_cases(2, families=("quadratic", "cosh")))
+    >>> len(cases), all(c.family in ("quadratic", "cosh") for c in cases)
+    (2, True)
+    """
+    if n_layers < 1:
+        raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+    return st.tuples(*(potential_cases(**kwargs) for _ in range(n_layers)))
+
+
+def per_layer_potentials(n_layers: int = 2, **kwargs: Any) -> st.SearchStrategy[PerLayer]:
+    """A :class:`theory.PerLayer` of :func:`per_layer_cases` (for networks: ``Problem`` takes
+    one potential per layer of ``model.layer_index``).
+
+    Examples
+    --------
+    >>> pl = example(per_layer_potentials(2, families=("quadratic",)))
+    >>> [p.name for p in pl.potentials]
+    ['quadratic', 'quadratic']
+    """
+    return per_layer_cases(n_layers, **kwargs).map(
+        lambda cases: PerLayer(tuple(c.potential for c in cases)))
 
 
 def example(strategy: st.SearchStrategy[Any], seed: int = 0) -> Any:

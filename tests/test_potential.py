@@ -224,3 +224,23 @@ def test_abs_power_potential_compiles_real_for_negative_x_and_integrates():
     sol = solve_mirror_flow(Problem.create(two_d(10, seed=1), Linear(), pot), log_t=30.0,
                             max_seconds=60, certify=False)
     assert sol.status == "reached" and sol.min_margin[-1] > 0
+
+
+@pytest.mark.parametrize("base", [Potential.hyperbolic_entropy("1/10"), Potential.cosh(),
+                                  Potential.lp(3), Potential.quadratic()])
+@pytest.mark.parametrize("c", ["1/3", "7"])
+def test_scaled_keeps_the_family_inverse(base, c):
+    """(c f)'((c f)'^{-1}(z)) = z, with the family's closed form carried over (issue 10: the
+    scaled potential fell back to a numeric inverse and the precise paths to the primal
+    state)."""
+    import sympy as sp
+    pot = base.scaled(c)
+    inv = pot.inverse_mirror_map.expr
+    assert pot.inverse_hint is not None and sp.simplify(inv - pot.inverse_hint) == 0
+    fp = sp.diff(pot.expr, sp.Symbol("x", real=True))
+    subs = {sp.Symbol(k, positive=True): v for k, v in pot.params.items()}
+    for z in ("-3.5", "0.25", "40"):
+        zz = sp.Rational(z)
+        x_val = inv.subs({**{s: v for s, v in subs.items()}, sp.Symbol("z", real=True): zz})
+        back = fp.subs({**subs, sp.Symbol("x", real=True): x_val})
+        assert abs(sp.N(back - zz, 40)) < sp.Float("1e-30")

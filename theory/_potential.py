@@ -477,11 +477,21 @@ class Potential:
                          **{**self.params, **other.params})
 
     def scaled(self, c: object) -> Potential:
-        """c·f for a constant c > 0 (same horizon, same growth index)."""
+        """c·f for a constant c > 0 (same horizon, same growth index; the family's inverse
+        mirror map, if any, becomes ``(f')^{-1}(z/c)``).
+
+        Examples
+        --------
+        >>> Potential.hyperbolic_entropy(2).scaled(3).inverse_mirror_map.expr
+        b*sinh(z/3)
+        """
         cc = _parse_number("c", c)
         if not cc > 0:
             raise ValueError(f"scale c must be positive (c·f must stay convex), got {c}")
-        return Potential(cc * self.expr, name=f"{cc}*({self.name})", **self.params)
+        # (c f)'(x) = z  <=>  f'(x) = z / c: the family's inverse carries over
+        hint = None if self._inverse_hint is None else self._inverse_hint.subs(Z, Z / cc)
+        return Potential(cc * self.expr, name=f"{cc}*({self.name})", inverse_hint=hint,
+                         **self.params)
 
     def __repr__(self) -> str:
         params = "".join(f", {k}={v}" for k, v in self.params.items())

@@ -20,8 +20,9 @@ from theory import max_margin
 from ..problem import Diagonal, LeakyReLU, Linear, Model, Problem, ReLU, family_inverse
 from ._precision import Precision
 
-__all__ = ["IntegrationPlan", "auto_method", "check_separable", "choose_state", "is_network",
-           "plan_run"]
+__all__ = ["HEYOKA_LACKS", "POTENTIAL_KINK_FUNCTIONS", "IntegrationPlan", "auto_method",
+           "check_separable", "choose_state", "has_potential_kinks", "infinite_curvature_at_zero",
+           "is_network", "plan_run"]
 
 Method = Literal["float64", "taylor", "radau"]
 #: Extra MPFR bits of Radau runs on ReLU / leaky-ReLU nets (see :func:`_plan_radau`).
@@ -80,6 +81,60 @@ def force_jumps(model: Model) -> bool:
     return isinstance(getattr(model, "activation", None), ReLU | LeakyReLU)
 
 
+#: sympy functions with no heyoka counterpart: a closed-form inverse mirror map that uses one
+#: is evaluated by the float64 path (scipy), while the precise paths integrate the primal state.
+HEYOKA_LACKS = (sp.LambertW,)
+
+
+#: sympy functions whose zeros are kinks of a potential (compiled to heyoka's exact
+#: piecewise forms; the precise paths stop at them, THEORY.md §7.1).
+POTENTIAL_KINK_FUNCTIONS = (sp.Abs, sp.sign, sp.Max, sp.Min, sp.Heaviside)
+
+
+def has_potential_kinks(problem: Problem) -> bool:
+    """True if some layer's potential has a kink (``|x|``, ``sign``, ``max``, ...).
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, two_d
+    >>> has_potential_kinks(Problem.create(two_d(4, seed=0), Linear(), Potential.lp(3)))
+    True
+    >>> has_potential_kinks(Problem.create(two_d(4, seed=0), Linear(), Potential.cosh()))
+    False
+    """
+    layers = sorted(set(problem.layer_index.tolist()))
+    return any(problem.potential_of_layer(int(k)).expr.has(*POTENTIAL_KINK_FUNCTIONS)
+               for k in layers)
+
+
+def infinite_curvature_at_zero(problem: Problem) -> bool:
+    """True if some layer's potential has ``f''(x) -> +inf`` as ``x -> 0`` (``|x|^q``, q < 2).
+
+    The primal state's ``dθ/ds = F / f''(θ)`` is then not Lipschitz at ``θ_k = 0``, and a
+    Taylor series of ``f''`` does not exist there.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, two_d
+    >>> infinite_curvature_at_zero(Problem.create(two_d(4, seed=0), Linear(), Potential.lp(1.5)))
+    True
+    >>> infinite_curvature_at_zero(Problem.create(two_d(4, seed=0), Linear(), Potential.lp(3)))
+    False
+    """
+    x = sp.Symbol("x", real=True)
+    for k in sorted(set(problem.layer_index.tolist())):
+        pot = problem.potential_of_layer(int(k))
+        if not pot.expr.has(*POTENTIAL_KINK_FUNCTIONS):
+            continue
+        f2 = pot.bind(pot.hessian.expr)
+        f2 = f2.subs({s: x for s in f2.free_symbols if s.name == "x"})
+        if any(sp.limit(f2, x, 0, d) == sp.oo for d in ("+", "-")):
+            return True
+    return False
+
+
 def choose_state(problem: Problem, requested: str = "auto", method: str = "taylor") -> State:
     """Dual (z = ∇φ(θ)) or primal state: the one rule every path uses.
 
@@ -87,7 +142,8 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
     family supplies: closed forms found by ``sympy.solve`` (Cardano's formula for
     ``x**2/2 + x**4/4``) cancel catastrophically at large ``|z|``, and the primal state
     ``dθ/ds = -∇log ℒ / f''(θ)`` needs no inverse at all. Radau always works in the primal
-    state.
+    state; the precise paths also integrate the primal state when the closed form uses a
+    function heyoka lacks (:data:`HEYOKA_LACKS`: Lambert W).
 
     Examples
     --------
@@ -107,7 +163,11 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
     if requested != "auto":
         return requested  # type: ignore[return-value]
     layers = sorted(set(problem.layer_index.tolist()))
-    dual = all(family_inverse(problem.potential_of_layer(int(k))) for k in layers)
+    pots = [problem.potential_of_layer(int(k)) for k in layers]
+    dual = all(family_inverse(p) for p in pots)
+    if dual and method != "float64" and any(
+            p.inverse_mirror_map.expr.has(*HEYOKA_LACKS) for p in pots):
+        return "primal"     # e.g. Potential.gaussian_exp(): its inverse is sqrt(W(z^2))
     return "dual" if dual else "primal"
 
 
@@ -134,6 +194,8 @@ def auto_method(problem: Problem) -> Literal["taylor", "radau"]:
     layers = sorted(set(problem.layer_index.tolist()))
     if any(problem.potential_of_layer(int(k)).horizon.p == sp.oo for k in layers):
         return "radau"
+    if choose_state(problem, "auto", "taylor") == "primal" and infinite_curvature_at_zero(problem):
+        return "radau"      # Taylor refuses it (_plan_taylor)
     return "taylor"
 
 
@@ -191,11 +253,21 @@ def _network_tol(precision: Precision) -> float:
 def _plan_taylor(problem: Problem, precision: Precision, *, state: str, logt_mode: str,
                  tol: float | None, heyoka_options: dict[str, Any] | None) -> IntegrationPlan:
     network = is_network(problem.model)
+    chosen = choose_state(problem, state, "taylor")
+    if chosen == "primal" and infinite_curvature_at_zero(problem):
+        raise ValueError(
+            f"method='taylor' in the primal state cannot step through theta_k = 0 of "
+            f"{problem.potential!r}: f''(x) -> inf at 0 has no Taylor series there; use "
+            "method='radau' (or 'auto'), or a potential whose inverse mirror map has a closed "
+            "form (dual state, e.g. Potential.lp(1.5))")
     if logt_mode == "auto":
         # quadrature removes the stiff log t mode (linear / diagonal models reach log t = 1e16
         # in a few steps); on networks the flow's own stiffness dominates and the per-step
         # Python quadrature costs more (8/8/4 relu² net to log t = 1e4: 130 vs 78 CPU s)
-        logt_mode = "quadrature" if not network else "ode"
+        # kinks of the potential (|x|, sign, ...) are bridged by an Euler step, across which
+        # the quadrature's log t is only first-order: lp(1.5) on a linear model ended 2e-2 off
+        # at log t = 1 in real128 (ode mode and Radau agree with scipy to 1e-9)
+        logt_mode = "quadrature" if not (network or has_potential_kinks(problem)) else "ode"
     if logt_mode not in ("ode", "quadrature"):
         raise ValueError(f"logt_mode must be 'auto', 'ode' or 'quadrature', got {logt_mode!r}")
     if network and tol is None:
@@ -208,9 +280,8 @@ def _plan_taylor(problem: Problem, precision: Precision, *, state: str, logt_mod
         options.setdefault("parallel_mode", True)
     # clock u = log s on networks: skips the early phase where s-steps are tiny (689 vs 918
     # steps to log t = 1e3 on the 8/8/4 net)
-    return IntegrationPlan("taylor", choose_state(problem, state, "taylor"),
-                           "log_s" if network else "s", logt_mode, network, precision, tol,
-                           options)
+    return IntegrationPlan("taylor", chosen, "log_s" if network else "s", logt_mode, network,
+                           precision, tol, options)
 
 
 def _plan_radau(problem: Problem, precision: Precision, *, state: str, tol: float | None,

@@ -236,11 +236,13 @@ class _Potentials:
             k: pars.fresh(sp.Integer(1)) for k, p in enumerate(pots) if _has_nonsmooth(p)}
 
     def apply(self, which: str, args: Sequence[Any], *, on_state: bool = True) -> list[Any]:
-        """``fprime``, ``fsecond`` or ``inverse`` of every coordinate at ``args``."""
+        """``fprime``, ``fsecond``, ``fsecond_reciprocal`` (``1 / f''``, exact in sympy) or
+        ``inverse`` of every coordinate at ``args``."""
         out = []
         for k, (p, a) in enumerate(zip(self.pots, args, strict=True)):
             kinks: list[Any] | None = [] if on_state else None
-            out.append(sympy_to_heyoka(getattr(p, which), {p.x: a}, self.pars, kinks))
+            expr = 1 / p.fsecond if which == "fsecond_reciprocal" else getattr(p, which)
+            out.append(sympy_to_heyoka(expr, {p.x: a}, self.pars, kinks))
             for kink in kinks or []:
                 self.kinks.append(self.masked(k, kink, 1.0))
                 self.kink_coordinates.append(k)
@@ -270,8 +272,8 @@ def _startup_exprs(margin_fn: MarginFn, fns: _Potentials, th_in: list[Any], stat
                    loss: LossKind, gradient: Literal["given", "reverse"]) -> list[Any]:
     """``[p(0) (P), dp/ds(0) (P), log L(theta0), d log L/ds(0)]`` in terms of ``theta0``: for
     ``p(s0) = p0 + s0 p'(0)`` and the start of ``log t``."""
-    fsec_in = fns.apply("fsecond", th_in, on_state=False)
-    flow0 = flow_pieces(margin_fn, th_in, fsec_in, loss=loss, gradient=gradient)
+    inv_fsec_in = fns.apply("fsecond_reciprocal", th_in, on_state=False)
+    flow0 = flow_pieces(margin_fn, th_in, inv_fsec_in, loss=loss, gradient=gradient)
     if state == "dual":
         p0, dp0 = fns.apply("fprime", th_in, on_state=False), flow0.force
     else:
@@ -339,8 +341,9 @@ def build_mirror_flow_system(
     fns = _Potentials(pots, ParTable())
     pvars, th_in = make_vars("p", P), make_vars("th", P)
     theta, z = fns.theta_and_z(pvars, state)
-    fsec = [fns.masked(k, f, 1.0) for k, f in enumerate(fns.apply("fsecond", theta))]
-    flow = flow_pieces(margin_fn, theta, fsec, loss=loss, gradient=gradient)
+    inv_fsec = [fns.masked(k, f, 1.0)
+                for k, f in enumerate(fns.apply("fsecond_reciprocal", theta))]
+    flow = flow_pieces(margin_fn, theta, inv_fsec, loss=loss, gradient=gradient)
     dparam = [fns.masked(k, d, 0.0)
               for k, d in enumerate(flow.force if state == "dual" else flow.dtheta)]
     equations, quadrature_equations, logt = time_changed_rhs(pvars, dparam, flow, clock)

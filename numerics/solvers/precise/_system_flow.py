@@ -111,8 +111,13 @@ def _force_given(G: Any, w: list[Any], P: int) -> list[Any]:
 
 
 def flow_pieces(margin_fn: Callable[[np.ndarray], tuple[Any, ...]], th: list[Any],
-                f2: list[Any], *, loss: LossKind, gradient: GradientKind) -> FlowPieces:
-    """The flow at ``theta = th`` with ``f''(theta) = f2`` (expressions)."""
+                inv_f2: list[Any], *, loss: LossKind, gradient: GradientKind) -> FlowPieces:
+    """The flow at ``theta = th`` with ``1 / f''(theta) = inv_f2`` (expressions).
+
+    The reciprocal comes from sympy (exact): heyoka folds ``x / c`` for a number ``c`` into
+    ``x * (1/c)`` computed in double precision, so ``f'' = 3`` (``3 x^2 / 2``) divided in heyoka
+    put a 1e-16 error into every primal run at any precision.
+    """
     P = len(th)
     rev, G = None, None
     if gradient == "reverse":
@@ -126,7 +131,7 @@ def flow_pieces(margin_fn: Callable[[np.ndarray], tuple[Any, ...]], th: list[Any
     else:
         w = [hy.exp(ld - log_loss) for ld in log_dl]
     force = _force_reverse(rev, w) if rev is not None else _force_given(G, w, P)
-    dtheta = [force[k] / f2[k] for k in range(P)]
+    dtheta = [force[k] * inv_f2[k] for k in range(P)]
     dll = -hy.sum([force[k] * dtheta[k] for k in range(P)])  # d log L / ds <= 0
     return FlowPieces(log_loss, force, dtheta, q, kinks, dll)
 
