@@ -114,7 +114,9 @@ plt.show()
 # For a network, parameters are compared through the **predictor** Φ(θ; u) on 64 points u of
 # the unit circle (for the linear model this cosine equals the parameter cosine). Same
 # horizon, same predictor direction; different horizons, visibly different predictors.
-# (Skipped in fast mode.)
+# The verdict for the net is by KKT residuals (THEORY.md §4.1): each run's parameters are nearer
+# a KKT point of their own horizon's margin problem than of the other groups' (`net["kkt"]`);
+# the cosines are information. (Skipped in fast mode.)
 
 # %%
 if "two_layer" in setting.models:
@@ -122,7 +124,12 @@ if "two_layer" in setting.models:
     print("same-horizon min cos:", round(net["same_horizon_min_cosine"], 5),
           "| cross-horizon max cos:", round(net["cross_horizon_max_cosine"], 5),
           "| per horizon:", {k: round(v, 5) for k, v in net["group_min_cosine"].items()},
-          "| holds:", net["holds"])
+          "| cosines hold:", net["cosine_holds"], "| KKT verdict holds:", net["holds"])
+    for name, r in net["kkt"]["runs"].items():
+        table = net["potentials"][name]["kkt"]
+        eps = {h: f"{v['eps']:.3g} ({v['slope']:+.2f})" for h, v in table.items()}
+        print(f"  {name:24s} [{r['horizon']}] eps (slope) per horizon problem: {eps}"
+              + ("" if r["judged"] else "  (not judged: l_inf)"))
     fig = claim1.plot_directions(setting.data(), net["potentials"], title="two-layer ReLU net")
     plt.show()
 else:

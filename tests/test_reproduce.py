@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.optimize import nnls
 
 from numerics import two_d
 from numerics.cli import add_reproduce_parser, run_reproduce_cli
 from numerics.reproduce import FORMAT, load_summary, run_reproduce
+from numerics.reproduce.claim1 import SETTINGS, kkt_table, kkt_verdict, make_problems, run_potential
 from theory import Potential
 
 TINY = {"claim1": {"setting": "tiny"}, "claim3": {"setting": "tiny"}}
@@ -122,6 +124,44 @@ def test_claim1_linear_directions_reach_independent_max_margin(tiny_run) -> None
         assert cos > 1 - sec["tolerance"], name
         assert res["log_t_reached"] == pytest.approx(res["log_t_target"])
         assert res["log_t_target"] <= 55.0 or res["horizon"] != "linf"
+
+
+def _theory_label(pot: Potential) -> str:
+    h = pot.horizon
+    return "l1" if h.norm == "l1" else f"l{int(h.p)}"
+
+
+@pytest.fixture(scope="module")
+def two_layer_runs():
+    """The quick setting's two-layer net under gradient flow (l2) and hyperbolic entropy (l1)."""
+    st = SETTINGS["quick"]
+    probs = make_problems(st, "two_layer")
+    keep = [spec.name for spec in st.potentials if spec.expr in ("x**2/2",)
+            or dict(spec.params).get("b") == 0.1]
+    return {k: (probs[k], run_potential(probs[k], st.log_t, st.max_seconds)) for k in keep}
+
+
+def test_claim1_two_layer_kkt_verdict_follows_the_horizons(two_layer_runs) -> None:
+    # the groups come from theory; the verdict must hold with them and flip when swapped
+    labels = {k: _theory_label(p.potential) for k, (p, _) in two_layer_runs.items()}
+    assert sorted(labels.values()) == ["l1", "l2"]
+    tables = {k: kkt_table(p, sol, list(labels.values()))
+              for k, (p, sol) in two_layer_runs.items()}
+    assert kkt_verdict(tables, labels)["holds"] is True
+    swapped = {k: {"l1": "l2", "l2": "l1"}[v] for k, v in labels.items()}
+    out = kkt_verdict(tables, swapped)
+    assert out["holds"] is False and not any(r["decided"] for r in out["runs"].values())
+    # the l2 residual at the end, recomputed by an NNLS from the model's margins (THEORY.md §4)
+    for k, (p, sol) in two_layer_runs.items():
+        th = np.asarray(sol.theta[-1], dtype=float)
+        out_, grads = p.model.outputs_and_grads(th, p.data.X)
+        q = p.data.y * out_
+        tt = th / q.min() ** (1.0 / p.model.degree)
+        out_, grads = p.model.outputs_and_grads(tt, p.data.X)
+        J = p.data.y[:, None] * grads
+        _, res = nnls(J.T, tt)
+        assert res / np.linalg.norm(tt) == pytest.approx(tables[k]["l2"]["eps"], rel=1e-6,
+                                                        abs=1e-12)
 
 
 # ---------------------------------------------------------------- claim 3
@@ -266,4 +306,9 @@ def test_quick_claims_1_and_3_hold(tmp_path) -> None:
         assert sec["holds"] is True, name
     models = summary["claims"]["claim1"]["models"]
     assert set(models) == {"linear", "two_layer"}
+    kkt = models["two_layer"]["kkt"]        # two-layer decided by KKT residuals
+    assert models["two_layer"]["holds"] is kkt["holds"] is True
+    judged = {r["horizon"] for r in kkt["runs"].values() if r["judged"]}
+    assert judged == {"l1", "l2"} and "cosine_holds" in models["two_layer"]
+    assert "two-layer KKT" in summary["claims"]["claim1"]["headline"]
     assert len(summary["claims"]["claim3"]["tasks"]) == 2

@@ -225,7 +225,9 @@ def test_correct_verdict_outside_builtin_table(expr, claim, model):
     # a wrong claim on the same runs (cached): only the claim fails
     wrong = verify(pot, model=model, claim_horizon="l2", budget=40, seeds=(0,))
     assert not wrong.passed
-    assert {c.name.split(" [")[0] for c in wrong.checks if not c.passed} == {"horizon claim l2"}
+    # on networks the KKT trend of the wrong (l2) problem levels off too (THEORY.md §4.1)
+    expected = {"horizon claim l2"} | ({"KKT trend l2"} if model != "linear" else set())
+    assert {c.name.split(" [")[0] for c in wrong.checks if not c.passed} == expected
 
 
 def test_unstable_inverse_falls_back_to_primal_state():

@@ -6,7 +6,8 @@ horizon's margin problem, THEORY.md §4), ``_results`` (:class:`Check`, :class:`
 ``_planted`` (planted data, the battery's runs), ``_norms`` (norm names), ``_integrate``
 (float64 runs, working precision, :data:`BANDS`), ``_conservation`` (balance law, global
 identity, smoothed margin, inverse round-trip), ``_directions`` (limit directions, horizon
-claims), ``_rates`` (loss and norm slopes) and ``_battery`` (:func:`verify`). The command
+claims), ``_kkt_trend`` (KKT residual trends, THEORY.md §4.1), ``_rates`` (loss and norm
+slopes) and ``_battery`` (:func:`verify`). The command
 line ``mirrorflow verify`` is in :mod:`numerics.cli`.
 """
 
@@ -43,6 +44,7 @@ from ._kkt import (
     kkt_along,
     kkt_horizon,
 )
+from ._kkt_trend import KKT_TREND, KKTTrend, check_kkt_trend, kkt_trend
 from ._norms import parse_norm
 from ._planted import battery_specs, planted_dataset, planted_direction
 from ._rates import check_rates, slopes
@@ -50,12 +52,14 @@ from ._results import Check, Report
 
 __all__ = [
     "BANDS",
+    "KKT_TREND",
     "ZERO_TOL",
     "Check",
     "IdentityResidual",
     "KKTHorizon",
     "KKTResult",
     "KKTTrajectory",
+    "KKTTrend",
     "Report",
     "battery_specs",
     "check_balance",
@@ -63,6 +67,7 @@ __all__ = [
     "check_global_identity",
     "check_horizon_claim",
     "check_inverse_roundtrip",
+    "check_kkt_trend",
     "check_predictor_direction",
     "check_rates",
     "check_smoothed_margin",
@@ -74,6 +79,7 @@ __all__ = [
     "kkt",
     "kkt_along",
     "kkt_horizon",
+    "kkt_trend",
     "loss_inverse",
     "max_margin_gap",
     "mirror_alignment",

@@ -17,7 +17,7 @@ import sympy as sp
 
 from theory import Potential, Rates, max_margin
 
-from ..problem import Linear, Problem, TwoLayer
+from ..problem import Diagonal, Linear, Problem, TwoLayer
 from ..solvers import MirrorFlowSolution, choose_state
 from ._conservation import (
     check_balance,
@@ -27,6 +27,7 @@ from ._conservation import (
 )
 from ._directions import check_direction, check_horizon_claim, check_predictor_direction
 from ._integrate import RTOL, Deadline, deadline, integrate
+from ._kkt_trend import check_kkt_trend
 from ._norms import norm_name, parse_norm
 from ._planted import RunSpec, battery_specs
 from ._rates import check_rates
@@ -57,7 +58,10 @@ def verify(potential: Potential, *, model: str = "linear", claim_horizon: str | 
     known) on every run; balance law (two_layer); direction vs the max-margin direction of
     the derived horizon (p, or p/L in predictor space) and the horizon claim (planted data);
     loss / primal / dual slopes on the planted 2-D run (linear, diagonal) and on every
-    two_layer run.
+    two_layer run; KKT trend of the derived horizon and of the claimed one on every
+    two_layer run and on the diagonal Gaussian runs (:func:`numerics.checks.check_kkt_trend`,
+    THEORY.md §4.1: parameter-space margin problem, judged by the fall of its stationarity
+    residual over the last factor 30 of log t).
 
     Parameters
     ----------
@@ -265,6 +269,8 @@ def _run_checks(out: list[Check], battery: _Battery, spec: RunSpec,
         if claimed is not None:
             out.append(check_horizon_claim(prob, sol, claimed, derived, depth=model.degree,
                                            label=lab))
+    if isinstance(model, TwoLayer) or (isinstance(model, Diagonal) and not spec.planted):
+        _kkt_checks(out, battery, spec, sol)
     if _wants_rates(spec):
         gamma = None
         if isinstance(model, Linear) and derived is not None:
@@ -274,6 +280,23 @@ def _run_checks(out: list[Check], battery: _Battery, spec: RunSpec,
                                    label=lab))
         except (ValueError, TypeError, NotImplementedError, ZeroDivisionError) as exc:
             report.skip(f"rates{lab}: {type(exc).__name__}: {exc}")
+
+
+def _kkt_checks(out: list[Check], battery: _Battery, spec: RunSpec,
+                sol: MirrorFlowSolution) -> None:
+    """KKT trend of the derived horizon and of a different claimed one (THEORY.md §4.1).
+
+    A derived l_inf horizon is not judged (rapidly varying potentials approach it too slowly
+    for float64, THEORY.md §5: the largest coordinates are not yet equal); a claimed l_inf
+    is (it is wrong then, and its ε levels off).
+    """
+    lab, derived, claimed = f" [{spec.label}]", battery.derived, battery.claimed
+    for p in dict.fromkeys(h for h in (derived, claimed) if h is not None):
+        if math.isinf(p) and p == derived:
+            battery.report.skip("KKT trend linf: the derived l_inf horizon is approached too "
+                                "slowly for float64 runs (THEORY.md §4.1, §5)")
+            continue
+        out.append(check_kkt_trend(spec.problem, sol, p, derived=derived, label=lab))
 
 
 # ============================================================================ run cache

@@ -124,7 +124,9 @@ def battery_specs(potential: Potential, model: str, seeds: Sequence[int],
       log t = 25-50);
     * ``diagonal``: depth-2 diagonal network u⊙u − v⊙v (init 0.05) on the planted data to
       log t = 400 (150 if ``rapid``, an l_inf horizon: cosh-type potentials are stiff beyond,
-      and their direction is judged by its trend, see :func:`numerics.checks.check_direction`);
+      and their direction is judged by its trend, see :func:`numerics.checks.check_direction`),
+      and on ``separable_gaussian(n=4, d=8)`` for each seed (same target; for the KKT trend
+      of :func:`numerics.checks.check_kkt_trend`);
     * ``two_layer``: width-4 network with activation z² (init 0.5; smooth, no dead units) on
       ``xor(n=16, gap=0.2)`` data (seeds) to log t = 3000 (feature changes end late).
 
@@ -147,6 +149,12 @@ def battery_specs(potential: Potential, model: str, seeds: Sequence[int],
         specs.append(RunSpec(f"{model}, planted {d}-D",
                              Problem.create(planted_dataset(x_star, n=n, seed=seed), m,
                                             potential, scale=scale, seed=0), log_t, True))
+    if model == "diagonal":      # KKT trend runs: d > n, so the margin gradients do not
+        for s in seeds:          # span the parameter space (THEORY.md §4.1)
+            ds = separable_gaussian(n=4, d=8, margin=0.3, seed=s)
+            specs.append(RunSpec(f"diagonal, gaussian seed {s}",
+                                 Problem.create(ds, m, potential, scale=scale, seed=s), log_t,
+                                 False))
     if model == "linear":
         for s in seeds:
             ds = separable_gaussian(n=8, d=3, margin=0.3, seed=s)
