@@ -52,6 +52,7 @@ __all__ = [
     "load_mnist_5k",
     "load_mnist_binary",
     "mnist_5k_path",
+    "mnist_train_test",
     "train_test_split",
 ]
 
@@ -526,6 +527,26 @@ def load_mnist_binary(a: int, b: int, *, downsample: int = 1,
             raise ValueError(f"load_mnist_binary: {name} must be a digit 0..9, got {digit!r}")
     images, labels = load_mnist_5k(path)
     return binary_task(images, labels, a, b, downsample=downsample, scale=255.0, name="mnist")
+
+
+def mnist_train_test(a: int, b: int, *, downsample: int = 4, train_per_class: int = 100,
+                     seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Digit ``a`` against ``b`` (:func:`load_mnist_binary`), split into ``train_per_class``
+    training images per digit (drawn with ``seed``) and a test set of the rest.
+
+    Examples
+    --------
+    >>> train, test = mnist_train_test(0, 1, downsample=4, train_per_class=100, seed=0)
+    >>> train.n, test.n, train.d, int((train.y == 1).sum())
+    (200, 800, 49, 100)
+    """
+    data = load_mnist_binary(a, b, downsample=downsample)
+    per_class = data.n // 2
+    if isinstance(train_per_class, bool) or not isinstance(train_per_class, int) \
+            or not 0 < train_per_class < per_class:
+        raise ValueError(f"mnist_train_test: train_per_class must be an integer in "
+                         f"1..{per_class - 1}, got {train_per_class!r}")
+    return train_test_split(data, test_fraction=1 - train_per_class / per_class, seed=seed)
 
 
 # ============================================================================ CIFAR-10

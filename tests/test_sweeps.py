@@ -5,9 +5,15 @@ Every row is checked against :func:`numerics.solve_mirror_flow` run directly on 
 resolved config in this process (an independent computation of the same run).
 """
 import argparse
+import contextlib
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,12 +21,16 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("pyarrow")
 
+import numerics
 from numerics import MirrorFlowSolution, parse_config, solve_mirror_flow
-from numerics.cli._sweep import add_sweep_parser
+from numerics.cli import add_sweep_parser
+from numerics.solvers import compared_state, safeguarded_descent
 from numerics.sweeps import (
     SweepInterrupted,
     get_path,
+    load_descent_run,
     load_spec,
+    parse_descent_config,
     parse_spec,
     read_table,
     run_id,
@@ -39,11 +49,11 @@ BAD_DATA = {"X": [[1.0, 0.0], [-1.0, 0.0]], "y": [1, 1]}
 
 @pytest.fixture(scope="module")
 def client():
-    """One LocalCluster of 2 worker processes on 127.0.0.1 for the whole file."""
-    from distributed import Client, LocalCluster
+    """One LocalCluster of 2 worker processes on 127.0.0.1 for the whole file, as run_sweep
+    starts it (numerics.sweeps.local_client)."""
+    from numerics.sweeps import local_client
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as c:
+    with local_client(2) as c:
         yield c
 
 
@@ -277,13 +287,24 @@ def test_cli_runs_a_local_cluster_and_exits_3_on_failures(tmp_path, capsys):
     assert "2 computed, 0 already in the table, 1 failed" in capsys.readouterr().out
 
 
-@pytest.mark.slow
-def test_unreachable_scheduler_exits_2(tmp_path, capsys):
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound by us, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_scheduler_exits_2_at_once(tmp_path, capsys):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(SPEC))
+    start = time.perf_counter()
     assert sweep_cli([str(spec), "--out", str(tmp_path / "o"), "--scheduler",
-                      "tcp://127.0.0.1:9"]) == 2
-    assert "cannot connect" in capsys.readouterr().err
+                      f"tcp://127.0.0.1:{_closed_port()}"]) == 2
+    assert time.perf_counter() - start < 5                 # no client connect timeout
+    err = capsys.readouterr().err
+    assert err.startswith("mirrorflow sweep: error: --scheduler tcp://127.0.0.1:")
+    assert "cannot connect (ConnectionRefusedError" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()                   # refused before any work
 
 
 def test_import_numerics_does_not_import_dask():
@@ -294,3 +315,157 @@ def test_import_numerics_does_not_import_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- task kinds
+
+DESCENT_BASE = {"model": {"kind": "linear"}, "potential": "x**2/2",
+                "data": {"kind": "two_d", "n": 8, "seed": 0}, "init": {"scale": 0.1, "seed": 0},
+                "descent": {"eta": 0.5, "steps": 200, "chunk": 50, "target_log_loss": -2.0}}
+
+
+@pytest.mark.parametrize("spec, named", [
+    ({"kind": "descent", "base": BASE, "grid": {}}, "kind: must be one of 'integrate', "
+                                                    "'mirror_descent'; got 'descent'"),
+    ({"kind": "mirror_descent", "base": DESCENT_BASE, "grid": {"until.log_t": [5]}},
+     "grid.until.log_t: until: unknown field"),
+    ({"kind": "mirror_descent", "base": {**DESCENT_BASE, "descent": {"eta": 0.5}}, "grid": {}},
+     "descent.steps: missing (required)"),
+    ({"kind": "mirror_descent", "base": DESCENT_BASE, "grid": {"descent.eta": [0.1, -1]}},
+     "run with descent.eta=-1: descent.eta: must be a positive finite number"),
+    ({"kind": "mirror_descent", "base": DESCENT_BASE, "grid": {"descent.etta": [0.1]}},
+     "descent.etta: unknown field; did you mean 'eta'?"),
+    ({"base": DESCENT_BASE, "grid": {}}, "descent: unknown field"),     # kind integrate
+])
+def test_task_kinds_are_validated_by_name(spec, named):
+    with pytest.raises(ValueError) as exc:
+        parse_spec(spec)
+    assert named in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_mirror_descent_rows_equal_direct_descents(client, tmp_path):
+    spec = {"kind": "mirror_descent", "base": DESCENT_BASE, "certify": False,
+            "grid": {"potential": ["x**2/2", "cosh(x)"], "init.seed": [0, 1]}}
+    summary = run_sweep(spec, tmp_path, client=client, progress=False)
+    assert summary["computed"] == 4 and summary["failed"] == 0
+    rows, paths = read_table(tmp_path / "results.parquet")
+    assert paths == ["potential", "init.seed"] and len(rows) == 4
+    for row in rows:
+        config = json.loads(row["config"])
+        cfg = parse_descent_config(config)
+        direct = safeguarded_descent(cfg.problem, 0.5, 200, 50, target_log_loss=-2.0)
+        saved = load_descent_run(tmp_path / row["solution"])
+        assert saved["run_id"] == row["run_id"] == run_id(config)
+        assert saved["steps"] == direct.steps and row["method"] == "mirror_descent"
+        np.testing.assert_allclose(saved["theta_final"], direct.thetas[-1], rtol=1e-12)
+        assert row["log_loss"] == pytest.approx(direct.log_loss[-1], rel=1e-12)
+        assert saved["compared_index"] == compared_state(direct.log_loss, -2.0)
+        assert row["status"] == "reached"
+        assert row["log_t"] is None and row["digits"] is None
+    again = run_sweep(spec, tmp_path, client=client, progress=False)
+    assert again["computed"] == 0 and again["skipped"] == 4
+
+
+# ---------------------------------------------------------------- a cluster started by hand
+
+REPO = Path(numerics.__file__).resolve().parents[1]
+
+
+def _cluster_env(tmp_path: Path) -> dict[str, str]:
+    """This checkout first on the path (workers import numerics from it), one BLAS thread."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               XDG_CACHE_HOME=str(tmp_path / "cache"),
+               DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False")
+    return env
+
+
+def _spawn(args: list[str], tmp_path: Path, log: str) -> subprocess.Popen:
+    """``python -m ARGS`` in its own process group (killed as a group), output to a log."""
+    with open(tmp_path / log, "w") as fh:
+        return subprocess.Popen([sys.executable, "-m", *args], stdout=fh,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=_cluster_env(tmp_path),
+                                cwd=tmp_path)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM each process group, then SIGKILL what is left after 10 s."""
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        for p in procs:
+            if p.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(p.pid, sig)
+        deadline = time.monotonic() + wait
+        for p in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+
+
+def _scheduler_address(proc: subprocess.Popen, path: Path, tmp_path: Path) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"dask scheduler exited: {(tmp_path / 'scheduler.log').read_text()}")
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return json.loads(path.read_text())["address"]
+        time.sleep(0.2)
+    pytest.fail("dask scheduler wrote no scheduler file within 60 s")
+
+
+@pytest.fixture
+def hand_cluster(tmp_path):
+    """``dask scheduler`` and two ``dask worker --nthreads 1`` processes on 127.0.0.1 (port 0:
+    the OS picks free ports; the address is read from the scheduler file)."""
+    from distributed import Client
+
+    sched_file = tmp_path / "scheduler.json"
+    procs = []
+    try:
+        procs.append(_spawn(["distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                             "--port", "0", "--no-dashboard", "--dashboard-address",
+                             "127.0.0.1:0", "--scheduler-file",
+                             str(sched_file), "--idle-timeout", "600s"], tmp_path,
+                            "scheduler.log"))
+        address = _scheduler_address(procs[0], sched_file, tmp_path)
+        for i in range(2):
+            procs.append(_spawn(["distributed.cli.dask_worker", "--scheduler-file",
+                                 str(sched_file), "--nthreads", "1", "--host", "127.0.0.1",
+                                 "--no-dashboard", "--name", f"hand-{i}", "--death-timeout",
+                                 "60s", "--local-directory", str(tmp_path / "dask")],
+                                tmp_path, f"worker-{i}.log"))
+        with Client(address, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=90)
+        yield address
+    finally:
+        _stop(procs)
+
+
+def test_sweep_on_a_scheduler_and_workers_started_by_hand(hand_cluster, tmp_path):
+    from distributed import Client
+
+    assert hand_cluster.startswith("tcp://127.0.0.1:")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "numerics.cli", "sweep", str(spec), "--out", str(out),
+           "--scheduler", hand_cluster, "--json", "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                          env=_cluster_env(tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["runs"], summary["computed"], summary["failed"]) == (4, 4, 0)
+    rows, _ = read_table(out / "results.parquet")
+    assert sorted(r["run_id"] for r in rows) == sorted(r.run_id for r in parse_spec(SPEC).runs)
+    for row in rows:                       # each row against an in-process integrate run
+        cfg = parse_config(json.loads(row["config"]))
+        direct = solve_mirror_flow(cfg.problem, log_t=cfg.log_t, certify=False)
+        saved = MirrorFlowSolution.load(out / row["solution"])
+        np.testing.assert_allclose(saved.theta[-1], direct.theta[-1], rtol=1e-12, atol=1e-14)
+        assert row["log_loss"] == pytest.approx(float(direct.log_loss[-1]), rel=1e-12)
+        assert row["min_margin"] == pytest.approx(float(direct.min_margin[-1]), rel=1e-12)
+        assert row["status"] == "reached" and row["log_t"] == pytest.approx(cfg.log_t)
+    with Client(hand_cluster, timeout="30s") as c:       # the sweep's set-up reached them
+        caches = c.run(lambda: os.environ.get("MIRRORFLOW_HEYOKA_CACHE_DIR"))
+    assert sorted(Path(v).name for v in caches.values()) == ["worker-hand-0", "worker-hand-1"]

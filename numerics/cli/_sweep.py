@@ -52,7 +52,8 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "Ctrl-C.")
     p.add_argument("spec", nargs="?", metavar="SPEC",
                    help="sweep spec: {\"base\": CONFIG, \"grid\": {PATH: [values]}, "
-                        "\"zip\": {PATH: [values]}}")
+                        "\"zip\": {PATH: [values]}, \"kind\": \"integrate\" (default) or "
+                        "\"mirror_descent\"}")
     p.add_argument("--out", metavar="DIR", help="output directory (results.parquet, runs/)")
     p.add_argument("--workers", metavar="N",
                    help="worker processes of the local Dask cluster (default: cores)")
@@ -103,10 +104,10 @@ def _sweep(args: argparse.Namespace) -> int:
     if workers is not None and args.scheduler is not None:
         raise CliError("--workers sizes the local cluster; with --scheduler the cluster's own "
                        "workers run the sweep: give one of them")
-    from ..sweeps import SweepInterrupted, check_address, load_spec, prepare_out, run_sweep
+    from ..sweeps import SweepInterrupted, load_spec, prepare_out, probe_address, run_sweep
 
     if args.scheduler is not None:
-        check_address(args.scheduler)
+        probe_address(args.scheduler)         # malformed or nothing listening: exit 2 now
     spec = load_spec(args.spec)               # every run's config is validated here
     prepare_out(args.out)
     try:

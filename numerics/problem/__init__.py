@@ -22,10 +22,14 @@ from ._base import (
     NeuronGroup,
 )
 from ._config import (
+    CONFIG_FIELDS,
+    PROBLEM_FIELDS,
     ConfigError,
     RunConfig,
+    check_keys,
     load_config,
     parse_config,
+    parse_problem,
 )
 from ._data import (
     Dataset,
@@ -55,11 +59,13 @@ from ._problem import (
 )
 
 __all__ = [
+    "CONFIG_FIELDS",
     "FLOAT64",
     "HEYOKA",
     "LOSSES",
     "MLP",
     "MPMATH",
+    "PROBLEM_FIELDS",
     "Activation",
     "Backend",
     "CompiledPotential",
@@ -76,6 +82,7 @@ __all__ = [
     "RunConfig",
     "SquareReLU",
     "TwoLayer",
+    "check_keys",
     "family_inverse",
     "get_activation",
     "get_backend",
@@ -84,6 +91,7 @@ __all__ = [
     "make_dataset",
     "make_model",
     "parse_config",
+    "parse_problem",
     "separable_gaussian",
     "sparse_teacher",
     "two_d",

@@ -7,6 +7,7 @@ field's path, e.g. ``model.width: must be a positive integer, got -3``.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -21,9 +22,14 @@ from ._data import Dataset, make_dataset
 from ._models import Model, make_model
 from ._problem import LOSSES, Problem
 
-__all__ = ["ConfigError", "RunConfig", "check_keys", "load_config", "parse_config"]
+__all__ = ["CONFIG_FIELDS", "PROBLEM_FIELDS", "ConfigError", "RunConfig", "check_keys",
+           "load_config", "parse_config", "parse_problem"]
 
-_TOP = {"model", "potential", "params", "loss", "data", "init", "until", "precision"}
+#: Top-level fields of a config that describe the problem (data, model, potential, loss, θ0).
+PROBLEM_FIELDS = frozenset({"model", "potential", "params", "loss", "data", "init"})
+#: Every top-level field of an ``integrate`` config: the problem, how far, how precisely.
+CONFIG_FIELDS = PROBLEM_FIELDS | {"until", "precision"}
+_TOP = set(CONFIG_FIELDS)
 _INIT = {"scale", "seed", "theta"}
 _UNTIL = {"log_t"}
 _PRECISION = {"dps", "method"}
@@ -124,14 +130,101 @@ def _data(spec: Any) -> Dataset:
         raise ConfigError(f"data.kind: {exc}") from None
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_potential(expr: str, params: tuple[tuple[str, str, Any], ...]) -> Potential:
+    """One Potential per (expression, parameters) and process: its sympy derivations (inverse
+    mirror map, horizon, ...) are cached on it, so a sweep worker or a loop over configs with
+    the same potential derives them once instead of once per run (~0.3 s each)."""
+    return Potential(expr, **{name: value for name, _, value in params})
+
+
 def _potential(expr: Any, params: Any) -> Potential:
     _need(isinstance(expr, str) and expr.strip() != "", "potential",
           "must be a string in sympy syntax, e.g. \"x*asinh(x/b) - sqrt(x**2+b**2)\"")
     _need(isinstance(params, dict), "params", "must be an object like {\"b\": 0.1}")
     try:
+        # the value's type is part of the key: b=1 and b=1.0 are different sympy numbers
+        key = tuple(sorted((str(k), type(v).__name__, v) for k, v in params.items()))
+        hash(key)
+    except TypeError:                        # unhashable values: refused by Potential below
+        key = None
+    try:
+        if key is not None and all(isinstance(k, str) for k in params):
+            return _cached_potential(expr, key)
         return Potential(expr, **params)
     except ValueError as exc:
         raise ConfigError(f"potential: {' '.join(str(exc).split())}") from None
+
+
+def parse_problem(raw: dict[str, Any], data: Dataset | None = None) -> Problem:
+    """Validate the problem fields of a config (:data:`PROBLEM_FIELDS`) and build the Problem.
+
+    Only ``model``, ``potential``, ``params``, ``loss``, ``data`` and ``init`` are read; the
+    caller checks which other top-level keys it accepts (:func:`parse_config` accepts
+    ``until`` and ``precision``; a sweep's mirror-descent task accepts ``descent``).
+
+    Parameters
+    ----------
+    raw
+        The config object.
+    data
+        A dataset built by the caller (e.g. a training split of MNIST) to use instead of
+        ``raw["data"]``, which is then not read.
+
+    Examples
+    --------
+    >>> prob = parse_problem({"model": {"kind": "linear"}, "potential": "x**2/2",
+    ...                       "data": {"X": [[1.0, 0.5]], "y": [1]}, "init": {"seed": 3}})
+    >>> prob.n_params, prob.init
+    (2, {'scale': 0.1, 'seed': 3})
+    >>> parse_problem({"model": {"kind": "linear"}, "data": {"X": [[1.0]], "y": [1]}})
+    Traceback (most recent call last):
+    ...
+    numerics.problem._config.ConfigError: potential: missing (required)
+    """
+    _need(isinstance(raw, dict), "config", "must be a JSON object")
+    for key in ("model", "potential", "data"):
+        _need(key in raw or (key == "data" and data is not None), key, "missing (required)")
+    model = _model(raw["model"])
+    data = _data(raw["data"]) if data is None else data
+    pot = _potential(raw["potential"], raw.get("params", {}))
+    loss = raw.get("loss", "exp")
+    _need(loss in LOSSES, "loss", f"must be one of {list(LOSSES)}, got {loss!r}")
+    init = raw.get("init", {"scale": 0.1, "seed": 0})
+    _need(isinstance(init, dict), "init", "must be {\"scale\": ..., \"seed\": ...} or "
+          "{\"theta\": [...]}")
+    check_keys(init, _INIT, "init")
+    theta0 = None
+    if "theta" in init:
+        theta0 = init["theta"]
+        n = model.n_params(data.X.shape[1])
+        _need(isinstance(theta0, list) and len(theta0) == n, "init.theta",
+              f"must be a list of {n} numbers (the model's parameters in documented order)")
+        theta0 = [_number(v, f"init.theta[{i}]") for i, v in enumerate(theta0)]
+    scale, seed = init.get("scale", 0.1), init.get("seed", 0)
+    _number(scale, "init.scale", positive=True)
+    _need(isinstance(seed, int) and not isinstance(seed, bool), "init.seed",
+          f"must be an integer, got {seed!r}")
+    try:
+        return Problem.create(data, model, pot, loss=loss, scale=float(scale), seed=seed,
+                              theta0=theta0)
+    except ValueError as exc:
+        raise ConfigError(f"init: {exc}") from None
+
+
+def _precision(precision: Any) -> tuple[int | None, str]:
+    if precision is None:
+        return None, "auto"
+    _need(isinstance(precision, dict), "precision", "must be {\"dps\": 30} (optionally "
+          "with \"method\"); omit it for float64")
+    check_keys(precision, _PRECISION, "precision")
+    dps_ok = isinstance(precision.get("dps"), int) and not isinstance(precision["dps"], bool)
+    _need(dps_ok and precision["dps"] >= 16, "precision.dps",
+          "must be an integer >= 16 (decimal digits); omit precision for float64")
+    method = precision.get("method", "auto")
+    _need(method in ("auto", "taylor", "radau"), "precision.method",
+          f"must be 'auto', 'taylor' or 'radau', got {method!r}")
+    return precision["dps"], method
 
 
 def parse_config(raw: dict[str, Any]) -> RunConfig:
@@ -153,48 +246,12 @@ def parse_config(raw: dict[str, Any]) -> RunConfig:
     check_keys(raw, _TOP, "")
     for key in ("model", "potential", "data", "until"):
         _need(key in raw, key, "missing (required)")
-    model = _model(raw["model"])
-    data = _data(raw["data"])
-    pot = _potential(raw["potential"], raw.get("params", {}))
-    loss = raw.get("loss", "exp")
-    _need(loss in LOSSES, "loss", f"must be one of {list(LOSSES)}, got {loss!r}")
     until = raw["until"]
     _need(isinstance(until, dict) and "log_t" in until, "until", "must be {\"log_t\": ...}")
     check_keys(until, _UNTIL, "until")
     log_t = _number(until["log_t"], "until.log_t", positive=True)
-    init = raw.get("init", {"scale": 0.1, "seed": 0})
-    _need(isinstance(init, dict), "init", "must be {\"scale\": ..., \"seed\": ...} or "
-          "{\"theta\": [...]}")
-    check_keys(init, _INIT, "init")
-    theta0 = None
-    if "theta" in init:
-        theta0 = init["theta"]
-        n = model.n_params(data.X.shape[1])
-        _need(isinstance(theta0, list) and len(theta0) == n, "init.theta",
-              f"must be a list of {n} numbers (the model's parameters in documented order)")
-        theta0 = [_number(v, f"init.theta[{i}]") for i, v in enumerate(theta0)]
-    scale, seed = init.get("scale", 0.1), init.get("seed", 0)
-    _number(scale, "init.scale", positive=True)
-    _need(isinstance(seed, int) and not isinstance(seed, bool), "init.seed",
-          f"must be an integer, got {seed!r}")
-    precision = raw.get("precision")
-    dps, method = None, "auto"
-    if precision is not None:
-        _need(isinstance(precision, dict), "precision", "must be {\"dps\": 30} (optionally "
-              "with \"method\"); omit it for float64")
-        check_keys(precision, _PRECISION, "precision")
-        dps_ok = isinstance(precision.get("dps"), int) and not isinstance(precision["dps"], bool)
-        _need(dps_ok and precision["dps"] >= 16, "precision.dps",
-              "must be an integer >= 16 (decimal digits); omit precision for float64")
-        dps = precision["dps"]
-        method = precision.get("method", "auto")
-        _need(method in ("auto", "taylor", "radau"), "precision.method",
-              f"must be 'auto', 'taylor' or 'radau', got {method!r}")
-    try:
-        problem = Problem.create(data, model, pot, loss=loss, scale=float(scale), seed=seed,
-                                 theta0=theta0)
-    except ValueError as exc:
-        raise ConfigError(f"init: {exc}") from None
+    dps, method = _precision(raw.get("precision"))
+    problem = parse_problem(raw)
     return RunConfig(problem, float(log_t), dps, raw, method)
 
 

@@ -335,7 +335,8 @@ def run(quick: bool, out: Path, progress: bool = True, setting: str | None = Non
                                   **verdict(per, st.margin)}
         from ._claim3_mnist import run_mnist  # deferred: it imports this module
 
-        mnist = run_mnist(mnist_st, st.potentials, out, bar)
+        # full mode: the MNIST grid runs through numerics.sweeps (LocalCluster, resumable)
+        mnist = run_mnist(mnist_st, st.potentials, out, bar, sweep=key == "full")
     figures = save_figure(plot_measures(results), out, "claim3_measures")
     figures += save_figure(plot_neuron_norms(results), out, "claim3_neurons")
     pf = min(r.get("participation_fraction_gap", float("nan")) for r in results.values())

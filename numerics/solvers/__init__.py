@@ -22,6 +22,11 @@ from ._precision import (
     FpType,
     Precision,
 )
+from ._safeguarded import (
+    Descent,
+    compared_state,
+    safeguarded_descent,
+)
 from ._solution import (
     FORMAT,
     FORMAT_VERSION,
@@ -54,6 +59,7 @@ __all__ = [
     "LOG10_2",
     "STUCK_DOMINANCE",
     "STUCK_GRADIENT_RATIO",
+    "Descent",
     "FpType",
     "IntegrationPlan",
     "MirrorFlowSolution",
@@ -65,12 +71,14 @@ __all__ = [
     "balance_residuals",
     "check_separable",
     "choose_state",
+    "compared_state",
     "content_digest",
     "is_network",
     "mirror_descent",
     "plan_run",
     "problem_to_dict",
     "resume",
+    "safeguarded_descent",
     "solve_float64",
     "solve_mirror_flow",
     "status_message",

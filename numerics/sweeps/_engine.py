@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import re
+import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,11 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._spec import Run, SweepSpec, canonical_json, load_spec, parse_spec
+from ._ids import canonical_json
+from ._kinds import task_kind
+from ._spec import Run, SweepSpec, load_spec, parse_spec
 from ._table import TABLE_NAME, read_table, write_table
-from ._task import is_failed, run_task
+from ._task import is_failed
 
-__all__ = ["SweepInterrupted", "check_address", "prepare_out", "run_sweep"]
+__all__ = ["LOCAL_CLUSTER_CONFIG", "SweepInterrupted", "check_address", "local_client",
+           "prepare_out", "probe_address", "run_sweep"]
+
+#: Dask settings of the sweep's own LocalCluster: no statistical profiler in the workers (it
+#: samples every task thread's stack every 10 ms; measured: runs whose time goes into deep
+#: sympy derivations took about 1/6 longer). One BLAS / OpenMP thread per worker process is
+#: set by :func:`local_client` through the environment.
+LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 _ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 
@@ -57,6 +67,42 @@ def check_address(address: str) -> str:
     return str(address)
 
 
+def probe_address(address: str, timeout: float = 5.0) -> str:
+    """Check that something listens at a ``tcp://HOST:PORT`` scheduler address (one TCP connect).
+
+    A refused or unresolvable address fails at once instead of after the client's connect
+    timeout; other protocols (tls, ws, ucx) are only checked by :func:`check_address`.
+
+    Raises
+    ------
+    ValueError
+        One line naming the address and the reason.
+
+    Examples
+    --------
+    >>> import socket
+    >>> with socket.socket() as s:                  # a port that nothing listens on
+    ...     s.bind(("127.0.0.1", 0))
+    ...     port = s.getsockname()[1]
+    >>> probe_address(f"tcp://127.0.0.1:{port}")
+    Traceback (most recent call last):
+    ...
+    ValueError: --scheduler tcp://127.0.0.1:...: cannot connect (ConnectionRefusedError: ...)
+    """
+    match = _ADDRESS.match(check_address(address))
+    assert match is not None                     # check_address accepted it
+    if match.group(1) != "tcp":
+        return address
+    host = match.group(2).strip("[]")
+    try:
+        with socket.create_connection((host, int(match.group(3))), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        raise ValueError(f"--scheduler {address}: cannot connect ({reason})") from None
+    return address
+
+
 def prepare_out(out: str | Path) -> Path:
     """Create ``out`` and ``out/runs``, check that files can be written there; ``out`` absolute.
 
@@ -89,13 +135,19 @@ def prepare_out(out: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def _cluster(workers: int | None, scheduler: str | None, client: Any,
-             timeout: float) -> Iterator[tuple[Any, bool]]:
-    """The client to run on (``client``, one connected to ``scheduler``, or a LocalCluster's)
-    and whether the sweep started its workers itself."""
-    if client is not None:
-        yield client, False
-        return
+def local_client(workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client`` of a LocalCluster as :func:`run_sweep` starts it (closed after).
+
+    ``workers`` one-thread worker processes (default: the number of cores) on 127.0.0.1 (every
+    port chosen by the OS), no dashboard, one BLAS / OpenMP thread each (set before the
+    processes start), and :data:`LOCAL_CLUSTER_CONFIG`. Pass it as ``client=`` to run several
+    sweeps on one cluster.
+
+    Examples
+    --------
+    >>> with local_client(1) as client:                 # doctest: +SKIP
+    ...     run_sweep(spec, "out", client=client)
+    """
     try:
         import dask
         from distributed import Client, LocalCluster
@@ -105,24 +157,46 @@ def _cluster(workers: int | None, scheduler: str | None, client: Any,
 
     from ._worker import THREAD_ENV
 
-    if scheduler is not None:
-        try:
-            remote = Client(check_address(scheduler), timeout=f"{timeout}s")
-        except (OSError, TimeoutError) as exc:
-            raise ValueError(f"--scheduler {scheduler}: cannot connect within {timeout:g} s "
-                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") \
-                from None
-        with remote:
-            yield remote, False
-        return
     n = workers or os.cpu_count() or 1
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": {
-            **dask.config.get("distributed.nanny.pre-spawn-environ", {}), **THREAD_ENV}}), \
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **THREAD_ENV}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
+                          **LOCAL_CLUSTER_CONFIG}), \
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address=None, env=dict(THREAD_ENV),
+                         # no dashboard; the scheduler's health/metrics HTTP server on a free
+                         # port of 127.0.0.1 (its default 8787 may be taken by another cluster)
+                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                          silence_logs=logging.ERROR) as cluster, \
-            Client(cluster) as local:
-        yield local, True
+            Client(cluster) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _cluster(workers: int | None, scheduler: str | None, client: Any,
+             timeout: float) -> Iterator[tuple[Any, bool]]:
+    """The client to run on (``client``, one connected to ``scheduler``, or a LocalCluster's)
+    and whether the sweep started its workers itself."""
+    if client is not None:
+        yield client, False
+        return
+    if scheduler is None:
+        with local_client(workers) as local:
+            yield local, True
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError("sweeps run on Dask: pip install 'mirrorflow[sweep]'  (or: pip "
+                          "install 'dask[distributed]' pyarrow)") from exc
+    probe_address(scheduler, timeout)
+    try:
+        remote = Client(scheduler, timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"--scheduler {scheduler}: cannot connect within {timeout:g} s "
+                         f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") \
+            from None
+    with remote:
+        yield remote, False
 
 
 def _summary(spec: SweepSpec, rows: dict[str, dict[str, Any]], computed: int, skipped: int,
@@ -152,7 +226,8 @@ def _compute(client: Any, spec: SweepSpec, todo: list[Run], out: Path,
     from tqdm import tqdm
 
     token = uuid.uuid4().hex[:8]
-    futures = {client.submit(run_task, run.config, str(out / "runs"), spec.max_seconds,
+    task = task_kind(spec.kind).run
+    futures = {client.submit(task, run.config, str(out / "runs"), spec.max_seconds,
                              spec.certify, key=f"mirrorflow-run-{run.run_id}-{token}",
                              pure=False): run for run in todo}
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not progress, leave=True)

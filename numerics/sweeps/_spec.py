@@ -2,7 +2,8 @@
 
 A SPEC is one JSON (or TOML) object::
 
-    {"base": {...an integrate config...},
+    {"kind": "integrate",
+     "base": {...an integrate config...},
      "grid": {"potential": ["cosh(x)", "x**2/2"], "init.seed": [0, 1, 2]},
      "zip":  {"data.n": [10, 20], "until.log_t": [10, 20]},
      "max_seconds": 600, "certify": true}
@@ -10,14 +11,14 @@ A SPEC is one JSON (or TOML) object::
 The runs are the cartesian product of the ``grid`` lists, times the ``zip`` lists taken
 together (all of equal length). Each run's config is ``base`` with every dotted path set to
 its value; its id is a short sha256 digest of that config's canonical JSON, so the same
-config is never run twice. Every resolved config is validated with
-:func:`numerics.parse_config` before any run starts.
+config is never run twice. ``kind`` (default ``integrate``) says what a run is
+(:mod:`numerics.sweeps._kinds`: ``integrate`` or ``mirror_descent``); every resolved config is
+validated by its kind (:func:`numerics.parse_config` for ``integrate``) before any run starts.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import json
 import math
@@ -26,38 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..problem import ConfigError, parse_config
-from ..problem._config import _TOP as CONFIG_FIELDS  # the integrate config's top-level keys
-from ..problem._config import check_keys
+from ..problem import ConfigError, check_keys
+from ._ids import canonical_json, run_id
+from ._kinds import DEFAULT_KIND, TaskKind, task_kind
 
 __all__ = ["Run", "SweepSpec", "canonical_json", "get_path", "load_spec", "parse_spec",
            "run_id"]
 
-SPEC_KEYS = ("base", "grid", "zip", "max_seconds", "certify")
-RUN_ID_LENGTH = 16
-
-
-def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value``: sorted keys, no spaces (what run ids digest).
-
-    Examples
-    --------
-    >>> canonical_json({"b": 1, "a": [1.5, "x"]})
-    '{"a":[1.5,"x"],"b":1}'
-    """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def run_id(config: dict[str, Any]) -> str:
-    """Short sha256 digest (16 hex digits) of the canonical JSON of a resolved config.
-
-    Examples
-    --------
-    >>> a = run_id({"potential": "cosh(x)", "until": {"log_t": 5}})
-    >>> a == run_id({"until": {"log_t": 5}, "potential": "cosh(x)"}), len(a)
-    (True, 16)
-    """
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:RUN_ID_LENGTH]
+SPEC_KEYS = ("kind", "base", "grid", "zip", "max_seconds", "certify")
 
 
 def get_path(config: dict[str, Any], path: str) -> Any:
@@ -109,6 +86,7 @@ class SweepSpec:
     runs: tuple[Run, ...]
     max_seconds: float = 600.0
     certify: bool = True
+    kind: str = DEFAULT_KIND
 
     @property
     def paths(self) -> list[str]:
@@ -116,19 +94,19 @@ class SweepSpec:
         return [*self.grid, *self.zip]
 
 
-def _check_path(path: Any, where: str) -> str:
+def _check_path(path: Any, where: str, kind: TaskKind) -> str:
     ok = isinstance(path, str) and path != "" and all(path.split("."))
     if not ok:
         raise ValueError(f"{where}: {path!r} is not a dotted config path like 'init.seed'")
     top = path.split(".")[0]
     try:
-        check_keys({top: None}, set(CONFIG_FIELDS), "")
+        check_keys({top: None}, set(kind.fields), "")
     except ConfigError as exc:
         raise ValueError(f"{where}.{path}: {exc}") from None
     return path
 
 
-def _value_lists(section: Any, where: str) -> dict[str, list[Any]]:
+def _value_lists(section: Any, where: str, kind: TaskKind) -> dict[str, list[Any]]:
     if section is None:
         return {}
     if not isinstance(section, dict):
@@ -136,7 +114,7 @@ def _value_lists(section: Any, where: str) -> dict[str, list[Any]]:
                          f"{type(section).__name__}")
     out = {}
     for path, values in section.items():
-        _check_path(path, where)
+        _check_path(path, where, kind)
         if not isinstance(values, list) or not values:
             raise ValueError(f"{where}.{path}: must be a non-empty list of values, got "
                              f"{values!r}")
@@ -181,12 +159,12 @@ def _combinations(grid: dict[str, list[Any]],
     return combos
 
 
-def _resolve(base: dict[str, Any], values: dict[str, Any]) -> Run:
+def _resolve(base: dict[str, Any], values: dict[str, Any], kind: TaskKind) -> Run:
     config = copy.deepcopy(base)
     for path, value in values.items():
         _set_path(config, path, value)
     try:
-        parse_config(copy.deepcopy(config))
+        kind.validate(copy.deepcopy(config))
     except ConfigError as exc:
         shown = ", ".join(f"{p}={v!r}" for p, v in values.items()) or "the base config"
         raise ValueError(f"run with {shown}: {' '.join(str(exc).split())}") from None
@@ -204,8 +182,9 @@ def parse_spec(raw: Any) -> SweepSpec:
     ------
     ValueError
         One line naming the offending key: an unknown top-level key, a path that is not a
-        config field, an empty value list, zip lists of different lengths, or a run whose
-        config :func:`numerics.parse_config` refuses (named by its grid values).
+        config field, an empty value list, zip lists of different lengths, an unknown ``kind``,
+        or a run whose config its kind refuses (:func:`numerics.parse_config` for
+        ``integrate``; named by its grid values).
 
     Examples
     --------
@@ -234,17 +213,20 @@ def parse_spec(raw: Any) -> SweepSpec:
     for key in ("base", "grid"):
         if key not in raw:
             raise ValueError(f"{key}: missing (a spec needs 'base' and 'grid')")
+    kind = task_kind(raw.get("kind", DEFAULT_KIND))
     if not isinstance(raw["base"], dict):
-        raise ValueError("base: must be an integrate config object (see mirrorflow integrate)")
-    grid, zipped = _value_lists(raw["grid"], "grid"), _value_lists(raw.get("zip"), "zip")
+        raise ValueError(f"base: must be a config object of a {kind.name} run (see mirrorflow "
+                         "integrate)")
+    grid = _value_lists(raw["grid"], "grid", kind)
+    zipped = _value_lists(raw.get("zip"), "zip", kind)
     _check_overlaps([*grid, *zipped])
     max_seconds, certify = _options(raw)
     runs: dict[str, Run] = {}
     for values in _combinations(grid, zipped):
-        run = _resolve(raw["base"], values)
+        run = _resolve(raw["base"], values, kind)
         runs.setdefault(run.run_id, run)        # equal configs: one run
     return SweepSpec(copy.deepcopy(raw["base"]), grid, zipped, tuple(runs.values()),
-                     max_seconds, certify)
+                     max_seconds, certify, kind.name)
 
 
 def load_spec(path: str | Path) -> SweepSpec:

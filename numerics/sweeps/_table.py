@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ._spec import canonical_json, get_path, run_id
+from ._ids import canonical_json, run_id
+from ._spec import get_path
 from ._task import FLOAT_FIELDS, RESULT_FIELDS
 
 __all__ = ["TABLE_NAME", "read_table", "write_table"]

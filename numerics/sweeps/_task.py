@@ -20,10 +20,10 @@ import numpy as np
 from ..checks import q_margin
 from ..problem import RunConfig, parse_config
 from ..solvers import MirrorFlowSolution, solve_mirror_flow
-from ._spec import run_id
+from ._ids import run_id
 
-__all__ = ["FINISHED", "HEYOKA_CACHE_ENV", "RESULT_FIELDS", "is_failed", "measure_row",
-           "run_task"]
+__all__ = ["FINISHED", "HEYOKA_CACHE_ENV", "RESULT_FIELDS", "as_float", "is_failed",
+           "measure_row", "one_line", "run_task"]
 
 #: Float columns measured per run (None where not available).
 FLOAT_FIELDS = ("log_t", "log_loss", "margin", "min_margin", "digits", "balance_residual_max",
@@ -50,11 +50,13 @@ def is_failed(row: dict[str, Any]) -> bool:
     return row.get("status") not in FINISHED
 
 
-def _one_line(text: Any) -> str:
+def one_line(text: Any) -> str:
+    """``text`` on one line (every run of whitespace one space)."""
     return " ".join(str(text).split())
 
 
-def _float(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
+    """``value`` as a float, None where it is missing, not a number or NaN."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -93,15 +95,15 @@ def measure_row(cfg: RunConfig, sol: MirrorFlowSolution) -> dict[str, Any]:
     ('reached', 5.0, None, None)
     """
     try:
-        margin = _float(q_margin(cfg.problem, sol.theta[-1]))
+        margin = as_float(q_margin(cfg.problem, sol.theta[-1]))
     except (NotImplementedError, ValueError, ArithmeticError):
         margin = None
     digits = (sol.meta.get("digits") or {}).get("direction")
-    reason = None if sol.status in FINISHED else _one_line(sol.message)
-    return {"status": sol.status, "log_t": _float(sol.log_t[-1]),
-            "log_loss": _float(sol.log_loss[-1]), "margin": margin,
-            "min_margin": _float(sol.min_margin[-1]), "digits": _float(digits),
-            "balance_residual_max": _float(np.asarray(sol.balance_residual_max)[-1]),
+    reason = None if sol.status in FINISHED else one_line(sol.message)
+    return {"status": sol.status, "log_t": as_float(sol.log_t[-1]),
+            "log_loss": as_float(sol.log_loss[-1]), "margin": margin,
+            "min_margin": as_float(sol.min_margin[-1]), "digits": as_float(digits),
+            "balance_residual_max": as_float(np.asarray(sol.balance_residual_max)[-1]),
             "error": reason, "method": sol.method}
 
 
@@ -148,9 +150,9 @@ def run_task(config: dict[str, Any], runs_dir: str, max_seconds: float = 600.0,
         sol.save(path)
         row.update(measure_row(cfg, sol), solution=f"{path.parent.name}/{path.name}")
     except (ValueError, ArithmeticError, NotImplementedError) as exc:
-        row["error"] = f"{type(exc).__name__}: {_one_line(exc)}"
+        row["error"] = f"{type(exc).__name__}: {one_line(exc)}"
     except Exception as exc:           # our own bug: recorded, the sweep goes on
-        row["error"] = f"internal error ({type(exc).__name__}: {_one_line(exc)}); please " \
+        row["error"] = f"internal error ({type(exc).__name__}: {one_line(exc)}); please " \
                        "report it"
     row["seconds"] = time.perf_counter() - start
     return row
