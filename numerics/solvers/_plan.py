@@ -20,9 +20,21 @@ from theory import max_margin
 from ..problem import Diagonal, LeakyReLU, Linear, Model, Problem, ReLU, family_inverse
 from ._precision import Precision
 
-__all__ = ["HEYOKA_LACKS", "POTENTIAL_KINK_FUNCTIONS", "IntegrationPlan", "auto_method",
-           "check_separable", "choose_state", "has_potential_kinks", "infinite_curvature_at_zero",
-           "is_network", "plan_run"]
+__all__ = [
+    "HEYOKA_LACKS",
+    "LONG_HORIZON",
+    "POTENTIAL_KINK_FUNCTIONS",
+    "IntegrationPlan",
+    "auto_method",
+    "check_separable",
+    "choose_state",
+    "curvature_limits_at_zero",
+    "has_potential_kinks",
+    "infinite_curvature_at_zero",
+    "is_network",
+    "plan_run",
+    "zero_curvature_at_zero",
+]
 
 Method = Literal["float64", "taylor", "radau"]
 #: Extra MPFR bits of Radau runs on ReLU / leaky-ReLU nets (see :func:`_plan_radau`).
@@ -108,6 +120,21 @@ def has_potential_kinks(problem: Problem) -> bool:
                for k in layers)
 
 
+def curvature_limits_at_zero(problem: Problem) -> set[Any]:
+    """``lim f''(x)`` as ``x -> 0±`` over the layers' potentials that have kinks (sympy values:
+    ``0``, ``oo`` or a positive number); empty without kinks of the potential."""
+    x = sp.Symbol("x", real=True)
+    out: set[Any] = set()
+    for k in sorted(set(problem.layer_index.tolist())):
+        pot = problem.potential_of_layer(int(k))
+        if not pot.expr.has(*POTENTIAL_KINK_FUNCTIONS):
+            continue
+        f2 = pot.bind(pot.hessian.expr)
+        f2 = f2.subs({s: x for s in f2.free_symbols if s.name == "x"})
+        out |= {sp.limit(f2, x, 0, d) for d in ("+", "-")}
+    return out
+
+
 def infinite_curvature_at_zero(problem: Problem) -> bool:
     """True if some layer's potential has ``f''(x) -> +inf`` as ``x -> 0`` (``|x|^q``, q < 2).
 
@@ -123,16 +150,25 @@ def infinite_curvature_at_zero(problem: Problem) -> bool:
     >>> infinite_curvature_at_zero(Problem.create(two_d(4, seed=0), Linear(), Potential.lp(3)))
     False
     """
-    x = sp.Symbol("x", real=True)
-    for k in sorted(set(problem.layer_index.tolist())):
-        pot = problem.potential_of_layer(int(k))
-        if not pot.expr.has(*POTENTIAL_KINK_FUNCTIONS):
-            continue
-        f2 = pot.bind(pot.hessian.expr)
-        f2 = f2.subs({s: x for s in f2.free_symbols if s.name == "x"})
-        if any(sp.limit(f2, x, 0, d) == sp.oo for d in ("+", "-")):
-            return True
-    return False
+    return sp.oo in curvature_limits_at_zero(problem)
+
+
+def zero_curvature_at_zero(problem: Problem) -> bool:
+    """True if some layer's potential has a kink with ``f''(0) = 0`` (``|x|^p``, p > 2): the
+    inverse mirror map has a branch point there, which Taylor bridges and Radau cannot step
+    (THEORY.md §7.1).
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, two_d
+    >>> zero_curvature_at_zero(Problem.create(two_d(4, seed=0), Linear(), Potential.lp(3)))
+    True
+    >>> zero_curvature_at_zero(Problem.create(two_d(4, seed=0), Linear(),
+    ...                        Potential("x**2/2 + abs(x)**3/3")))
+    False
+    """
+    return sp.S.Zero in curvature_limits_at_zero(problem)
 
 
 def choose_state(problem: Problem, requested: str = "auto", method: str = "taylor") -> State:
@@ -171,31 +207,50 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
     return "dual" if dual else "primal"
 
 
-def auto_method(problem: Problem) -> Literal["taylor", "radau"]:
-    """``"radau"`` for l_inf-horizon potentials (cosh-type), else ``"taylor"``.
+#: Target log t from which ``auto`` integrates a network with Radau IIA: Taylor's steps grow
+#: linearly in log t on networks (the flow's own stiffness), Radau's like log log t. Measured on
+#: the two-layer square-ReLU net (m = 4, d = 3, n = 6, gradient flow, 30 digits): Taylor 1044
+#: steps / 6.5 s to log t = 1e4, Radau 426 steps / 18 s, and 430 steps / 20 s to 1e8 (issue
+#: 11); Taylor's cost reaches Radau's near log t = 3e4.
+LONG_HORIZON = 3e4
 
-    The time-changed flow of an l_inf-type potential is stiff: heyoka's Taylor method stalls
-    near log t = 40 (cosh, linear model) and reaches log t = 385 in 100 s on the 8/8/4
-    square-ReLU net, where Radau IIA reaches log t = 1e4 in 4.5 s and 188 s
-    (``benchmarks/bench_implicit.py``). Every other potential measured runs faster with Taylor.
-    ReLU and leaky ReLU make the force jump; Radau steps them one activation pattern at a time
-    (switched at kinks located to working precision), and ends with status ``"sliding"`` where
-    a unit is held on its kink.
+
+def auto_method(problem: Problem, log_t: float | None = None) -> Literal["taylor", "radau"]:
+    """The precise method ``auto`` picks, by expected cost (README: step growth per method).
+
+    * ``"radau"`` for l_inf-horizon potentials (cosh-type): the time-changed flow is stiff;
+      heyoka's Taylor method stalls near log t = 40 (cosh, linear model) and reaches log t =
+      385 in 100 s on the 8/8/4 square-ReLU net, where Radau IIA reaches log t = 1e4 in 4.5 s
+      and 188 s (``benchmarks/bench_implicit.py``). ReLU and leaky ReLU make the force jump;
+      Radau steps them one activation pattern at a time.
+    * ``"radau"`` on networks to ``log_t >= LONG_HORIZON`` (:data:`LONG_HORIZON`): Taylor's
+      steps grow linearly in log t there, Radau's like log log t.
+    * ``"radau"`` when Taylor would refuse (primal state with ``f''(0) = inf``).
+    * ``"taylor"`` otherwise, and always for potentials with ``f''(0) = 0`` kinks (a branch
+      point Radau cannot step, THEORY.md §7.1) unless their horizon is l_inf. Linear and
+      diagonal models keep Taylor at every horizon: log t by quadrature reaches 1e16 in a few
+      steps.
 
     Examples
     --------
     >>> from theory import Potential
-    >>> from numerics import Linear, Problem, two_d
+    >>> from numerics import Linear, Problem, TwoLayer, two_d
     >>> auto_method(Problem.create(two_d(6, seed=0), Linear(), Potential.cosh()))
     'radau'
     >>> auto_method(Problem.create(two_d(6, seed=0), Linear(), Potential.quadratic()))
     'taylor'
+    >>> net = Problem.create(two_d(6, seed=0), TwoLayer(2, "square_relu"), Potential.quadratic())
+    >>> auto_method(net, log_t=1e3), auto_method(net, log_t=1e8)
+    ('taylor', 'radau')
     """
     layers = sorted(set(problem.layer_index.tolist()))
     if any(problem.potential_of_layer(int(k)).horizon.p == sp.oo for k in layers):
         return "radau"
     if choose_state(problem, "auto", "taylor") == "primal" and infinite_curvature_at_zero(problem):
         return "radau"      # Taylor refuses it (_plan_taylor)
+    if (log_t is not None and log_t >= LONG_HORIZON and is_network(problem.model)
+            and not zero_curvature_at_zero(problem)):
+        return "radau"
     return "taylor"
 
 
@@ -304,7 +359,8 @@ def _plan_radau(problem: Problem, precision: Precision, *, state: str, tol: floa
 
 def plan_run(problem: Problem, *, dps: int | None = None, method: str = "auto",
              state: str = "auto", logt_mode: str = "auto", tol: float | None = None,
-             heyoka_options: dict[str, Any] | None = None) -> IntegrationPlan:
+             heyoka_options: dict[str, Any] | None = None,
+             log_t: float | None = None) -> IntegrationPlan:
     """The :class:`IntegrationPlan` of a run: every choice made once, before any work.
 
     Parameters
@@ -319,6 +375,8 @@ def plan_run(problem: Problem, *, dps: int | None = None, method: str = "auto",
     state, logt_mode, tol, heyoka_options
         As in :func:`numerics.solvers.precise.solve_precise`; ``"auto"`` values are decided
         here.
+    log_t
+        The target, if known: ``auto`` picks the method by expected cost to reach it.
 
     Examples
     --------
@@ -341,7 +399,7 @@ def plan_run(problem: Problem, *, dps: int | None = None, method: str = "auto",
     if method not in ("auto", "taylor", "radau"):
         raise ValueError(f"method must be 'auto', 'taylor' or 'radau', got {method!r}")
     if method == "auto":
-        method = auto_method(problem)
+        method = auto_method(problem, log_t)
     precision = Precision.for_method(method, Precision.check_dps(dps))
     if method == "radau":
         return _plan_radau(problem, precision, state=state, tol=tol,

@@ -123,7 +123,8 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
 
     if kw.pop("log_loss", None) is not None:
         raise NotImplementedError("log_loss early stop is float64-only for now; use log_t")
-    plan = plan_run(problem, dps=dps, **{k: kw.pop(k) for k in _PLAN_KEYS if k in kw})
+    plan = plan_run(problem, dps=dps, log_t=log_t,
+                    **{k: kw.pop(k) for k in _PLAN_KEYS if k in kw})
     per_decade = kw.pop("per_decade", 8)
     if kw:
         raise TypeError(f"unknown options {sorted(kw)} for a dps=... run; see solve_mirror_flow")

@@ -194,7 +194,7 @@ def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float |
         raise NotImplementedError("log_loss early stop is float64-only for now; use log_t")
     if plan is None:
         plan = plan_run(problem, dps=dps, method=method, state=state, logt_mode=logt_mode,
-                        tol=tol, heyoka_options=heyoka_options)
+                        tol=tol, heyoka_options=heyoka_options, log_t=log_t)
     return PreciseRun(problem, plan).segment(log_t=log_t, max_seconds=max_seconds,
                                              per_decade=per_decade, start=start,
                                              progress=progress)
