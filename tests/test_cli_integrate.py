@@ -167,7 +167,8 @@ def test_ctrl_c_saves_what_was_computed_and_the_run_resumes(tmp_path):
     saved = MirrorFlowSolution.load(run)
     assert saved.status == "interrupted"
     stop = float(saved.log_t[-1])
-    assert 0 < stop < 1e6
+    assert -1e3 < stop < 1e6     # a log t = 1e6 target runs Radau (auto): its early steps are
+    # slow, so the interrupt may come before log t = 0 on a loaded machine
     prob = parse_config(NET).problem
     target = stop + 5.0
     resumed = resume(saved, prob, log_t=target)

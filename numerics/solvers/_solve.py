@@ -174,7 +174,8 @@ def _solve_precise_certified(problem: Problem, *, log_t: float, dps: int, max_se
     sol = _run_precise(problem, log_t=log_t, dps=dps, max_seconds=max_seconds,
                        label=f"{dps} digits", progress=progress, **kw)
     if certify and sol.status == "reached":
-        ref_dps = Precision.for_taylor(dps).certificate().dps
+        method = "radau" if sol.method.startswith("radau") else "taylor"
+        ref_dps = Precision.for_method(method, dps).certificate(method).dps
         checkpoint = kw.pop("checkpoint", None)
         try:
             ref = _run_precise(problem, log_t=log_t, dps=ref_dps, max_seconds=max_seconds,
@@ -220,8 +221,8 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
         Wall-clock budget; the result then has status ``"budget"``.
     certify
         Repeat the run at a tighter tolerance (float64: 1000x, floor 3e-14) or at higher
-        precision (``dps + max(10, dps // 2)`` digits) and record the agreeing digits in
-        ``meta["digits"]`` (direction, margin, log loss).
+        precision (``dps + max(10, dps // 2)`` digits; Radau ``dps + max(8, dps // 4)``) and
+        record the agreeing digits in ``meta["digits"]`` (direction, margin, log loss).
     checkpoint, checkpoint_every
         A results file: arbitrary-precision runs save the trajectory so far to it every
         ``checkpoint_every`` seconds (atomically), so an interrupted run loses at most that much;

@@ -13,6 +13,7 @@ paths only write into existing arrays (a :class:`~._radau_newton.WorkBuffers` po
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -302,7 +303,11 @@ class RadauStep:
                 return None
             dz = sla.lu_solve(lu, r, check_finite=False)
             self.stats["newton_iterations"] += 1
-            dn = float(np.sqrt(np.mean(dz * dz)))
+            with np.errstate(over="ignore"):     # a diverging iterate: refused just below
+                dn = float(np.sqrt(np.mean(dz * dz)))
+            if not (math.isfinite(dn) and dn < 1e150):
+                self.last_failure = "diverging Newton iteration"
+                return None
             np.copyto(D, dz.reshape(s, N), casting="unsafe")
             np.multiply(D, sc_s, out=D)
             np.add(Zb, D, out=Zb)
