@@ -136,6 +136,7 @@ def test_cli_json_is_one_object_on_a_config_that_used_to_flood(tmp_path, capfd):
     assert rep["status"] == "reached" and rep["log_t"] == pytest.approx(5)
 
 
+@pytest.mark.slow
 def test_unfollowed_sliding_mode_stops_early_with_its_reason(capfd):
     # data seed 1, init seed 1: a second-layer kink slides while a first-layer kink of the
     # same sample chatters (their switches couple bilinearly): not followed, the run stops

@@ -62,7 +62,8 @@ def test_kinks_at_exact_zero():
 
 
 @pytest.mark.parametrize("pot", [Potential.lp(3), Potential("abs(x)**3/3"),
-                                 Potential("x**2/2 + abs(x)**(5/2)")], ids=str)
+                                 pytest.param(Potential("x**2/2 + abs(x)**(5/2)"),
+                                              marks=pytest.mark.slow)], ids=str)
 def test_taylor_and_radau_agree_on_abs_potentials(pot):
     prob = Problem.create(numerics.two_d(6, seed=0), numerics.Linear(), pot)
     runs = [solve_mirror_flow(prob, log_t=10, dps=30, certify=False, method=m,

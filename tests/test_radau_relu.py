@@ -78,6 +78,7 @@ def test_relu_net_radau_matches_taylor_across_kinks():
     _check_against_taylor("relu", 2.0, 2)
 
 
+@pytest.mark.slow     # the default suite has leaky ReLU Radau vs Taylor in test_cross_path
 def test_leaky_relu_net_radau_matches_taylor_across_kinks():
     # four kinks crossed, in both directions, and no sliding mode up to log t = 8
     _check_against_taylor("leaky_relu(0.25)", 8.0, 4)
