@@ -62,23 +62,24 @@ def test_dead_sample_at_start_revives_at_30_digits(capfd):
 
 def test_dead_sample_and_dying_unit_agree_with_float64(capfd):
     # data seed 0, init seed 0: sample 4 is dead from the start (its output is exactly 0 at
-    # every precision), and second-layer unit 0, on at the start, dies during the run
+    # every precision), and second-layer unit 0, on at the start, dies before log t = 0.9;
+    # then every sample is dead, the gradient is exactly 0 and the flow rests: both paths say
+    # 'stuck' (at rest) at log t = 6, at the same rest point (it used to be called 'reached')
     prob = _mlp_problem(0, 0)
     assert np.all(_first_layer(prob, prob.theta0)[4] <= 0)
     assert np.any(_second_layer(prob, prob.theta0)[:, 0] > 0)
-    ref = solve_mirror_flow(prob, log_t=6.0, max_seconds=60)             # float64, certified
+    ref = solve_mirror_flow(prob, log_t=6.0, max_seconds=60)             # float64, rtol 1e-11
     sol = solve_mirror_flow(prob, log_t=6.0, dps=30, method="taylor", certify=False,
                             max_seconds=60)
     assert capfd.readouterr().out == ""
-    assert sol.status == ref.status == "reached"
-    claimed = ref.meta["digits"]["direction"]
-    assert claimed > 9
-    direction = np.array([float(v) for v in sol.theta_mp[-1]])
-    assert agreeing_digits(direction / np.linalg.norm(direction),
-                           ref.theta[-1] / np.linalg.norm(ref.theta[-1])) > claimed - 1
+    assert sol.status == ref.status == "stuck"
+    assert "at rest" in sol.meta["reason"] and "at rest" in ref.meta["reason"]
+    rest = np.array([float(v) for v in sol.theta_mp[-1]])
+    # a short flow at rtol 1e-11: its rest point to 8 digits (an independent integrator)
+    assert agreeing_digits(rest, ref.theta[-1]) > 8
     with mpmath.workdps(40):
         outputs = prob.model.outputs(sol.theta_mp[-1], MPMATH.asarray(prob.data.X), MPMATH)
-    assert outputs[4] == 0
+    assert all(o == 0 for o in outputs)                                  # every sample dead
     assert np.all(_second_layer(prob, sol.theta_mp[-1])[:, 0] <= 0)       # unit 0 died
     assert float(np.max(sol.balance_residual_max)) < 1e-30
 
@@ -106,6 +107,20 @@ def test_sliding_kink_matches_the_reduced_flow():
     assert float(np.max(sol.balance_residual_max)) < 1e-30
 
 
+def test_a_net_that_dies_is_stuck_in_every_path():
+    # data seed 0, init scale 0.5 seed 0: five samples have every first-layer unit off at the
+    # start and the sixth dies early; a dead sample's output and gradient are exactly 0, so the
+    # flow cannot separate any sample (StuckMonitor).  The 30-digit run crossed log t = 100 in
+    # a few dozen long steps, faster than its twice-a-second check, and reported 'reached'.
+    prob = Problem.create(separable_gaussian(n=6, d=3, seed=0), MLP(widths=(3, 3)),
+                          Potential.quadratic(), scale=0.5, seed=0)
+    for dps in (None, 30):
+        sol = solve_mirror_flow(prob, log_t=100.0, dps=dps, certify=False, max_seconds=60)
+        assert sol.status == "stuck", (dps, sol.status)
+        theta = np.array([float(v) for v in sol.theta_mp[-1]]) if dps else sol.theta[-1]
+        assert np.all(prob.model.outputs(theta, prob.data.X) == 0)
+
+
 def test_heyoka_messages_are_captured_and_counted(capfd):
     # an identically zero terminal event (relu of a negative quantity, as a dead unit's):
     # heyoka warns ("deducing a cooldown of zero") on fd 1
@@ -131,9 +146,10 @@ def test_cli_json_is_one_object_on_a_config_that_used_to_flood(tmp_path, capfd):
            "until": {"log_t": 5}, "precision": {"dps": 30, "method": "taylor"}}
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
-    assert main(["integrate", str(path), "--json"]) == 0
+    # this net dies before log t = 1 (every sample's output and gradient exactly 0): exit 4
+    assert main(["integrate", str(path), "--json"]) == 4
     rep = json.loads(capfd.readouterr().out)       # the whole stdout is one JSON object
-    assert rep["status"] == "reached" and rep["log_t"] == pytest.approx(5)
+    assert rep["status"] == "stuck" and "at rest" in rep["message"]
 
 
 @pytest.mark.slow

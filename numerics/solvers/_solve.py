@@ -17,10 +17,11 @@ import numpy as np
 
 from ..problem import Problem
 from ._float64 import solve_float64
-from ._plan import check_separable, plan_run
+from ._plan import check_separable, is_network, plan_run
 from ._precision import Precision
 from ._solution import MirrorFlowSolution, balance_residuals
 from ._status import Status
+from ._stuck import at_rest_reason
 
 __all__ = ["agreeing_digits", "resume", "solve_mirror_flow"]
 
@@ -152,10 +153,22 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
                 break
         if bar is not None:
             bar(float(sol.log_t[-1]))
-        return sol
+        return mark_at_rest(problem, sol)
     finally:
         if bar is not None:
             bar.close()
+
+
+def mark_at_rest(problem: Problem, sol: MirrorFlowSolution) -> MirrorFlowSolution:
+    """``sol`` with status ``"stuck"`` if it reached its target on a network at rest
+    (:func:`~numerics.solvers._stuck.at_rest_reason` at its last point), else ``sol``."""
+    if sol.status != "reached" or not is_network(problem.model):
+        return sol
+    reason = at_rest_reason(problem, sol.theta[-1])
+    if reason is None:
+        return sol
+    return replace(sol, status=Status.STUCK,
+                   meta={**sol.meta, "reason": f"{reason} (at log t = {sol.log_t[-1]:g})"})
 
 
 def _interrupted(sol: MirrorFlowSolution,
@@ -259,7 +272,8 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
     if precise_options:
         raise TypeError(f"options {sorted(precise_options)} apply to dps=... runs only")
     kw = dict(log_t=log_t, max_seconds=max_seconds, log_loss_target=log_loss)
-    sol = solve_float64(problem, rtol=rtol, atol=rtol * 1e-2, progress=progress, **kw)
+    sol = mark_at_rest(problem, solve_float64(problem, rtol=rtol, atol=rtol * 1e-2,
+                                              progress=progress, **kw))
     if certify and sol.status in ("reached", "log_loss_target"):
         ref_rtol = max(rtol * 1e-3, 3e-14)      # scipy's floor is 2.2e-14
         ref = solve_float64(problem, rtol=ref_rtol, atol=ref_rtol * 1e-2, **kw)

@@ -14,8 +14,8 @@ from numpy.typing import NDArray
 
 from ..problem import Problem, log_loss_and_weights
 
-__all__ = ["STUCK_DOMINANCE", "STUCK_GRADIENT_RATIO", "StuckMonitor", "stuck_reason",
-           "stuck_samples"]
+__all__ = ["STUCK_DOMINANCE", "STUCK_GRADIENT_RATIO", "StuckMonitor", "at_rest_reason",
+           "stuck_reason", "stuck_samples"]
 
 #: The stuck samples carry all but this fraction of the loss (log ℒ within it of their loss).
 STUCK_DOMINANCE = 1e-2
@@ -69,6 +69,34 @@ def stuck_reason(problem: Problem, theta: NDArray[np.float64]) -> str | None:
     return (f"samples [{shown}] have margin <= 0 and no active unit left (vanishing gradient), "
             "and the loss is theirs alone: this network cannot separate them from this "
             "initialization; try another init seed or scale, or a wider net")
+
+
+def at_rest_reason(problem: Problem, theta: NDArray[np.float64]) -> str | None:
+    """A one-line reason if every sample's output and gradient are exactly 0 at θ, else None.
+
+    Then ∇ℒ(θ) = 0: θ is a rest point of the flow and stays there for all time, so a run that
+    "reaches" its target log t from θ has not moved and its direction means nothing.  This is a
+    property of the state, unlike :class:`StuckMonitor`'s (which waits for log t to double and
+    so depends on how often a solver asks: a dead net crosses log t = 100 in a few long steps).
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Dataset, Problem, TwoLayer
+    >>> data = Dataset.from_arrays(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([1.0, 1.0]))
+    >>> theta = np.array([-1.0, -1.0, 1.0])        # one ReLU unit, off on both samples
+    >>> prob = Problem.create(data, TwoLayer(width=1, activation="relu"), Potential.quadratic(),
+    ...                       theta0=theta)
+    >>> at_rest_reason(prob, theta)[:40]
+    'every sample has output 0 and no active '
+    """
+    out, grads = problem.model.outputs_and_grads(np.asarray(theta, dtype=float),
+                                                 problem.data.X)
+    if np.any(np.asarray(out) != 0) or np.any(np.asarray(grads, dtype=float) != 0):
+        return None
+    return ("every sample has output 0 and no active unit (the gradient of the loss is exactly "
+            "0): the flow is at rest and reaches no direction; try another init seed or scale, "
+            "or a wider net")
 
 
 class StuckMonitor:
