@@ -111,10 +111,10 @@ plt.show()
 # $\log t \in [0, 5]$ (the battery's `check_global_identity` does the bookkeeping).
 
 # %%
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given, settings
 
-from numerics.checks import check_global_identity  # noqa: E402
-from numerics.testing import potentials, separable_datasets  # noqa: E402
+from numerics.checks import check_global_identity
+from numerics.testing import potentials, separable_datasets
 
 results = []
 

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from numerics.cli import main
 from numerics.problem import (
     Dataset,
     Linear,
@@ -13,7 +14,7 @@ from numerics.problem import (
     log_loss_and_weights,
     make_dataset,
 )
-from numerics.solvers import MirrorFlowSolution, solve_float64
+from numerics.solvers import MirrorFlowSolution, resume, solve_float64
 from theory import Potential
 
 
@@ -180,3 +181,26 @@ def test_ctrl_c_keeps_every_step_and_the_run_resumes():
     done = resume(cut, prob, log_t=200.0)
     assert done.status == whole.status == "reached"
     np.testing.assert_allclose(done.theta[-1], whole.theta[-1], rtol=1e-7)
+
+
+def test_a_format1_file_is_shown_but_not_continued(tmp_path, capsys):
+    """A results file of format version 1 (no digest) loads for reading; ``resume`` and the
+    CLI's ``--resume`` refuse to continue it, by name, and leave it as it is."""
+    data = make_dataset("two_d", n=6, seed=0)
+    prob = Problem.create(data, Linear(), Potential.cosh(), seed=0)
+    path = solve_float64(prob, log_t=5.0).save(tmp_path / "run.json")
+    record = json.loads(path.read_text())
+    record.pop("digest")
+    record["version"] = 1
+    path.write_text(text := json.dumps(record))
+    old = MirrorFlowSolution.load(path)
+    assert not old.verified and float(old.log_t[-1]) == 5.0
+    with pytest.raises(ValueError, match="the saved run has no content digest"):
+        resume(old, prob, log_t=10.0)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model": {"kind": "linear"}, "potential": "cosh(x)",
+                               "data": {"kind": "two_d", "n": 6, "seed": 0},
+                               "init": {"seed": 0}, "until": {"log_t": 10}}))
+    assert main(["integrate", str(cfg), "--save", str(path), "--resume"]) == 2
+    assert "has no content digest" in capsys.readouterr().err
+    assert path.read_text() == text

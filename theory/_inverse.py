@@ -1,6 +1,8 @@
 """Certified numeric inverse of a strictly increasing function at any precision.
 
-Used for the inverse mirror map (f')^{-1} when sympy finds no verified closed form.
+Used for the inverse mirror map (f')^{-1} when sympy finds no verified closed form; also the
+closed-form side: candidates by odd symmetry (:func:`odd_inverse_candidates`) and how many
+digits a closed form loses to cancellation (:func:`digits_lost`).
 Method: expand a bracket geometrically until it contains the target (f' is strictly
 increasing, so the root is unique), then safeguarded Newton (a Newton step that leaves the
 bracket is replaced by bisection). The result is *certified by monotonicity*: at the end
@@ -10,14 +12,17 @@ which, F being increasing, encloses the exact root in ``[x - δ, x + δ]``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import mpmath
+import sympy as sp
 
 from ._errors import short
 from ._numeric import GUARD_DIGITS
 
-__all__ = ["PrecisionError", "invert_increasing"]
+__all__ = ["CONDITIONING_Z", "MAX_DIGITS_LOST", "PrecisionError", "digits_lost",
+           "invert_increasing", "odd_inverse_candidates"]
 
 
 class PrecisionError(ArithmeticError, ValueError):
@@ -131,3 +136,76 @@ def _certify(F, target, x, dps):
             f"could not certify {dps} digits of the inverse at z = {mpmath.nstr(target, 10)}: "
             "the enclosure F(x-δ) <= z <= F(x+δ) failed; raise dps or check the potential's "
             "monotonicity near x = " + mpmath.nstr(x, 10))
+
+
+def odd_inverse_candidates(f1: sp.Expr, x: sp.Symbol, z: sp.Symbol) -> list[sp.Expr]:
+    """Candidates ``sign(z) h(|z|)`` for (f')^{-1} when ``f'`` is odd, ``h`` solving f' = z on
+    x > 0 (where ``Abs(x) = x`` and ``sign(x) = 1``, so sympy can solve forms it cannot with
+    ``Abs``: ``x*Abs(x)`` from ``|x|^3/3``, ``x/sqrt(Abs(x))`` from ``|x|^{3/2}/(3/2)``).
+
+    Only candidates to verify: the caller checks each one numerically (both signs of z).
+
+    Examples
+    --------
+    >>> x, z = sp.symbols("x z", real=True)
+    >>> odd_inverse_candidates(x * sp.Abs(x), x, z)
+    [sqrt(Abs(z))*sign(z)]
+    >>> odd_inverse_candidates(x + 1, x, z)
+    []
+    """
+    if sp.simplify(f1.subs(x, -x) + f1) != 0:
+        return []
+    xp, zp = sp.Symbol("xp", positive=True), sp.Symbol("zp", positive=True)
+    on_positive = sp.powsimp(f1.subs(x, xp), force=True)
+    coeff, power = on_positive.as_coeff_Mul()
+    if power.is_Pow and power.base == xp and power.exp.is_number and coeff > 0:
+        return [sp.sign(z) * (sp.Abs(z) / coeff) ** (1 / power.exp)]   # c x^k: no solve
+    try:
+        roots = sp.solve(sp.Eq(on_positive, zp), xp)
+    except (NotImplementedError, ValueError, TypeError):
+        return []
+    return [sp.sign(z) * r.subs(zp, sp.Abs(z)) for r in roots if not r.has(sp.I)]
+
+
+#: A closed-form inverse that loses more digits than this (:func:`digits_lost`) is not used
+#: for numbers: :meth:`theory.Potential.inverse` brackets instead, and the numeric layer keeps
+#: the primal state.  The guard digits of an evaluation (theory._numeric.GUARD_DIGITS) cover it.
+MAX_DIGITS_LOST = 3.0
+
+#: Where :func:`digits_lost` evaluates a closed-form inverse: both signs, 1e-30 to 1e30.
+CONDITIONING_Z = tuple(s * 10.0**e for e in (-30, -12, -6, -2, 0, 0.5, 2, 6, 12, 30)
+                       for s in (1, -1))
+
+
+def digits_lost(inverse: Callable[[mpmath.mpf], mpmath.mpf], dps: int = 30) -> float:
+    """The most significant digits ``inverse`` loses at ``dps`` digits against ``2 dps``, over
+    :data:`CONDITIONING_Z` (inf where it fails to evaluate).
+
+    A formula that cancels (Cardano's for ``x + x^3``: ``-27z/2 + sqrt(729z^2 + 108)/2``)
+    loses most of its digits at large ``|z|``; ``asinh(z)`` or ``sign(z)|z|^{1/2}`` lose none.
+
+    Examples
+    --------
+    >>> digits_lost(lambda v: mpmath.asinh(v)) < 1
+    True
+    >>> cardano = lambda v: mpmath.cbrt(-27*v/2 + mpmath.sqrt(729*v**2 + 108)/2)
+    >>> digits_lost(cardano) > 20
+    True
+    """
+    worst = 0.0
+    for z0 in CONDITIONING_Z:
+        try:
+            with mpmath.workdps(2 * dps):
+                exact = inverse(mpmath.mpf(z0))
+            with mpmath.workdps(dps):
+                approx = inverse(mpmath.mpf(z0))
+        except (ValueError, ZeroDivisionError, TypeError, OverflowError):
+            return math.inf
+        with mpmath.workdps(2 * dps):
+            if exact == approx:
+                continue
+            if exact == 0 or not mpmath.isfinite(exact):
+                return math.inf
+            rel = abs((approx - exact) / exact)
+            worst = max(worst, float(mpmath.log10(rel)) + dps)
+    return worst

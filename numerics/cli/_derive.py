@@ -134,7 +134,10 @@ def derive_report(expr: str, params: dict[str, str], depth: int = 1, dim: int = 
         "mirror_map": bound(pot.mirror_map.expr),
         "hessian": bound(pot.hessian.expr),
         "inverse_mirror_map": bound(inv),
-        "inverse_method": pot.inverse_mirror_map.method,
+        "inverse_method": (pot.inverse_mirror_map.method if inv is None or pot.stable_inverse
+                           else f"closed form not used for numbers: it loses "
+                                f"{pot.inverse_digits_lost:.0f} of 30 digits to cancellation; "
+                                "bracketing + Newton instead"),
         "conjugate": bound(conj),
         "balance_function": bound(pot.balance_function.expr),
         "horizon": {
@@ -194,7 +197,7 @@ def _print_human(rep: dict, latex: bool) -> None:
         f"mirror map       f'(x)     = {show(rep['mirror_map'])}",
         f"Hessian          f''(x)    = {show(rep['hessian'])}",
         f"inverse map      (f')^-1(z)= {show(rep['inverse_mirror_map'])}"
-        + ("" if rep["inverse_mirror_map"] else f"  [{rep['inverse_method']}]"),
+        + ("" if rep["inverse_method"] == "symbolic" else f"  [{rep['inverse_method']}]"),
         f"conjugate        f*(z)     = {show(rep['conjugate'])}",
         f"balance function g(x)      = {show(rep['balance_function'])}",
         f"horizon: {h['norm']} (p = {h['p'] if h['p'] is not None else 'inf'}), growth index "

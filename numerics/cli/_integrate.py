@@ -136,9 +136,7 @@ def _resumed(args: argparse.Namespace, cfg: RunConfig) -> MirrorFlowSolution:
     if not Path(args.save).exists():
         raise ValueError(f"--resume: {args.save} does not exist; run once without --resume")
     previous = MirrorFlowSolution.load(args.save)
-    if not previous.verified:
-        raise ValueError(f"--resume: {args.save} has no content digest (a format-1 results "
-                         "file), so hand edits cannot be ruled out: re-run it from the start")
+    previous.require_verified(f"--resume: {args.save}")
     if previous.meta.get("problem") != problem_to_dict(cfg.problem):
         raise ValueError(f"--resume: {args.save} holds a run of a different configuration; "
                          "use another --save file or drop --resume")

@@ -55,7 +55,6 @@ from ._problem import (
     LOSSES,
     CompiledPotential,
     Problem,
-    family_inverse,
 )
 
 __all__ = [
@@ -83,7 +82,6 @@ __all__ = [
     "SquareReLU",
     "TwoLayer",
     "check_keys",
-    "family_inverse",
     "get_activation",
     "get_backend",
     "load_config",

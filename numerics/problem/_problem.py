@@ -21,7 +21,7 @@ from ._data import Dataset
 from ._loss import log_loss_and_weights
 from ._models import Model
 
-__all__ = ["LOSSES", "CompiledPotential", "Problem", "family_inverse"]
+__all__ = ["LOSSES", "CompiledPotential", "Problem"]
 
 LOSSES = ("exp", "logistic")
 _X = sp.Symbol("x", real=True)
@@ -85,19 +85,6 @@ class CompiledPotential:
     def balance(self):
         """g = x f' - f (numpy)."""
         return self._np(self.potential.balance_function.expr)
-
-
-def family_inverse(pot: Potential) -> bool:
-    """True if ``pot``'s inverse mirror map is the closed form its family supplies.
-
-    Examples
-    --------
-    >>> family_inverse(Potential.cosh()), family_inverse(Potential("x**2/2 + x**4/4"))
-    (True, False)
-    """
-    inv = pot.inverse_mirror_map.expr
-    hint = pot.inverse_hint
-    return inv is not None and hint is not None and sp.simplify(inv - hint) == 0
 
 
 def _vectorise(fn, n):

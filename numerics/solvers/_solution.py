@@ -144,6 +144,13 @@ class MirrorFlowSolution:
         version 1): it can be looked at, but ``resume`` refuses to continue it."""
         return bool(self.meta.get("digest_verified", True))
 
+    def require_verified(self, what: str = "the saved run") -> None:
+        """Raise ValueError naming ``what`` if this solution has no content digest
+        (:attr:`verified`): a run to continue must be one nobody edited by hand."""
+        if not self.verified:
+            raise ValueError(f"{what} has no content digest (a format-1 results file), so "
+                             "hand edits cannot be ruled out: re-run it from the start")
+
     def _mp_arrays(self) -> dict[str, Any]:
         dps = int(self.meta.get("dps_stored", 40))
         def arr(a):

@@ -317,9 +317,7 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
     >>> float(more.log_t[0]), round(float(more.log_t[-1]), 6)
     (0.0, 20.0)
     """
-    if not solution.verified:
-        raise ValueError("the saved run has no content digest (a format-1 results file), so "
-                         "hand edits cannot be ruled out: re-run it from the start")
+    solution.require_verified()
     last = float(solution.log_t[-1])
     if log_t <= last:
         raise ValueError(f"the run already reached log t = {last}; ask for a later log_t")

@@ -36,7 +36,7 @@ from ..checks import q_margin
 from ..problem import PROBLEM_FIELDS, ConfigError, Dataset, Problem, check_keys, parse_problem
 from ..solvers import safeguarded_descent
 from ._ids import canonical_json, run_id
-from ._task import RESULT_FIELDS, as_float, one_line
+from ._task import as_float, error_row, failure_text, one_line
 
 __all__ = ["DESCENT_FIELDS", "DescentConfig", "load_descent_run", "parse_descent_config",
            "run_descent_task"]
@@ -236,7 +236,7 @@ def run_descent_task(config: dict[str, Any], runs_dir: str, max_seconds: float =
     """
     start = time.perf_counter()
     rid = run_id(config)
-    row: dict[str, Any] = {"run_id": rid, **dict.fromkeys(RESULT_FIELDS), "status": "error"}
+    row = error_row(rid)
     try:
         cfg = parse_descent_config(copy.deepcopy(config))
         run = safeguarded_descent(cfg.problem, cfg.eta, cfg.steps, cfg.chunk,
@@ -249,10 +249,7 @@ def run_descent_task(config: dict[str, Any], runs_dir: str, max_seconds: float =
         path = Path(runs_dir) / f"{rid}.json"
         _write_json(path, payload)
         row.update(_row(cfg, record), solution=f"{path.parent.name}/{path.name}")
-    except (ValueError, ArithmeticError, NotImplementedError, ImportError) as exc:
-        row["error"] = f"{type(exc).__name__}: {one_line(exc)}"
-    except Exception as exc:           # our own bug: recorded, the sweep goes on
-        row["error"] = f"internal error ({type(exc).__name__}: {one_line(exc)}); please " \
-                       "report it"
+    except Exception as exc:           # recorded, the sweep goes on
+        row["error"] = failure_text(exc)
     row["seconds"] = time.perf_counter() - start
     return row

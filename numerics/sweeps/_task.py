@@ -22,8 +22,8 @@ from ..problem import RunConfig, parse_config
 from ..solvers import MirrorFlowSolution, solve_mirror_flow
 from ._ids import run_id
 
-__all__ = ["FINISHED", "HEYOKA_CACHE_ENV", "RESULT_FIELDS", "as_float", "is_failed",
-           "measure_row", "one_line", "run_task"]
+__all__ = ["EXPECTED_FAILURES", "FINISHED", "HEYOKA_CACHE_ENV", "RESULT_FIELDS", "as_float",
+           "error_row", "failure_text", "is_failed", "measure_row", "one_line", "run_task"]
 
 #: Float columns measured per run (None where not available).
 FLOAT_FIELDS = ("log_t", "log_loss", "margin", "min_margin", "digits", "balance_residual_max",
@@ -107,6 +107,31 @@ def measure_row(cfg: RunConfig, sol: MirrorFlowSolution) -> dict[str, Any]:
             "error": reason, "method": sol.method}
 
 
+#: Exceptions a bad config, dataset or plan raises: their message is the row's reason. Anything
+#: else is a bug of ours, recorded as an internal error.
+EXPECTED_FAILURES = (ValueError, ArithmeticError, NotImplementedError, ImportError)
+
+
+def failure_text(exc: BaseException) -> str:
+    """The one-line ``error`` of a run that raised ``exc``.
+
+    Examples
+    --------
+    >>> failure_text(ValueError("bad eta"))
+    'ValueError: bad eta'
+    >>> failure_text(KeyError("x")).startswith("internal error (KeyError")
+    True
+    """
+    if isinstance(exc, EXPECTED_FAILURES):
+        return f"{type(exc).__name__}: {one_line(exc)}"
+    return f"internal error ({type(exc).__name__}: {one_line(exc)}); please report it"
+
+
+def error_row(rid: str) -> dict[str, Any]:
+    """A result row of run ``rid`` before it ran: every field empty, status ``error``."""
+    return {"run_id": rid, **dict.fromkeys(RESULT_FIELDS), "status": "error"}
+
+
 def run_task(config: dict[str, Any], runs_dir: str, max_seconds: float = 600.0,
              certify: bool = True) -> dict[str, Any]:
     """Run one resolved config; save its solution; return its row (never raises for a run).
@@ -138,7 +163,7 @@ def run_task(config: dict[str, Any], runs_dir: str, max_seconds: float = 600.0,
     """
     start = time.perf_counter()
     rid = run_id(config)
-    row: dict[str, Any] = {"run_id": rid, **dict.fromkeys(RESULT_FIELDS), "status": "error"}
+    row = error_row(rid)
     try:
         cfg = parse_config(copy.deepcopy(config))
         if cfg.dps is not None:
@@ -149,10 +174,7 @@ def run_task(config: dict[str, Any], runs_dir: str, max_seconds: float = 600.0,
         path = Path(runs_dir) / f"{rid}.json"
         sol.save(path)
         row.update(measure_row(cfg, sol), solution=f"{path.parent.name}/{path.name}")
-    except (ValueError, ArithmeticError, NotImplementedError) as exc:
-        row["error"] = f"{type(exc).__name__}: {one_line(exc)}"
-    except Exception as exc:           # our own bug: recorded, the sweep goes on
-        row["error"] = f"internal error ({type(exc).__name__}: {one_line(exc)}); please " \
-                       "report it"
+    except Exception as exc:           # recorded, the sweep goes on
+        row["error"] = failure_text(exc)
     row["seconds"] = time.perf_counter() - start
     return row

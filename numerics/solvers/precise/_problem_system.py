@@ -17,7 +17,7 @@ import sympy as sp
 
 from theory import Potential
 
-from ...problem import HEYOKA, Problem, SquareReLU, TwoLayer, family_inverse
+from ...problem import HEYOKA, Problem, SquareReLU, TwoLayer
 from .._plan import choose_state
 from ._system import ScalarPotential, build_mirror_flow_system
 
@@ -45,7 +45,7 @@ def scalar_potential(pot: Potential) -> Any:
 
     zsym = [s for s in (pot.inverse_mirror_map.expr or sp.S(0)).free_symbols if s.name == "z"]
     inverse = bound(pot.inverse_mirror_map.expr, zsym[0]) if zsym else None
-    if inverse is not None and not family_inverse(pot):
+    if inverse is not None and not pot.stable_inverse:
         inverse = None
     return ScalarPotential(_X, bound(pot.mirror_map.expr, xsym),
                            bound(pot.hessian.expr, xsym), inverse, pot.name or str(pot.expr))
