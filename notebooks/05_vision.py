@@ -130,7 +130,7 @@ for name, (phi, eta) in POTENTIALS.items():
     below = np.flatnonzero(sol.log_loss <= 0.0)
     k = int(below[0]) if below.size else len(sol.log_loss) - 1
     runs[name] = {"problem": problem, "sol": sol, "k": k, "theta": sol.theta[k],
-                  "step": round(float(np.expm1(sol.log_t[k])) / eta)}
+                  "step": round(float(np.exp(sol.log_t[k])) / eta)}
     print(f"{name:30s} {sol.status:8s} {sol.seconds:6.1f} s   compared at step "
           f"{runs[name]['step']:5d}: log L = {sol.log_loss[k]:+.3f}"
           + ("" if below.size else "   (L <= 1 not reached: last state)"))
@@ -175,7 +175,7 @@ for name, theta, log_loss, margin in rows:
 fig, (ax_loss, ax_margin) = plt.subplots(1, 2, figsize=(10, 3.4))
 for name, r in runs.items():
     sol = r["sol"]
-    steps = np.expm1(sol.log_t) / POTENTIALS[name][1]          # t = 1 + eta k
+    steps = np.exp(sol.log_t) / POTENTIALS[name][1]            # t = eta k
     (line,) = ax_loss.plot(steps, sol.log_loss, label=name)
     ax_margin.plot(steps, sol.min_margin, color=line.get_color(), label=name)
     ax_loss.plot(r["step"], sol.log_loss[r["k"]], "o", color=line.get_color())

@@ -21,8 +21,9 @@ A path may refuse a combination, but only by name: a ``ValueError`` (``ConfigErr
 exception, and any run that ends short of the target (``budget``, ``stuck``, ...), fails the
 property, with two named exceptions on ReLU-type networks, both checked on the last θ and
 reported as ``KinkStall`` warnings (only the checks that need the run are skipped): a budget
-stop *on a kink surface* (a pre-activation w_j·x_i within 1e-8 of 0, relative to |w_j||x_i|:
-the flow slides along the kink and the solver chatters across it), and a ``stuck`` or budget
+or ``sliding`` stop *on a kink surface* (a pre-activation w_j·x_i within 1e-8 of 0, relative to
+|w_j||x_i|: the flow slides along the kink and the solver chatters across it; float64 names
+it ``sliding``), and a ``stuck`` or budget
 stop with samples of margin <= 0 and no active unit (the network cannot separate them).
 Shrinking is off (each example costs seconds): a failure prints a reproducer.
 
@@ -40,10 +41,15 @@ Fixed in issue 10 and now drawn or tested as ordinary cases: abs(x)**3 kinks of 
 (``test_kink_of_f2_crossed``), Radau on ReLU / leaky-ReLU nets, ``Potential.gaussian_exp()`` on
 Taylor (primal state: heyoka has no Lambert W).
 
-Not filtered (rare, depends on the data): the float64 certificate's reference run can end
-``stuck`` where the run itself reaches the target, leaving no certificate
-(``test_float64_reference_not_stuck``). The float64 path starts at t = 1, the 30-digit paths
-at t = 0 (``LOG_T_FLOAT64``; ``test_paths_share_the_time_origin``).
+Fixed in issue 10's float64 follow-up: every path starts at t = 0, so the same ``log_t`` is the
+same point (``test_paths_share_the_time_origin``); float64 stops chattering at a ReLU kink with
+status ``sliding`` (``test_float64_sliding_is_named``); a stuck network is decided at fixed
+levels of log t, so a run and its certificate's rerun agree
+(``test_stuck_is_decided_on_the_trajectory``; it used to leave the float64 run without a
+certificate); f''(0) = 0 potentials without a closed-form inverse keep the dual state on
+float64 (``test_float64_zero_curvature_on_networks``), and an absorbing zero of such a potential
+(a weight pushed onto 0 from both sides) is a named ``sliding`` stop
+(``test_float64_absorbing_zero_is_named``).
 """
 
 from __future__ import annotations
@@ -68,8 +74,10 @@ from numerics import (
     agreeing_digits,
     make_dataset,
     separable_gaussian,
+    solve_float64,
     solve_mirror_flow,
 )
+from numerics.solvers import next_stuck_check
 from numerics.testing import (
     ALL_FAMILIES,
     PotentialCase,
@@ -82,10 +90,6 @@ from numerics.testing import (
 from theory import PerLayer, Potential, X, mp_function
 
 LOG_T = 8.0
-#: The same point of the trajectory for the float64 path: it starts at t = 1 (log t = 0, see
-#: ``solve_float64``), the 30-digit drivers at t = 0, and both integrate dt = ds / ℒ from s = 0,
-#: so t_float64 = 1 + t_precise. ``test_paths_share_the_time_origin`` holds the mismatch.
-LOG_T_FLOAT64 = math.log1p(math.exp(LOG_T))
 DPS = 30
 PATHS = ("float64", "taylor", "radau")
 #: Taylor vs Radau on θ, and the balance residuals, at 30 digits (item 4 (b), (c)).
@@ -187,7 +191,7 @@ def run_path(drawn: Drawn, path: str, max_seconds: float) -> MirrorFlowSolution 
     A refusal must be a ``ValueError`` naming the path and the model or potential; any other
     exception fails the test with the reproducer.
     """
-    kw = ({"certify": True, "log_t": LOG_T_FLOAT64} if path == "float64"
+    kw = ({"certify": True, "log_t": LOG_T} if path == "float64"
           else {"dps": DPS, "method": path, "certify": False, "log_t": LOG_T})
     try:
         return solve_mirror_flow(drawn.problem, max_seconds=max_seconds, **kw)
@@ -235,7 +239,7 @@ def _named_stop(sol: MirrorFlowSolution, drawn: Drawn) -> str | None:
     if sol.status in ("stuck", "budget") and (stuck := stuck_samples(drawn.problem, theta)):
         return f"samples {stuck} have margin <= 0 and no active unit (a stuck network)"
     gap = kink_gap(drawn.problem, theta)
-    if sol.status == "budget" and gap < KINK_GAP:
+    if sol.status in ("budget", "sliding") and gap < KINK_GAP:
         return (f"on a kink surface (pre-activation gap {gap:.1e}, "
                 f"{sol.meta.get('solver', {}).get('kinks_crossed', '?')} kink crossings)")
     return None
@@ -243,8 +247,7 @@ def _named_stop(sol: MirrorFlowSolution, drawn: Drawn) -> str | None:
 
 def reached(sol: MirrorFlowSolution, path: str, drawn: Drawn) -> bool:
     """True if ``sol`` reached the target; False for a named stop (warned); else fail."""
-    target = LOG_T_FLOAT64 if path == "float64" else LOG_T
-    if sol.status == "reached" and sol.log_t[-1] == pytest.approx(target, abs=1e-9):
+    if sol.status == "reached" and sol.log_t[-1] == pytest.approx(LOG_T, abs=1e-9):
         return True
     reason = _named_stop(sol, drawn)
     if reason is not None:
@@ -253,7 +256,7 @@ def reached(sol: MirrorFlowSolution, path: str, drawn: Drawn) -> bool:
                       stacklevel=2)
         return False
     pytest.fail(f"{path} ended with status {sol.status!r} at log t = {sol.log_t[-1]:.6g} of "
-                f"{target} ({sol.message}) after {sol.seconds:.1f} s\n{drawn.reproducer}")
+                f"{LOG_T} ({sol.message}) after {sol.seconds:.1f} s\n{drawn.reproducer}")
 
 
 # ----------------------------------------------------------------------------- the properties
@@ -425,11 +428,10 @@ def test_gaussian_exp_builtin_on_taylor():
     check_taylor_radau(*runs, drawn)
 
 
-@pytest.mark.xfail(strict=True, reason="float64 starts at t = 1 (log t = 0), the 30-digit "
-                   "paths at t = 0: the same log_t is a different point (3e-4 in t at log t 8)")
 def test_paths_share_the_time_origin():
     """``solve_mirror_flow(problem, log_t=8)`` is the same point of the trajectory with and
-    without ``dps``: the float64 run agrees with the Taylor run to its certified digits."""
+    without ``dps``: the float64 run agrees with the Taylor run to its certified digits (it
+    agreed to 4.4 digits of θ when float64 started at t = 1: t differed by 1 in e^8)."""
     prob = Problem.create(separable_gaussian(n=2, d=2, margin=0.1, seed=0), Linear(),
                           Potential.quadratic(), scale=1.0, seed=0)
     f64 = solve_mirror_flow(prob, log_t=LOG_T, max_seconds=20.0)
@@ -441,11 +443,20 @@ def test_paths_share_the_time_origin():
 
 @pytest.mark.parametrize("potential", [Potential.lp(1.5)], ids=["lp(1.5)"])
 def test_infinite_curvature_keeps_balance_on_networks(potential):
-    """THEORY.md §2 on a square-ReLU net whose weights cross 0, with f''(0) = inf."""
+    """THEORY.md §2 on a square-ReLU net whose weights cross 0, with f''(0) = inf.
+
+    Samples 0 and 2 lose their last active unit near log t = 1.3 (margins exactly 0 from there
+    to log t = 8 on Radau, which has no stuck monitor): Taylor stops 'stuck' at the first
+    check after log t doubles (~2.2; its checks were every 0.5 s of wall clock, too late for
+    this fast run). The weight crossing (θ_3) comes before, and the balance law holds on any
+    piece of a run."""
     drawn = _problem(_TINY, TwoLayer(width=2, activation="square_relu"), potential, 0.5, 0,
                      potential.name)
     sol = run_path(drawn, "taylor", 20.0)
-    assert sol is not None and reached(sol, "taylor", drawn)
+    assert sol is not None
+    with pytest.warns(KinkStall, match=r"samples \[0, 2\] .* stuck network"):
+        assert not reached(sol, "taylor", drawn)
+    assert sol.theta[0][3] > 0 > sol.theta[-1][3]          # a weight crossed 0 on the way
     check_balance(sol, drawn)
 
 
@@ -470,6 +481,51 @@ def test_zero_curvature_crossing_reaches(model, potential, path):
     assert sol is not None and reached(sol, path, drawn)
 
 
+@pytest.mark.parametrize("activation", ["square_relu", "relu"])
+def test_float64_zero_curvature_on_networks(activation):
+    """abs(x)**3/3 has no closed-form inverse on file, so float64 integrated the primal
+    dθ/ds = F / f''(θ), f'' = 2|θ|: a weight crossing 0 with F != 0 is a square-root branch
+    point, and scipy failed there (steps 6e-17 at θ = 1.6e-9, log t = -4.6). In the dual
+    state (numeric inverse) it reaches; the reference is the same flow through Potential.lp(3),
+    whose closed-form inverse sign(z) sqrt|z| the dual state always had."""
+    runs = []
+    for pot in (Potential("abs(x)**3/3"), Potential.lp(3)):
+        prob = Problem.create(_TINY, TwoLayer(width=2, activation=activation), pot,
+                              scale=0.5, seed=0)
+        runs.append(solve_float64(prob, log_t=LOG_T, rtol=1e-11, atol=1e-13,
+                                  max_seconds=20.0))
+    assert [r.status for r in runs] == ["reached", "reached"], runs[0].message
+    assert "dual" in runs[0].method
+    assert agreeing_digits(runs[0].theta[-1], runs[1].theta[-1]) >= 10.0
+
+
+def test_float64_absorbing_zero_is_named():
+    """On a diagonal net the force on a weight is proportional to it, so with f''(0) = 0
+    (abs(x)**3/3) u' = F / f''(u) ~ sign(u) pushes u onto 0 from both sides: an absorbing
+    zero, which Taylor freezes and float64 cannot follow (it spent its 30 s budget there, at
+    log t = -1.65, in either state). It stops within seconds with status 'sliding' naming the
+    coordinate; checked here: that coordinate is ~0 at the last point, from 0.15 at the start."""
+    prob = Problem.create(_TINY, Diagonal(depth=2), Potential("abs(x)**3/3"),
+                          scale=0.432135552116106, seed=39)
+    sol = solve_float64(prob, log_t=LOG_T, rtol=1e-11, atol=1e-13, max_seconds=20.0)
+    assert sol.status == "sliding" and sol.seconds < 10.0, sol.message
+    reason = sol.meta["reason"]
+    assert reason.startswith("chattering at theta[1] = 0") and "dps=30" in reason, reason
+    assert abs(prob.theta0[1]) > 0.1 and abs(sol.theta[-1][1]) < 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation", ["square_relu", "relu"])
+def test_float64_zero_curvature_certificate(activation):
+    """The float64 certificate of abs(x)**3/3 on a two-layer net holds against Taylor."""
+    pot = Potential("abs(x)**3/3")
+    drawn = _problem(_TINY, TwoLayer(width=2, activation=activation), pot, 0.5, 0, "abs3")
+    f64, taylor = (run_path(drawn, path, 60.0) for path in ("float64", "taylor"))
+    assert reached(f64, "float64", drawn) and reached(taylor, "taylor", drawn)
+    check_float64_certificate(f64, taylor, drawn)
+    assert min(f64.meta["digits"].values()) >= 10.0
+
+
 _ENTROPY_DATA = {"n": 2, "d": 2, "margin": 0.16298902044949543, "seed": 213}
 _LEAKY_DATA = {"n": 2, "d": 3, "margin": 0.49226683730171716, "seed": 3}
 _ENTROPY = "x*asinh(x) - sqrt(x**2 + 1)"
@@ -479,11 +535,7 @@ _ENTROPY = "x*asinh(x) - sqrt(x**2 + 1)"
 @pytest.mark.parametrize(("data", "model", "potential", "scale", "seed", "path"), [
     (_ENTROPY_DATA, TwoLayer(2, "relu"), _ENTROPY, 0.5716808268360999, 81, "taylor"),
     (_ENTROPY_DATA, TwoLayer(3, "square_relu"), _ENTROPY, 0.5716808268360999, 81, "taylor"),
-    pytest.param(_LEAKY_DATA, TwoLayer(2, "leaky_relu(0.2)"), "x**2/2", 0.22328439605316494,
-                 41, "float64", marks=pytest.mark.xfail(
-                     strict=True, reason="float64 (scipy) has no sliding mode: it chatters "
-                     "across the kink and stops at the budget (the 30-digit paths slide)")),
-], ids=["relu-taylor", "square_relu-taylor", "leaky-float64"])
+], ids=["relu-taylor", "square_relu-taylor"])
 def test_kink_stall(data, model, potential, scale, seed, path):
     """Named budget stops of the battery (KinkStall), held here so that a fix shows up."""
     drawn = _problem(make_dataset("separable_gaussian", **data), model, Potential(potential),
@@ -494,17 +546,79 @@ def test_kink_stall(data, model, potential, scale, seed, path):
         assert sol is not None and reached(sol, path, drawn)
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the float64 certificate's reference run (rtol 3e-14) "
-                   "ends 'stuck' where the run itself and both 30-digit runs reach log t = 8")
-def test_float64_reference_not_stuck():
-    """A float64 run that reaches its target carries a certificate."""
-    drawn = _problem(make_dataset("separable_gaussian", n=2, d=2, margin=0.1, seed=2),
-                     TwoLayer(2, "square_relu"), PerLayer((Potential.cosh(), Potential.cosh())),
-                     1.0, 0, "cosh(x); cosh(x)")
+@pytest.mark.parametrize("potential", ["x**2/2", "cosh(x)"])
+def test_float64_sliding_is_named(potential):
+    """float64 cannot slide along a ReLU kink (scipy chatters across it and spent the whole
+    budget, 20 s, at log t = -1.41): it stops within seconds with status 'sliding' and a reason
+    naming the kink and the fix. Checked here on the last θ: it is on the kink surface of unit
+    0 on sample 0 (the kink Taylor slides on, ``test_float64_slides_where_taylor_slides``)."""
+    drawn = _problem(make_dataset("separable_gaussian", **_LEAKY_DATA),
+                     TwoLayer(2, "leaky_relu(0.2)"), Potential(potential), 0.22328439605316494,
+                     41, potential)
     sol = run_path(drawn, "float64", 20.0)
-    assert sol is not None and reached(sol, "float64", drawn)
-    assert "digits" in sol.meta, sol.meta.get("certificate")
+    assert sol is not None and sol.status == "sliding" and sol.seconds < 5.0, sol.message
+    reason = sol.meta["reason"]
+    assert "unit 0 of hidden layer 1 on sample 0" in reason and "dps=30" in reason, reason
+    assert "method='taylor'" in sol.message and len(reason.splitlines()) == 1
+    assert kink_gap(drawn.problem, sol.theta[-1]) < KINK_GAP
+    with pytest.warns(KinkStall, match="on a kink surface"):
+        assert not reached(sol, "float64", drawn)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("data", "width", "activation", "scale", "seed", "kink"), [
+    (_LEAKY_DATA, 2, "leaky_relu(0.2)", 0.22328439605316494, 41, (0, 0)),
+    ({"n": 6, "d": 3, "seed": 0}, 4, "relu", 0.5, 0, (2, 0)),
+], ids=["leaky", "relu4"])
+def test_float64_slides_where_taylor_slides(data, width, activation, scale, seed, kink):
+    """The kink float64 names (sample, unit) is the one the Taylor path slides on (its
+    ``sliding_kinks`` index = sample * width + unit)."""
+    drawn = _problem(make_dataset("separable_gaussian", **data),
+                     TwoLayer(width, activation), Potential.quadratic(), scale, seed, "x**2/2")
+    f64 = run_path(drawn, "float64", 20.0)
+    taylor = run_path(drawn, "taylor", 60.0)
+    sample, unit = kink
+    assert f64.status == "sliding"
+    assert f"unit {unit} of hidden layer 1 on sample {sample}" in f64.meta["reason"]
+    assert sample * width + unit in taylor.meta["solver"]["sliding_kinks"]
+
+
+_STUCK_DRAWN = ({"n": 2, "d": 2, "margin": 0.1, "seed": 2}, TwoLayer(2, "square_relu"),
+                PerLayer((Potential.cosh(), Potential.cosh())))
+
+
+def test_stuck_is_decided_on_the_trajectory():
+    """Sample 0 has no active unit (margin 0, zero gradient) on this net, so the run is stuck.
+    The decision used to depend on the step count (float64: every 64 steps) or the wall clock
+    (Taylor: every 0.5 s): the run at rtol 1e-11 reached log t = 8 (78 steps, one check), its
+    certificate's rerun at 3e-14 stopped 'stuck' at 6.56 (129 steps, two checks), leaving no
+    certificate. Checked at fixed levels of log t, both stop at the same level."""
+    data, model, pot = _STUCK_DRAWN
+    drawn = _problem(make_dataset("separable_gaussian", **data), model, pot, 1.0, 0,
+                     "cosh(x); cosh(x)")
+    runs = [solve_float64(drawn.problem, log_t=LOG_T, rtol=rtol, atol=rtol * 1e-2,
+                          max_seconds=20.0) for rtol in (1e-11, 3e-14)]
+    for sol in runs:
+        assert sol.status == "stuck" and "samples [0]" in sol.meta["reason"], sol.message
+        assert stuck_samples(drawn.problem, sol.theta[-1]) == [0]   # this file's own test
+    # flagged at the check of level 1 (the loss is sample 0's alone from there), confirmed at
+    # the check of a level >= 2 (log t doubled): before the next level, 2^(9/8) = 2.18
+    for sol in runs:
+        assert 2.0 <= sol.log_t[-1] < next_stuck_check(2.0), sol.log_t[-1]
+    with pytest.warns(KinkStall, match="stuck network"):
+        assert not reached(run_path(drawn, "float64", 20.0), "float64", drawn)
+
+
+@pytest.mark.slow
+def test_stuck_taylor_agrees_with_float64():
+    """The Taylor path checks at the same levels of log t and stops 'stuck' there too."""
+    data, model, pot = _STUCK_DRAWN
+    drawn = _problem(make_dataset("separable_gaussian", **data), model, pot, 1.0, 0,
+                     "cosh(x); cosh(x)")
+    taylor = run_path(drawn, "taylor", 30.0)
+    f64 = run_path(drawn, "float64", 20.0)
+    assert taylor.status == f64.status == "stuck"
+    assert abs(taylor.log_t[-1] - f64.log_t[-1]) < 0.2
 
 
 @pytest.mark.slow

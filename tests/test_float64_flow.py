@@ -18,19 +18,25 @@ from numerics.solvers import MirrorFlowSolution, resume, solve_float64
 from theory import Potential
 
 
-def test_one_point_gradient_flow_closed_form():
+@pytest.mark.parametrize("log_t", [40.0, 0.5, -3.0])
+def test_one_point_gradient_flow_closed_form(log_t):
     # one point, exp loss, GD: dz/ds = y x, so θ(s) = θ0 + s y x, and with q(s) = q0 + s|x|^2
-    # dt/ds = 1/ℒ = e^{q(s)}  =>  t(s) = 1 + e^{q0} (e^{s|x|^2} - 1)/|x|^2   (t(0) = 1)
+    # dt/ds = 1/ℒ = e^{q(s)}  =>  t(s) = e^{q0} (e^{s|x|^2} - 1)/|x|^2   (t(0) = 0, as on the
+    # 30-digit paths). At log t = -3 a start at t = 1 would be off by a factor e^3 in t.
     x, th0 = np.array([0.6, -0.8]), np.array([0.05, 0.02])
     data = Dataset.from_arrays(x[None, :], np.array([1.0]))
     prob = Problem.create(data, Linear(), Potential.quadratic(), theta0=th0)
-    log_t = 40.0
     sol = solve_float64(prob, log_t=log_t, rtol=1e-12, atol=1e-14)
     q0, nx2 = float(x @ th0), float(x @ x)
-    s_exact = np.log1p((np.exp(log_t) - 1) * nx2 * np.exp(-q0)) / nx2
-    assert sol.status == "reached"
-    np.testing.assert_allclose(sol.theta[-1], th0 + s_exact * x, rtol=1e-8)
-    np.testing.assert_allclose(sol.log_loss[-1], -(q0 + s_exact * nx2), rtol=1e-8)
+    s_exact = np.log1p(np.exp(log_t) * nx2 * np.exp(-q0)) / nx2
+    assert sol.status == "reached" and sol.log_t[0] == -np.inf and sol.s[0] == 0.0
+    assert sol.log_t[-1] == pytest.approx(log_t, rel=1e-13, abs=1e-13)
+    np.testing.assert_allclose(sol.s[-1], s_exact, rtol=1e-10)
+    np.testing.assert_allclose(sol.theta[-1], th0 + s_exact * x, rtol=1e-10)
+    np.testing.assert_allclose(sol.log_loss[-1], -(q0 + s_exact * nx2), rtol=1e-10)
+    # every recorded point is on the closed form t(s)
+    t_exact = np.exp(q0) * np.expm1(sol.s[1:] * nx2) / nx2
+    np.testing.assert_allclose(sol.log_t[1:], np.log(t_exact), rtol=1e-10, atol=1e-10)
 
 
 def test_logistic_weights_match_direct_formula():
@@ -116,8 +122,9 @@ def test_problem_errors():
         Problem.create(data, Linear(), Potential.cosh(), loss="hinge")
     with pytest.raises(ValueError, match="parameters"):
         Problem.create(data, Linear(), Potential.cosh(), theta0=[1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="log_t"):
-        solve_float64(Problem.create(data, Linear(), Potential.cosh()), log_t=-1)
+    for bad in (float("nan"), -np.inf, np.inf):      # log t = -1 (t = 1/e) is a target
+        with pytest.raises(ValueError, match="log_t"):
+            solve_float64(Problem.create(data, Linear(), Potential.cosh()), log_t=bad)
 
 
 def test_removable_singularity_at_zero_is_filled_by_the_limit():
@@ -204,3 +211,40 @@ def test_a_format1_file_is_shown_but_not_continued(tmp_path, capsys):
     assert main(["integrate", str(cfg), "--save", str(path), "--resume"]) == 2
     assert "has no content digest" in capsys.readouterr().err
     assert path.read_text() == text
+
+
+def test_a_run_saved_with_the_former_clock_is_not_resumed():
+    """float64 runs used to start at t = 1 (log t = log(1 + t), 0 at the first point): resuming
+    one would mix two clocks, so it is refused; a run of today resumes from log t = -inf."""
+    from dataclasses import replace
+
+    from numerics import resume
+
+    prob = Problem.create(make_dataset("two_d", n=6, seed=0), Linear(), Potential.quadratic())
+    sol = solve_float64(prob, log_t=5.0)
+    former = replace(sol, log_t=np.logaddexp(0.0, sol.log_t))     # log(1 + t)
+    with pytest.raises(ValueError, match="re-run it"):
+        resume(former, prob, log_t=10.0)
+    more = resume(sol, prob, log_t=10.0)
+    assert more.status == "reached" and more.log_t[0] == -np.inf
+    assert more.log_t[-1] == pytest.approx(10.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("potential", [Potential.quadratic(), Potential.hyperbolic_entropy(0.5)],
+                         ids=["x**2/2", "entropy"])
+def test_chattering_at_a_relu_kink_stops_early_and_names_it(potential):
+    """Issue 10: this ReLU net spent its whole budget at log t ~ -2.6 (scipy chatters across
+    a kink the flow slides along: steps ds ~ 1e-10). It now stops within seconds, with status
+    'sliding' and the kink and the fix in one line; the named pre-activation w_0·x_2 is
+    recomputed here from θ's layout (W row by row, then a)."""
+    data = make_dataset("separable_gaussian", n=6, d=3, seed=0)
+    prob = Problem.create(data, TwoLayer(width=4, activation="relu"), potential, scale=0.5,
+                          seed=0)
+    sol = solve_float64(prob, log_t=100.0, rtol=1e-11, atol=1e-13, max_seconds=60.0)
+    assert sol.status == "sliding" and sol.seconds < 10.0, sol.message
+    reason = sol.meta["reason"]
+    assert "unit 0 of hidden layer 1 on sample 2" in reason and len(reason.splitlines()) == 1
+    assert "use dps=30 (method='taylor')" in reason and sol.log_t[-1] < 0.0
+    W = sol.theta[-1][:12].reshape(4, 3)
+    z = data.X[2] @ W[0]
+    assert abs(z) < 1e-9 * np.linalg.norm(W[0]) * np.linalg.norm(data.X[2])

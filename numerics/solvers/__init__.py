@@ -45,9 +45,11 @@ from ._status import (
     status_message,
 )
 from ._stuck import (
+    STUCK_CHECKS_PER_DOUBLING,
     STUCK_DOMINANCE,
     STUCK_GRADIENT_RATIO,
     StuckMonitor,
+    next_stuck_check,
     stuck_reason,
     stuck_samples,
 )
@@ -57,6 +59,7 @@ __all__ = [
     "FORMAT_VERSION",
     "LOG2_10",
     "LOG10_2",
+    "STUCK_CHECKS_PER_DOUBLING",
     "STUCK_DOMINANCE",
     "STUCK_GRADIENT_RATIO",
     "Descent",
@@ -75,6 +78,7 @@ __all__ = [
     "content_digest",
     "is_network",
     "mirror_descent",
+    "next_stuck_check",
     "plan_run",
     "problem_to_dict",
     "resume",

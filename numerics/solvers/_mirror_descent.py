@@ -9,10 +9,10 @@ with ∇ℒ = -ℒ Σ_i w_i ∇q_i, ℒ = exp(log ℒ) and w_i = -ℓ'(q_i)/ℒ 
 (:func:`numerics.problem.log_loss_and_weights`). Per step it conserves the balance law only up to
 ½η²[Σ_I (∂ℒ)²/f'' - k Σ_O (∂ℒ)²/f''] + O(η³) (THEORY.md §2).
 
-**Clocks** (the flow's convention of :func:`numerics.solve_float64`: the run starts at t = 1,
-s = 0):
+**Clocks** (the flow's convention, shared by :func:`numerics.solve_float64` and the
+arbitrary-precision paths: the run starts at t = 0, s = 0, so ``log_t[0] = -inf``):
 
-* plain steps: t_k = 1 + η k, so ``log_t = log1p(η k)``; s_k = Σ_{j<k} η ℒ_j (explicit Euler of
+* plain steps: t_k = η k, so ``log_t = log(η k)``; s_k = Σ_{j<k} η ℒ_j (explicit Euler of
   ds = ℒ dt);
 * normalized steps: s_k = η k; t_{k+1} = t_k + η / ℒ_k (kept as log t by log-add-exp).
 
@@ -93,14 +93,14 @@ class _Descent:
     z: np.ndarray
     k: int = 0
     s: float = 0.0
-    log_t: float = 0.0
+    log_t: float = -math.inf
     evals: int = 0
     last_recorded: int = 0
     records: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
 
     @classmethod
     def start(cls, problem: Problem, eta: float, normalized: bool) -> _Descent:
-        """The state at step 0 (t = 1, s = 0), recorded."""
+        """The state at step 0 (t = 0, s = 0), recorded."""
         theta = problem.theta0.copy()
         run = cls(problem, eta, normalized, theta, problem.mirror(theta))
         run.record()
@@ -147,7 +147,7 @@ class _Descent:
                              f"stalled at step {self.k}: ℒ = exp({ll:.6g}) makes η ℒ ∇ log ℒ "
                              "vanish against z in float64, so plain steps no longer move; "
                              f"{_USE_NORMALIZED}")
-        return z_new, self.s + self.eta * loss, math.log1p(self.eta * (self.k + 1))
+        return z_new, self.s + self.eta * loss, math.log(self.eta * (self.k + 1))
 
 
 def _descend(run: _Descent, steps: int, record_every: int, max_seconds: float | None,
@@ -179,7 +179,7 @@ def _solution(run: _Descent, status: Status, reason: str | None, steps: int, rec
     s, log_t, thetas = zip(*run.records, strict=True)
     kind = "normalized (explicit Euler in s)" if run.normalized else "plain"
     clock = ("s_k = eta k, t_(k+1) = t_k + eta/L_k" if run.normalized
-             else "t_k = 1 + eta k, s_(k+1) = s_k + eta L_k")
+             else "t_k = eta k, s_(k+1) = s_k + eta L_k")
     return MirrorFlowSolution.from_states(
         run.problem, s=np.array(s), log_t=np.array(log_t), thetas=np.array(thetas),
         status=status, method=f"mirror descent, {kind}, eta={run.eta!r} (float64)",
@@ -240,8 +240,8 @@ def mirror_descent(problem: Problem, eta: float, steps: int, *, record_every: in
     >>> from numerics.problem import Linear, two_d
     >>> prob = Problem.create(two_d(10, seed=1), Linear(), Potential.hyperbolic_entropy(0.1))
     >>> sol = mirror_descent(prob, eta=0.1, steps=200, record_every=50)
-    >>> sol.status, len(sol.log_t), round(float(sol.log_t[-1]), 6)   # t = 1 + 0.1 * 200
-    ('reached', 5, 3.044522)
+    >>> sol.status, len(sol.log_t), round(float(sol.log_t[-1]), 6)   # t = 0.1 * 200
+    ('reached', 5, 2.995732)
     >>> bool(np.all(np.diff(sol.log_loss) < 0))
     True
     """

@@ -29,6 +29,7 @@ __all__ = [
     "check_separable",
     "choose_state",
     "curvature_limits_at_zero",
+    "curvature_limits_by_layer",
     "has_potential_kinks",
     "infinite_curvature_at_zero",
     "is_network",
@@ -120,19 +121,34 @@ def has_potential_kinks(problem: Problem) -> bool:
                for k in layers)
 
 
-def curvature_limits_at_zero(problem: Problem) -> set[Any]:
-    """``lim f''(x)`` as ``x -> 0±`` over the layers' potentials that have kinks (sympy values:
-    ``0``, ``oo`` or a positive number); empty without kinks of the potential."""
+def curvature_limits_by_layer(problem: Problem) -> dict[int, set[Any]]:
+    """``lim f''(x)`` as ``x -> 0±`` for each layer whose potential has kinks (sympy values:
+    ``0``, ``oo`` or a positive number); layers without kinks of the potential are absent.
+
+    Examples
+    --------
+    >>> from theory import PerLayer, Potential
+    >>> from numerics import Problem, TwoLayer, two_d
+    >>> pots = PerLayer((Potential.quadratic(), Potential("abs(x)**3/3")))
+    >>> curvature_limits_by_layer(Problem.create(two_d(4, seed=0), TwoLayer(2), pots))
+    {1: {0}}
+    """
     x = sp.Symbol("x", real=True)
-    out: set[Any] = set()
+    out: dict[int, set[Any]] = {}
     for k in sorted(set(problem.layer_index.tolist())):
         pot = problem.potential_of_layer(int(k))
         if not pot.expr.has(*POTENTIAL_KINK_FUNCTIONS):
             continue
         f2 = pot.bind(pot.hessian.expr)
         f2 = f2.subs({s: x for s in f2.free_symbols if s.name == "x"})
-        out |= {sp.limit(f2, x, 0, d) for d in ("+", "-")}
+        out[int(k)] = {sp.limit(f2, x, 0, d) for d in ("+", "-")}
     return out
+
+
+def curvature_limits_at_zero(problem: Problem) -> set[Any]:
+    """``lim f''(x)`` as ``x -> 0±`` over the layers' potentials that have kinks (sympy values:
+    ``0``, ``oo`` or a positive number); empty without kinks of the potential."""
+    return set().union(*curvature_limits_by_layer(problem).values())
 
 
 def infinite_curvature_at_zero(problem: Problem) -> bool:
@@ -182,7 +198,9 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
     needs no inverse at all.  A typed ``abs(x)**3/3`` gets the dual state as ``Potential.lp(3)``
     does (its odd f' is inverted on x > 0). Radau always works in the primal
     state; the precise paths also integrate the primal state when the closed form uses a
-    function heyoka lacks (:data:`HEYOKA_LACKS`: Lambert W).
+    function heyoka lacks (:data:`HEYOKA_LACKS`: Lambert W). The float64 path keeps the dual
+    state, with a numeric inverse, for potentials with ``f''(0) = 0`` (the primal ODE is
+    singular where a coordinate crosses 0; Taylor bridges such crossings by events instead).
 
     Examples
     --------
@@ -207,6 +225,11 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
     if dual and method != "float64" and any(
             p.inverse_mirror_map.expr.has(*HEYOKA_LACKS) for p in pots):
         return "primal"     # e.g. Potential.gaussian_exp(): its inverse is sqrt(W(z^2))
+    if not dual and method == "float64" and zero_curvature_at_zero(problem):
+        # the primal ODE dθ/ds = F / f''(θ) has a branch point where θ_k crosses 0 with
+        # F != 0 (abs(x)**3/3 on two-layer nets: scipy's steps collapsed to 6e-17 at
+        # θ_k = 2e-9); ż = F crosses it at a finite slope (numeric inverse, _inverse64)
+        return "dual"
     return "dual" if dual else "primal"
 
 

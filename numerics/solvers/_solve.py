@@ -222,7 +222,10 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
     problem
         Data, model, potential(s), loss and θ0.
     log_t
-        Target log t (the time change ds = ℒ dt makes t = exp(1e4) reachable).
+        Target log t (the time change ds = ℒ dt makes t = exp(1e4) reachable). Every path
+        measures t from the start (t = 0 at θ0; the first recorded point has log t = -inf on
+        float64, the log t of its start-up step s0 on the precise paths), so the same
+        ``log_t`` is the same point of the flow with and without ``dps``.
     dps
         ``None``: float64 (scipy DOP853). An integer ``>= 16``: arbitrary precision with that
         many decimal digits (heyoka's Taylor method in ``real128`` up to 30 digits, MPFR above;
@@ -314,10 +317,14 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
     >>> prob = Problem.create(two_d(10, seed=1), Linear(), Potential.quadratic())
     >>> first = solve_mirror_flow(prob, log_t=10.0, certify=False)
     >>> more = resume(first, prob, log_t=20.0)
-    >>> float(more.log_t[0]), round(float(more.log_t[-1]), 6)
-    (0.0, 20.0)
+    >>> float(more.log_t[0]), round(float(more.log_t[-1]), 6)     # from t = 0 (log t = -inf)
+    (-inf, 20.0)
     """
     solution.require_verified()
+    if solution.theta_mp is None and solution.s[0] == 0.0 and solution.log_t[0] == 0.0:
+        raise ValueError("the saved float64 run starts at log t = 0: it was written before "
+                         "float64 measured t from the start (t = 0, log t = -inf; its log t "
+                         "is log(1 + t)), so continuing it would mix two clocks: re-run it")
     last = float(solution.log_t[-1])
     if log_t <= last:
         raise ValueError(f"the run already reached log t = {last}; ask for a later log_t")

@@ -61,11 +61,13 @@ _MESSAGES = {
                      "descent, or another init seed for a ReLU net"),
     Status.STUCK: ("stopped early: the network cannot separate some samples from this start "
                    "(they have margin <= 0 and no active unit), so no target would be reached"),
-    Status.SLIDING: ("a ReLU unit slides on a kink that is not linear in the parameters (a "
-                     "Filippov sliding mode in an MLP's deeper layer: the flow pushes its "
-                     "pre-activation onto 0 from both sides), which Radau IIA does not follow: "
-                     "use method='taylor' (its sliding flow follows such modes), or a smooth "
-                     "activation such as square_relu"),
+    Status.SLIDING: ("the flow slides on a surface it is pushed onto from both sides (a "
+                     "Filippov sliding mode: a ReLU pre-activation at 0, or a coordinate at 0 "
+                     "of a potential with f''(0) = 0), which this solver does not follow "
+                     "(float64 chatters across any such surface; Radau IIA cannot follow a "
+                     "kink that is not linear in the parameters, in an MLP's deeper layer): "
+                     "use dps=30 with method='taylor' (it slides along kinks and freezes such "
+                     "coordinates), or a smooth activation such as square_relu"),
     Status.FAILED: ("the solver failed (non-finite values or a singular Newton matrix): "
                     "try a higher precision (dps) or another method"),
     Status.ERROR: ("the integrator reported an error: try method='radau' or a higher "

@@ -9,13 +9,16 @@ whole budget without news. :func:`stuck_reason` recognises that state at any poi
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
 from ..problem import Problem, log_loss_and_weights
 
-__all__ = ["STUCK_DOMINANCE", "STUCK_GRADIENT_RATIO", "StuckMonitor", "at_rest_reason",
-           "stuck_reason", "stuck_samples"]
+__all__ = ["STUCK_CHECKS_PER_DOUBLING", "STUCK_DOMINANCE", "STUCK_GRADIENT_RATIO",
+           "StuckMonitor", "at_rest_reason", "next_stuck_check", "stuck_reason",
+           "stuck_samples"]
 
 #: The stuck samples carry all but this fraction of the loss (log ℒ within it of their loss).
 STUCK_DOMINANCE = 1e-2
@@ -23,6 +26,38 @@ STUCK_DOMINANCE = 1e-2
 #: (a dead unit gives exactly 0; a dying one decays like its pre-activation: 1e-6 of the others
 #: at log t = 8.5 in the issue's example, where a sample the flow is still correcting has O(1)).
 STUCK_GRADIENT_RATIO = 1e-3
+
+
+#: Checks of :class:`StuckMonitor` per doubling of log t (above log t = 1; one per unit of
+#: log t below it): a grid of log t, so a run and its certificate's rerun at a tighter
+#: tolerance, or a float64 and a Taylor run, check at the same points of the trajectory.
+STUCK_CHECKS_PER_DOUBLING = 8
+#: The lowest level of that grid (the runs start at log t = -inf).
+_FIRST_CHECK = -64.0
+
+
+def next_stuck_check(log_t: float) -> float:
+    """The first level of the check grid above ``log_t``: the integers from -64 up to 1, then
+    2^(k / :data:`STUCK_CHECKS_PER_DOUBLING`).
+
+    Runs call :meth:`StuckMonitor.update` once log t has reached the level this returned at the
+    previous check: a decision that depends on the trajectory, not on the step count or the
+    wall clock (each changes with the tolerance, the path and the machine).
+
+    Examples
+    --------
+    >>> next_stuck_check(float("-inf")), next_stuck_check(-2.5), next_stuck_check(0.0)
+    (-64.0, -2.0, 1.0)
+    >>> round(next_stuck_check(1.0), 6), next_stuck_check(15.9), next_stuck_check(16.0) > 16
+    (1.090508, 16.0, True)
+    """
+    if log_t < _FIRST_CHECK:
+        return _FIRST_CHECK
+    if log_t < 1.0:
+        return math.floor(log_t) + 1.0
+    k = math.floor(STUCK_CHECKS_PER_DOUBLING * math.log2(log_t)) + 1
+    level = 2.0 ** (k / STUCK_CHECKS_PER_DOUBLING)
+    return level if level > log_t else 2.0 ** ((k + 1) / STUCK_CHECKS_PER_DOUBLING)
 
 
 def stuck_samples(problem: Problem, theta: NDArray[np.float64]) -> list[int]:
@@ -102,7 +137,7 @@ def at_rest_reason(problem: Problem, theta: NDArray[np.float64]) -> str | None:
 class StuckMonitor:
     """Calls a run stuck when :func:`stuck_reason` holds at log t = a and still holds at
     log t >= max(2a, a + 1): a state, not a moment, so a sample the flow is about to rescue
-    is not reported.
+    is not reported. Callers check at the levels of :func:`next_stuck_check`.
 
     Examples
     --------

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._precision import Precision
 from .._status import Status
+from .._stuck import next_stuck_check
 from ._compile import to_mpf
 from ._logtime import LogTime
 from ._record import RunRecord, stop_on_sigint
@@ -92,7 +93,8 @@ class TaylorDriver:
         self.flags = {"reached": False, "budget": False, "interrupted": False}
         self.steps, self.kinks_crossed = 0, 0
         self.outcome: Any = None
-        self.deadline = self.next_report = self.next_check = 0.0
+        self.deadline = self.next_report = 0.0
+        self.next_check = -math.inf      # log t of the next stuck check
         self.seconds = self.cpu_seconds = 0.0
 
     # ------------------------------------------------------------------ heyoka callbacks
@@ -115,12 +117,15 @@ class TaylorDriver:
             progress(self.current_logt())
         # Not while sliding: a sample whose only active unit slides gets the force alpha of
         # it, which the monitor's float64 gradient (relu'(0) = 0) does not see.
-        if (self.monitor is not None and not (self.slide and self.slide.on)
-                and time.perf_counter() >= self.next_check):
-            self.next_check = time.perf_counter() + 0.5
-            self.stuck = self.monitor(self.current_logt(), self._theta_now(ta))
-            if self.stuck:
-                return False
+        # At the log t levels of next_stuck_check, as float64 does: a decision about the
+        # trajectory, not about the wall clock (it was every 0.5 s, so a fast run never checked)
+        if self.monitor is not None and not (self.slide and self.slide.on):
+            logt = self.current_logt()
+            if logt >= self.next_check:
+                self.next_check = next_stuck_check(logt)
+                self.stuck = self.monitor(logt, self._theta_now(ta))
+                if self.stuck:
+                    return False
         if self.slide is not None and self.slide.on:
             self.good = (ta.time, np.array(ta.state, copy=True))
         if time.perf_counter() >= self.deadline:

@@ -336,8 +336,9 @@ class TaylorIntegrator:
     ) -> RunRecord:
         """One run from ``theta0`` (at ``t = 0``) or from ``start`` until ``log t = logt_target``.
 
-        ``monitor(log_t, theta)`` (θ in float64) is called about twice a second; a string it
-        returns stops the run with status ``"stuck"`` and that reason.
+        ``monitor(log_t, theta)`` (θ in float64) is called at the log t levels of
+        :func:`numerics.solvers.next_stuck_check`; a string it returns stops the run with status
+        ``"stuck"`` and that reason.
 
         The arguments are those of :func:`numerics.solvers.precise.integrate_taylor`;
         ``theta0`` may be ``None`` when ``start`` is given.  ``stats["compile_seconds"]`` is the
