@@ -50,8 +50,9 @@ class RunRecord:
         ``kinks_crossed``; the Taylor driver adds ``compiled`` (whether this run compiled the
         integrator), ``heyoka_messages`` (``{"count": N, "first": line}``: heyoka's log lines,
         kept off stdout), the ReLU-kink counts ``kinks_switched_off`` (identically zero kinks),
-        ``kinks_nudged``, ``slides``, ``sliding_kinks``, ``sliding_at_end`` and
-        ``sliding_compile_seconds`` (THEORY.md §7.2) and, for every status but ``"reached"``,
+        ``kinks_nudged``, ``slides``, ``sliding_kinks``, ``sliding_at_end``,
+        ``sliding_episodes``, ``sliding_left_at_kinks`` and ``sliding_compile_seconds``
+        (THEORY.md §7.2) and, for every status but ``"reached"``,
         ``reason`` (what happened, where).
     """
 

@@ -257,6 +257,8 @@ class TaylorDriver:
             return self._bridge(k)
         if last is not None:
             self.nudge(*last)
+            if self.slide is not None and self.slide.at_crossing(self):
+                self.nudge(*last)   # back on its new side, if leaving a surface moved it
         self.good = (self.ta.time, np.array(self.ta.state, copy=True))
         res = self.ta.propagate_for(self.conv(self._delta()), **kw)
         self.steps += int(res[3])

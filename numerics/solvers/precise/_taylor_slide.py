@@ -12,6 +12,11 @@ whole cluster.  The test decides; the cluster only says when a test is worth its
 A cluster of more than :data:`CHATTER_STOPS` stops with no sliding flow to follow ends the run
 (status ``"stalled"``) with :attr:`SlideControl.chatter` as its reason, instead of spending the
 budget at one point.
+
+A surface is left at an exit event of its flow (``alpha`` reaching 0 or 1,
+:meth:`SlideControl.leave`) or at a kink stop where ``alpha`` *jumps* out of (0, 1)
+(:meth:`SlideControl.at_crossing`: the crossed kink's switch is part of ``alpha``; THEORY.md
+§7.2).
 """
 
 from __future__ import annotations
@@ -196,6 +201,7 @@ class SlideControl:
         self.records: list[list[Any]] = []         # [kink, log t in, log t out]
         self.recent: list[tuple[int, float]] = []  # (kink, clock) of the current cluster
         self.chatter = ""
+        self.left_at_kinks = 0                     # surfaces left by :meth:`at_crossing`
 
     @property
     def held(self) -> set[int]:
@@ -290,19 +296,59 @@ class SlideControl:
         index = -int(outcome) - 1 - layout.n_target - layout.n_kinks
         done = self.flow.exit_group(index)
         rest = () if done is None else tuple(g for g in self.on if g != done)
-        state = np.array(run.ta.state, copy=True)
+        rest, left = self._still_inside(rest, np.array(run.ta.state, copy=True))
+        if done is not None:   # alpha = 0: to the side z < 0; alpha = 1: to z > 0
+            left.append((done, 1 if index % 2 else -1))
+        self._switch(run, rest, left)
+
+    def at_crossing(self, run: _Run) -> bool:
+        """A kink stop while sliding, the state put on the side the kink crosses to: leave
+        every surface whose ``alpha`` is no longer inside there (True if one was left).
+
+        The switch of the crossed kink enters the sliding ``alpha`` (e.g. a sample whose
+        pre-activation on the sliding unit turns on adds its force to the unit's weights):
+        ``alpha`` *jumps* at the crossing, and an exit event (``alpha`` reaching 0 or 1
+        continuously) cannot see it.  A flow that went on sliding would keep ``alpha`` outside
+        [0, 1], a force no side of the surface has (measured: ``alpha = -0.82`` to ``-2.2`` on a
+        4-unit net, whose next kink then chattered).  The surface is left to the side its
+        ``alpha`` points to, before the step across the kink is taken.
+        """
+        if not self.on:
+            return False
+        rest, left = self._still_inside(self.on, np.array(run.ta.state, copy=True))
+        if not left:
+            return False
+        self.left_at_kinks += len(left)
+        self._switch(run, rest, left)
+        return True
+
+    def _still_inside(self, groups: Groups, state: np.ndarray
+                      ) -> tuple[Groups, list[tuple[tuple[int, ...], int]]]:
+        """The surfaces of ``groups`` that go on sliding at ``state`` (every ``alpha`` of them
+        inside, dropping those outside and solving again), and the others with the side each
+        is left to (-1: ``alpha <= 0``, the side ``z < 0``; +1: ``alpha >= 1``; 0: no sliding
+        ``alpha`` at all, :func:`sliding_alpha`)."""
+        rest, left = tuple(groups), []
         while rest:
             alpha = self.modes.alpha(rest, state)
             if alpha is None:
-                rest = ()
-            elif all(self.inside(a) for a in alpha):
+                left += [(g, 0) for g in rest]
+                return (), left
+            if all(self.inside(a) for a in alpha):
                 break
-            else:
-                rest = tuple(g for g, a in zip(rest, alpha, strict=True) if self.inside(a))
+            left += [(g, -1 if a <= 0 else 1) for g, a in zip(rest, alpha, strict=True)
+                     if not self.inside(a)]
+            rest = tuple(g for g, a in zip(rest, alpha, strict=True) if self.inside(a))
+        return rest, left
+
+    def _switch(self, run: _Run, rest: Groups,
+                left: list[tuple[tuple[int, ...], int]]) -> None:
+        """Slide on ``rest`` (the base flow if empty); put the kinks of the surfaces ``left``
+        on their sides."""
         self._follow(run, rest, self.modes.integrator(rest) if rest else None)
-        if done is not None:   # alpha = 0: to the side z < 0; alpha = 1: to z > 0
-            for k in done:
-                run.nudge(k, 1 if index % 2 else -1)
+        for group, side in left:
+            for k in group if side else ():
+                run.nudge(k, side)
 
     def recheck(self, run: _Run) -> None:
         """After a kink crossing: the surfaces still hold (a group's kinks can part when an
@@ -322,7 +368,11 @@ class SlideControl:
 
     def stats(self) -> dict[str, Any]:
         """``slides`` (kinks that slid, counted per episode), ``sliding_kinks``,
-        ``sliding_at_end``."""
+        ``sliding_at_end``, ``sliding_episodes`` (``[kink, log t in, log t out]``, out
+        ``None`` while it still slides) and ``sliding_left_at_kinks`` (surfaces left because
+        their ``alpha`` jumped out of (0, 1) at a kink, :meth:`at_crossing`)."""
         return {"slides": len(self.records),
                 "sliding_kinks": sorted({int(k) for k, _, _ in self.records}),
-                "sliding_at_end": sorted(self.held)}
+                "sliding_at_end": sorted(self.held),
+                "sliding_episodes": [[int(k), a, b] for k, a, b in self.records],
+                "sliding_left_at_kinks": self.left_at_kinks}

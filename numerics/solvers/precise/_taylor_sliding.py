@@ -22,8 +22,10 @@ a set is not entered (:func:`sliding_alpha`: ``g(alpha) = 0`` fails).
 The sliding flow replaces ``relu'(z_k)`` by ``alpha_k`` (expressions of the state) in every
 right-hand side; it is analytic, so heyoka's Taylor method integrates it at full order.  A
 surface is left when its ``alpha_j`` reaches 0 or 1 (its two exit events ``N_j = 0``,
-``N_j = D`` with ``alpha_j = N_j / D``); the state then leaves it to the side that no longer
-pushes back, and the others go on sliding.  :mod:`._taylor_slide` decides when a run slides.
+``N_j = D`` with ``alpha_j = N_j / D``), or when ``alpha_j`` jumps out of (0, 1) at the
+crossing of another kink (whose switch ``alpha_j`` depends on); the state then leaves it to
+the side that no longer pushes back, and the others go on sliding.  :mod:`._taylor_slide`
+decides when a run slides.
 """
 
 from __future__ import annotations
