@@ -27,10 +27,12 @@ it ``sliding``), and a ``stuck`` or budget
 stop with samples of margin <= 0 and no active unit (the network cannot separate them).
 Shrinking is off (each example costs seconds): a failure prints a reproducer.
 
-Kept out of the draw, held by strict xfails below with their exact cases: f''(0) = 0 potentials
+Kept out of the draw, held by the tests below with their exact cases: f''(0) = 0 potentials
 (abs(x)**3/3, ``Potential.lp(3)``, ...): a coordinate crossing 0 meets the square-root branch
 point of (f')^{-1}; Taylor bridges it (THEORY.md §7.1, ``test_zero_curvature_crossing_reaches``,
-``test_zero_curvature_linear``), Radau runs out of budget there.
+``test_zero_curvature_linear``); Radau refuses them by name on diagonal models and networks
+(``test_radau_refuses_zero_curvature_crossing``: it ran out of budget there) and gets through
+on linear models.
 
 f''(0) = inf potentials on models where coordinates cross 0: Radau's primal ODE
 dθ/ds = F / f''(θ) is not Lipschitz at 0 and keeps ~19-24 of 30 digits there
@@ -77,7 +79,7 @@ from numerics import (
     solve_float64,
     solve_mirror_flow,
 )
-from numerics.solvers import next_stuck_check
+from numerics.solvers import next_stuck_check, plan_run
 from numerics.testing import (
     ALL_FAMILIES,
     PotentialCase,
@@ -460,19 +462,11 @@ def test_infinite_curvature_keeps_balance_on_networks(potential):
     check_balance(sol, drawn)
 
 
-_RADAU_BRANCH = pytest.mark.xfail(strict=True, reason="f''(0) = 0: a coordinate crossing 0 "
-                                  "exhausts Radau's budget (branch point of (f')^{-1} at 0; "
-                                  "Taylor bridges it, Radau has no bridge yet)")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("model", "potential", "path"), [
     (Diagonal(depth=2), Potential.lp(3), "taylor"),
-    pytest.param(Diagonal(depth=2), Potential("abs(x)**3/3"), "radau", marks=_RADAU_BRANCH),
-    pytest.param(TwoLayer(width=2, activation="square_relu"), Potential.lp(3), "radau",
-                 marks=_RADAU_BRANCH),
     (TwoLayer(width=2, activation="square_relu"), Potential("abs(x)**(3/2)/(3/2)"), "taylor"),
-], ids=["diagonal-lp3-taylor", "diagonal-abs3-radau", "net-lp3-radau", "net-abs1.5-taylor"])
+], ids=["diagonal-lp3-taylor", "net-abs1.5-taylor"])
 def test_zero_curvature_crossing_reaches(model, potential, path):
     """Each reaches log t = 8 in 20 s (the same problems with x²/2 take ~1-3 s): Taylor since
     the potential's kinks are events (bridged or frozen, THEORY.md §7.1)."""
@@ -524,6 +518,22 @@ def test_float64_zero_curvature_certificate(activation):
     assert reached(f64, "float64", drawn) and reached(taylor, "taylor", drawn)
     check_float64_certificate(f64, taylor, drawn)
     assert min(f64.meta["digits"].values()) >= 10.0
+
+
+@pytest.mark.parametrize(("model", "potential"), [
+    (Diagonal(depth=2), Potential("abs(x)**3/3")),
+    (TwoLayer(width=2, activation="square_relu"), Potential.lp(3)),
+], ids=["diagonal-abs3", "net-lp3"])
+def test_radau_refuses_zero_curvature_crossing(model, potential):
+    """f''(0) = 0 on a model whose coordinates reach 0 under a force (THEORY.md §7.1): Radau's
+    primal steps collapse there (both ran out of a 20 s budget, where Taylor reaches log t = 8:
+    ``test_zero_curvature_crossing_reaches``), so an explicit method='radau' is refused by
+    name before any work, with the method to use; ``auto`` picks Taylor."""
+    drawn = _problem(_TINY, model, potential, 0.5, 0, potential.name)
+    assert run_path(drawn, "radau", 20.0) is None      # a ValueError naming path and potential
+    with pytest.raises(ValueError, match="use method='taylor'"):
+        solve_mirror_flow(drawn.problem, log_t=LOG_T, dps=DPS, method="radau")
+    assert plan_run(drawn.problem, dps=DPS, log_t=1e5).method == "taylor"
 
 
 _ENTROPY_DATA = {"n": 2, "d": 2, "margin": 0.16298902044949543, "seed": 213}

@@ -34,6 +34,7 @@ __all__ = [
     "infinite_curvature_at_zero",
     "is_network",
     "plan_run",
+    "radau_cannot_cross_zero",
     "zero_curvature_at_zero",
 ]
 
@@ -187,6 +188,41 @@ def zero_curvature_at_zero(problem: Problem) -> bool:
     return sp.S.Zero in curvature_limits_at_zero(problem)
 
 
+def radau_cannot_cross_zero(problem: Problem) -> str | None:
+    """Why Radau IIA refuses ``problem`` (None if it does not): a potential with ``f''(0) = 0``,
+    or ``f''(0) = inf`` where Taylor integrates the dual state, on a model whose coordinates
+    reach 0 under a force (diagonal models, networks).
+
+    Radau integrates the primal state, ``dθ_k/ds = F_k / f''(θ_k)``, which is singular at
+    ``θ_k = 0`` for ``f''(0) = 0`` (THEORY.md §7.1): on a depth-2 diagonal model the zero is
+    absorbing (reached in finite time) and on networks weights cross 0 under their full force,
+    and Radau exhausted its budget on both (``tests/test_cross_path.py``), where Taylor bridges
+    the crossing or freezes the zero.  For ``f''(0) = inf`` the primal ODE is not Lipschitz at
+    0: the crossing (``θ_k ~ z_k^2``, a double root of the kink) is located only to
+    ``sqrt`` of the working precision in the dual variable (measured: ``|x|^1.5/1.5``, 2-layer
+    ReLU net, 1.5e-36 relative in ``θ_k``, and the step size collapsed after it), where
+    Taylor's dual state crosses it regularly.  On linear models Radau gets through
+    (``test_zero_curvature_linear``; ``test_radau_infinite_curvature_crossing``: 19.5 digits),
+    so they are not refused.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Diagonal, Linear, Problem, two_d
+    >>> radau_cannot_cross_zero(Problem.create(two_d(4, seed=0), Diagonal(2), Potential.lp(3)))
+    "f''(0) = 0 makes the primal ODE singular where a coordinate reaches 0"
+    >>> radau_cannot_cross_zero(Problem.create(two_d(4, seed=0), Linear(), Potential.lp(3)))
+    """
+    if isinstance(problem.model, Linear):
+        return None
+    if zero_curvature_at_zero(problem):
+        return "f''(0) = 0 makes the primal ODE singular where a coordinate reaches 0"
+    if infinite_curvature_at_zero(problem) and choose_state(problem, "auto", "taylor") == "dual":
+        return ("f''(0) = inf makes the primal ODE non-Lipschitz where a coordinate crosses 0, "
+                "which Radau locates only to half the working digits")
+    return None
+
+
 def choose_state(problem: Problem, requested: str = "auto", method: str = "taylor") -> State:
     """Dual (z = ∇φ(θ)) or primal state: the one rule every path uses.
 
@@ -252,10 +288,10 @@ def auto_method(problem: Problem, log_t: float | None = None) -> Literal["taylor
     * ``"radau"`` on networks to ``log_t >= LONG_HORIZON`` (:data:`LONG_HORIZON`): Taylor's
       steps grow linearly in log t there, Radau's like log log t.
     * ``"radau"`` when Taylor would refuse (primal state with ``f''(0) = inf``).
-    * ``"taylor"`` otherwise, and always for potentials with ``f''(0) = 0`` kinks (a branch
-      point Radau cannot step, THEORY.md §7.1) unless their horizon is l_inf. Linear and
-      diagonal models keep Taylor at every horizon: log t by quadrature reaches 1e16 in a few
-      steps.
+    * ``"taylor"`` otherwise, and always where Radau refuses a potential's kinks
+      (:func:`radau_cannot_cross_zero`: ``f''(0) = 0`` or ``inf`` on models whose coordinates
+      reach 0, THEORY.md §7.1). Linear and diagonal models keep Taylor at every horizon: log t
+      by quadrature reaches 1e16 in a few steps.
 
     Examples
     --------
@@ -269,6 +305,8 @@ def auto_method(problem: Problem, log_t: float | None = None) -> Literal["taylor
     >>> auto_method(net, log_t=1e3), auto_method(net, log_t=1e8)
     ('taylor', 'radau')
     """
+    if radau_cannot_cross_zero(problem):
+        return "taylor"     # the plan would refuse Radau
     layers = sorted(set(problem.layer_index.tolist()))
     if any(problem.potential_of_layer(int(k)).horizon.p == sp.oo for k in layers):
         return "radau"
@@ -371,6 +409,13 @@ def _plan_radau(problem: Problem, precision: Precision, *, state: str, tol: floa
         raise ValueError(f"heyoka_options {sorted(heyoka_options)} configure heyoka's Taylor "
                          "integrator; this run uses Radau IIA (an l_inf-type potential): "
                          "pass method='taylor' to use them")
+    why = radau_cannot_cross_zero(problem)
+    if why:
+        raise ValueError(
+            f"method='radau' cannot step {problem.potential!r} on a "
+            f"{type(problem.model).__name__} model: {why} (THEORY.md §7.1); use "
+            "method='taylor' (it bridges the crossing in the dual state, or freezes an "
+            "absorbing zero)")
     network = is_network(problem.model)
     if force_jumps(problem.model):
         # late on, the force on unsaturated coordinates is a difference of terms ~1e12 times

@@ -110,6 +110,9 @@ class KinkLocator:
             return None
         first = np.where(change.any(axis=1), change.argmax(axis=1), k.shape[1])
         j = int(first.min())  # sign change between nodes j and j + 1
+        if j == 0 and pattern is not None and np.any(change[:, 0] & (k[:, 0] * pattern.sides < 0)):
+            # an exit row that starts on its wrong side and stays there: it exits here
+            return 1e-12, int(np.flatnonzero(change[:, 0] & (k[:, 0] * pattern.sides < 0))[0])
         s = len(a.values) - 1
         half = slice(0, s + 1) if j < s else slice(s, 2 * s + 1)
         lo, hi = self._nodes[j], self._nodes[j + 1]
@@ -129,19 +132,32 @@ class KinkLocator:
 
         A kink switched at the step start (``pattern.fresh``) may start at a rounding-level zero
         on either side; if it is on the wrong side at the next node too, the flow returned onto
-        it (:class:`SlidingModeError`).  Any other kink on its wrong side at the start is an
-        error.
+        it (:class:`SlidingModeError`).  So may the exit rows of sliding kinks at a switch
+        (their ``alpha`` jumps there, and can land on 0 or 1); one that is on the wrong side
+        at the next node too is an exit at the step start (True at node 1: the step is cut at
+        once).  Any other kink on its wrong side at the start is an error.
         """
         wrong = k * pattern.sides[:, None] < 0
         fresh = np.zeros(len(k), dtype=bool)
         fresh[list(pattern.fresh)] = True
+        fresh[pattern.n_kinks:] = bool(pattern.fresh)
         if np.any(wrong[:, 0] & ~fresh):
             bad = int(np.flatnonzero(wrong[:, 0] & ~fresh)[0])
             raise FloatingPointError(f"kink {bad} starts a step on the wrong side of the "
                                      "activation pattern")
         back = wrong[:, 0] & wrong[:, 1] & fresh
-        if np.any(back):
-            raise SlidingModeError(int(np.flatnonzero(back)[0]))
+        if np.any(back[: pattern.n_kinks]):
+            k = int(np.flatnonzero(back[: pattern.n_kinks])[0])
+            coordinate = pattern.potential_coordinate(k)
+            if coordinate is not None:
+                # theta_k ~ z_k^2 at f''(0) = inf: a double root, located to half the digits
+                raise FloatingPointError(
+                    f"theta_{coordinate} returned to 0 after it crossed a kink of the "
+                    "potential, where Radau's primal state is not Lipschitz (f''(0) = inf) or "
+                    "singular (f''(0) = 0): use method='taylor' with a potential whose inverse "
+                    "mirror map has a closed form (its dual state crosses 0 regularly; e.g. "
+                    "Potential.lp(1.5) for abs(x)**(3/2)/(3/2))")
+            raise SlidingModeError(k)
         return wrong[:, 1:]
 
     def refine(self, a: Poly, b: Poly, i: int, pattern: KinkPattern | None = None) -> Any:

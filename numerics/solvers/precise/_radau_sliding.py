@@ -22,6 +22,7 @@ freshly allocated array).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,56 @@ __all__: list[str] = []
 
 #: Per kink: ``(state row, output row)`` of every nonzero slope derivative ``d F_r / d p_k``.
 SlopeRows = tuple[tuple[tuple[int, int], ...], ...]
+
+#: Most kinks at 0 at one point whose modes :func:`filippov_modes` enumerates (``3^m`` cases).
+MAX_JOINT = 7
+
+
+def filippov_modes(g0: np.ndarray, A: np.ndarray, expected: Sequence[int],
+                   tol: float) -> tuple[int, ...] | None:
+    """Modes of ``m`` kinks at 0 whose rates are affine in their switches: ``+1`` active,
+    ``-1`` inactive, ``0`` sliding; or None if no assignment is consistent.
+
+    The rates are ``g(H) = g0 + A H`` (``H_k`` = 1 active, 0 inactive, ``alpha_k`` sliding).
+    An assignment is consistent if every active kink has ``g_k >= 0``, every inactive one
+    ``g_k <= 0``, and the sliding set ``S`` has ``A_SS alpha = -(g0_S + A_SP 1)`` with
+    ``alpha`` in ``[0, 1]`` (all up to ``tol`` of the largest entry of ``g0``, ``A``).  Of the
+    consistent ones: the fewest modes that differ from ``expected``, then the fewest sliding
+    kinks (a kink crosses rather than slides where both are solutions).
+
+    Examples
+    --------
+    Kink 0 slides (both sides push it back: ``g_0 = 1`` inactive, ``-1`` active, so
+    ``alpha = 1/2``) while kink 1 crosses upwards; it stays active if its rate at that
+    ``alpha`` is positive, else it is pushed back to the inactive side:
+
+    >>> filippov_modes(np.array([1.0, 1.0]), np.array([[-2.0, 0.0], [0.5, 1.0]]), [0, 1], 1e-12)
+    (0, 1)
+    >>> filippov_modes(np.array([1.0, 1.0]), np.array([[-2.0, 0.0], [-6.0, 1.0]]), [0, 1], 1e-12)
+    (0, -1)
+    """
+    m = len(expected)
+    scale = max(float(np.max(np.abs(g0), initial=0.0)), float(np.max(np.abs(A), initial=0.0)))
+    eps = tol * max(scale, 1e-300)
+    cases = sorted(itertools.product((1, -1, 0), repeat=m),
+                   key=lambda c: (sum(a != b for a, b in zip(c, expected, strict=True)),
+                                  c.count(0)))
+    for modes in cases:
+        H = np.array([1.0 if c > 0 else 0.0 for c in modes])
+        S = [i for i, c in enumerate(modes) if c == 0]
+        if S:
+            rhs = -(g0[S] + A[np.ix_(S, range(m))] @ H)
+            try:
+                alpha = np.linalg.solve(A[np.ix_(S, S)], rhs)
+            except np.linalg.LinAlgError:
+                continue
+            if not np.all(np.isfinite(alpha)) or np.any(alpha < -tol) or np.any(alpha > 1 + tol):
+                continue
+            H[S] = alpha
+        g = g0 + A @ H
+        if all(g[i] * c >= -eps for i, c in enumerate(modes) if c != 0):
+            return tuple(modes)
+    return None
 
 
 def linear_kinks(kinks: Sequence[Any], variables: Sequence[Any]) -> tuple[bool, ...]:

@@ -14,8 +14,16 @@ Where the flipped field points back into the surface ``h_k = 0`` from both sides
 sliding mode: a unit held at its kink), the kink slides: the Filippov field of
 :class:`~._radau_sliding.FilippovField` holds it there, with the slope ``alpha`` in ``[0, 1]``
 that keeps ``h_k = 0``, until ``alpha`` reaches 0 or 1 (two more events per sliding kink).
-Kinks that are not linear in the parameters (an MLP's deeper layers) cannot slide: there
-:class:`SlidingModeError` ends the run with status ``"sliding"``.
+Every switch settles the kinks at 0 there together with the sliding ones
+(:func:`~._radau_sliding.filippov_modes`: each active, inactive or sliding, consistently), as
+a crossing moves the ``alpha`` of the sliding kinks of its unit.  Kinks that are not linear in
+the parameters (an MLP's deeper layers) cannot slide: there :class:`SlidingModeError` ends the
+run with status ``"sliding"``.
+
+The potential's kinks (``theta_k = 0`` of ``|x|`` in ``f'`` and ``1 / f''``: the last
+``system.n_potential_kinks``, one copy per occurrence) switch nothing in the field; they are
+watched so that steps end on them, take the side their rate points to, and a coordinate's
+copies (:func:`twin_kinks`) switch together.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import converter
+from ._radau_sliding import MAX_JOINT, filippov_modes
 
 if TYPE_CHECKING:
     from ._radau_sliding import FilippovField
@@ -75,6 +84,21 @@ def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> l
     return [hy.subs(r, table) for r in rhs]
 
 
+def twin_kinks(kinks: Sequence[Any]) -> tuple[tuple[int, ...], ...]:
+    """For each kink, the indices of the kinks with the same expression (itself included).
+
+    Examples
+    --------
+    >>> x, y = hy.make_vars("x", "y")
+    >>> twin_kinks([x, y, x])
+    ((0, 2), (1,), (0, 2))
+    """
+    groups: dict[str, list[int]] = {}
+    for k, h in enumerate(kinks):
+        groups.setdefault(str(h), []).append(k)
+    return tuple(tuple(groups[str(h)]) for h in kinks)
+
+
 class KinkPattern:
     """The activation pattern of a run: switch ``k`` is 1 where kink ``k`` is positive, and
     the kinks held on their surfaces (Filippov sliding, :class:`~._radau_sliding.FilippovField`).
@@ -112,16 +136,29 @@ class KinkPattern:
         self._step, self._kinks_mp, self._fil = step, kinks_mp, filippov
         self._plain = step.rhs
         self._linear = list(linear)
-        self._P, self._bits = step.fns.system.n_params, bits
+        system = step.fns.system
+        self._P, self._bits = system.n_params, bits
         self._conv = converter("real", bits)
         self._tiny = 2.0 ** (24 - bits)  # a kink this close to 0 (relative) is on it
         self.n_kinks = len(self._linear)
+        # the potential's kinks (the last n_potential_kinks) switch nothing in the compiled
+        # field: their side is the sign of theta_k, and a coordinate's identical copies (from
+        # f' and 1 / f'') switch together
+        self._potential = np.arange(self.n_kinks) >= self.n_kinks - system.n_potential_kinks
+        self._twins = twin_kinks(system.kinks)
         self.on = np.zeros(self.n_kinks, dtype=bool)
         self.sliding: list[int] = []
         self.fresh: set[int] = set()
         self.crossings: list[list[float]] = []
 
     # ---------------------------------------------------------------- the pattern
+    def potential_coordinate(self, k: int) -> int | None:
+        """The coordinate of kink ``k`` if it is a kink of the potential, else None."""
+        if not self._potential[k]:
+            return None
+        system = self._step.fns.system
+        return int(system.kink_coordinates[k - (self.n_kinks - system.n_potential_kinks)])
+
     @property
     def sides(self) -> np.ndarray:
         """+1 / -1 / 0 (sliding) for each kink, then +1 for each exit row."""
@@ -156,10 +193,9 @@ class KinkPattern:
         self.on = kv.astype(float) > 0
         self.sliding, self.fresh = [], set()
         self._apply()
-        for k in np.flatnonzero(self._relative(kv) <= self._tiny):
-            self._settle(clock, y, int(k), prefer=bool(self.on[k]), logt=logt)
-        if self.sliding:
-            self._release(clock, y, logt)
+        at_zero = np.flatnonzero(self._relative(kv) <= self._tiny).tolist()
+        self._switch(clock, y, {k: 1 if self.on[k] else -1 for k in at_zero}, logt,
+                     np.zeros(self.n_kinks))
 
     def cross(self, clock: Any, y: np.ndarray, row: int, logt: float) -> None:
         """Switch at the event ``row`` located at ``(clock, y)``: a kink crossing (and any other
@@ -167,20 +203,86 @@ class KinkPattern:
         sliding mode."""
         kv = self.values(y)
         rel = self._relative(kv)
-        if row >= self.n_kinks:
-            k = self.sliding[(row - self.n_kinks) // 2]
-            self.sliding.remove(k)
-            self.on[k] = (row - self.n_kinks) % 2 == 1  # alpha reached 1: the unit is active
-            self.fresh.add(k)
-            self._apply()
-            self.crossings.append([logt, float(k), float(rel[k]), 1.0 if self.on[k] else -1.0])
+        # kinks on their wrong side within rounding cross here too (also at the exit of a
+        # sliding mode: measured on a width-3 net, a crossing 1e-53 after an exit)
+        wrong = (kv.astype(float) * self.sides[: self.n_kinks] < 0) & (rel <= self._tiny)
+        events = {k: -1 if self.on[k] else 1 for k in np.flatnonzero(wrong).tolist()}
+        if row >= self.n_kinks:  # alpha reached 1: the unit is active; 0: inactive
+            events[self.sliding[(row - self.n_kinks) // 2]] = (
+                1 if (row - self.n_kinks) % 2 == 1 else -1)
         else:
-            wrong = (kv.astype(float) * self.sides[: self.n_kinks] < 0) & (rel <= self._tiny)
-            for k in sorted({row, *np.flatnonzero(wrong).tolist()}):
-                self._settle(clock, y, k, prefer=not bool(self.on[k]), logt=logt,
-                             rel=float(rel[k]))
+            events[row] = -1 if self.on[row] else 1
+        self._switch(clock, y, dict(sorted(events.items())), logt, rel)
+
+    def _switch(self, clock: Any, y: np.ndarray, events: dict[int, int], logt: float,
+                rel: np.ndarray) -> None:
+        """Settle the kinks ``events`` (kink -> the side it is expected on) at ``(clock, y)``:
+        the potential's on the side their rates point to; the ReLU kinks jointly with the
+        sliding ones (:meth:`_settle_jointly`) when all are linear, else one at a time, then
+        release sliding kinks whose ``alpha`` left ``[0, 1]``."""
+        relu: dict[int, int] = {}
+        done: set[int] = set()
+        for k, side in events.items():
+            if k in done:  # settled with a twin
+                continue
+            if self._potential[k]:
+                self._settle(clock, y, k, prefer=side > 0, logt=logt, rel=float(rel[k]))
+                done.update(self._twins[k])
+            else:
+                relu[k] = side
+        if not relu:
+            return
+        joint = {**{k: 0 for k in self.sliding}, **relu}
+        if (self._fil is not None and len(joint) <= MAX_JOINT
+                and all(self._linear[k] for k in joint)):
+            self._settle_jointly(clock, y, joint, set(relu), logt, rel)
+            return
+        for k, side in relu.items():
+            if k in self.sliding:  # the exit of a sliding mode
+                self.sliding.remove(k)
+                self.on[k] = side > 0
+                self.fresh.add(k)
+                self._apply()
+                self.crossings.append([logt, float(k), float(rel[k]), float(side)])
+            else:
+                self._settle(clock, y, k, prefer=side > 0, logt=logt, rel=float(rel[k]))
         if self.sliding:  # a switch moves the slopes alpha of sliding kinks of the same unit
             self._release(clock, y, logt)
+
+    def _settle_jointly(self, clock: Any, y: np.ndarray, expected: dict[int, int],
+                        events: set[int], logt: float, rel: np.ndarray) -> None:
+        """Modes of the linear kinks ``expected`` (kink -> expected mode: +1 / -1, 0 sliding;
+        ``events`` switched here, the others sliding so far) at 0 together
+        (:func:`~._radau_sliding.filippov_modes`): the rates are affine in their slope
+        switches, ``g(H) = g(0) + A H``, measured here with every other switch fixed.
+
+        One at a time, a kink switched on with the sliding kinks' old ``alpha`` can release a
+        sliding kink of its unit whose new side then pushes it back (measured: x²/2, 2-layer
+        ReLU width 4, kinks 12 and 8 at log t = -2.07)."""
+        Z = list(expected)
+        before = {k: 0 if k in self.sliding else (1 if self.on[k] else -1) for k in Z}
+        self.sliding = [k for k in self.sliding if k not in expected]
+        self.on[Z] = False
+        self._apply()
+        g0 = self._rates(clock, y)[Z]
+        A = np.empty((len(Z), len(Z)))
+        for j, k in enumerate(Z):
+            self.on[k] = True
+            self._apply()
+            A[:, j] = self._rates(clock, y)[Z] - g0
+            self.on[k] = False
+        modes = filippov_modes(g0, A, [expected[k] for k in Z], 2.0 ** (-self._bits / 2))
+        if modes is None:
+            raise FloatingPointError(f"no Filippov mode of the kinks {Z} at 0 is consistent "
+                                     f"(rates {g0.tolist()} inactive, slopes {A.tolist()})")
+        for k, mode in zip(Z, modes, strict=True):
+            self.on[k] = mode > 0
+            if mode == 0:
+                self.sliding.append(k)
+            if mode != before[k] or k in events:
+                self.fresh.add(k)
+                self.crossings.append([logt, float(k), float(rel[k]), float(mode)])
+        self._apply()
 
     def advanced(self) -> None:
         """The run left the point of the last switch."""
@@ -190,7 +292,17 @@ class KinkPattern:
     def _settle(self, clock: Any, y: np.ndarray, k: int, *, prefer: bool, logt: float,
                 rel: float = 0.0) -> None:
         """Put kink ``k`` (at 0) on the side its own field moves it to (``prefer`` first), or
-        hold it on its surface if both fields push it back (Filippov)."""
+        hold it on its surface if both fields push it back (Filippov).  A kink of the
+        potential (with its twins) takes the side its rate points to: the field is the same on
+        both sides."""
+        if self._potential[k]:
+            rate = self._rate(clock, y, k)
+            on = rate > 0 if rate != 0 else prefer
+            for t in self._twins[k]:
+                self.on[t] = on
+                self.fresh.add(t)
+            self.crossings.append([logt, float(k), rel, 1.0 if on else -1.0])
+            return
         rates = {}
         for on in (prefer, not prefer):
             self.on[k] = on
@@ -230,18 +342,22 @@ class KinkPattern:
             if not self.sliding:
                 return
 
-    def _rate(self, clock: Any, y: np.ndarray, k: int) -> float:
-        """``d h_k / d clock`` under the current pattern (central difference along the field,
-        in MPFR; only its sign is used)."""
+    def _rates(self, clock: Any, y: np.ndarray) -> np.ndarray:
+        """``d h / d clock`` of every kink under the current pattern (central difference along
+        the field, in MPFR; float64 values)."""
         F = np.array(self._step.f(np.array([clock], dtype=hy.real), y[:, None])[:, 0])
         speed = float(np.max(np.abs(F.astype(float)) / (1.0 + np.abs(y.astype(float)))))
         if not speed > 0:
-            return 0.0
+            return np.zeros(self.n_kinks)
         eps = self._conv(2.0 ** (-self._bits / 3) / speed)
         P = self._P
         pts = np.stack([y[:P] + eps * F[:P], y[:P] - eps * F[:P]], axis=1)
         kv = np.asarray(self._kinks_mp(np.ascontiguousarray(pts)))
-        return float((kv[k, 0] - kv[k, 1]) / (eps + eps))
+        return ((kv[:, 0] - kv[:, 1]) / (eps + eps)).astype(float)
+
+    def _rate(self, clock: Any, y: np.ndarray, k: int) -> float:
+        """``d h_k / d clock`` under the current pattern (only its sign is used)."""
+        return float(self._rates(clock, y)[k])
 
     # ---------------------------------------------------------------- sliding exits
     def _alpha_at(self, clock: Any, y: np.ndarray) -> np.ndarray:
