@@ -40,8 +40,9 @@ dθ/ds = F / f''(θ) is not Lipschitz at 0 and keeps ~19-24 of 30 digits there
 has a closed form and refuses the primal state by name.
 
 Fixed in issue 10 and now drawn or tested as ordinary cases: abs(x)**3 kinks of f''
-(``test_kink_of_f2_crossed``), Radau on ReLU / leaky-ReLU nets, ``Potential.gaussian_exp()`` on
-Taylor (primal state: heyoka has no Lambert W).
+(``test_kink_of_f2_crossed``; crossed while another unit slides:
+``test_bridge_while_sliding_keeps_balance``), Radau on ReLU / leaky-ReLU nets,
+``Potential.gaussian_exp()`` on Taylor (primal state: heyoka has no Lambert W).
 
 Fixed in issue 10's float64 follow-up: every path starts at t = 0, so the same ``log_t`` is the
 same point (``test_paths_share_the_time_origin``); float64 stops chattering at a ReLU kink with
@@ -692,4 +693,40 @@ def test_radau_infinite_curvature_crossing():
     runs = [run_path(drawn, path, 60.0) for path in ("taylor", "radau")]
     assert all(sol is not None and reached(sol, p, drawn)
                for sol, p in zip(runs, ("taylor", "radau"), strict=True))
+    check_taylor_radau(*runs, drawn)
+
+
+_BRIDGE_WHILE_SLIDING = ({"n": 4, "d": 3, "margin": 0.1478002857683423, "seed": 1},
+                         0.4135425256384926, 48)
+
+
+def _bridge_while_sliding() -> Drawn:
+    data, scale, seed = _BRIDGE_WHILE_SLIDING
+    return _problem(make_dataset("separable_gaussian", **data), TwoLayer(3, "relu"),
+                    PerLayer((Potential("x**2*Abs(x) + x**2"),
+                              Potential.hyperbolic_entropy("1/10"))),
+                    scale, seed, "x**2 + abs(x)**3; hyperbolic entropy b=1/10")
+
+
+def test_bridge_while_sliding_keeps_balance():
+    """THEORY.md §2 along a Filippov solution: kink 0 slides from log t = -1.29 to 3.97 and
+    coordinate 6 (W[2, 0], potential x² + |x|³) crosses 0 at log t = 3.93, bridged by one Euler
+    step. The bridge stepped with the base flow's force, not the sliding one, and the balance
+    law drifted by 1.5e-23 (found by the battery); it must hold to 1e-25 at 30 digits."""
+    drawn = _bridge_while_sliding()
+    sol = solve_mirror_flow(drawn.problem, log_t=4.3, dps=DPS, method="taylor", certify=False,
+                            max_seconds=60.0)
+    assert sol.status == "reached", sol.message
+    episodes = sol.meta["solver"]["sliding_episodes"]
+    assert any(a < 3.93 < (b if b is not None else math.inf) for _, a, b in episodes), episodes
+    check_balance(sol, drawn)
+
+
+@pytest.mark.slow
+def test_bridge_while_sliding_agrees_with_radau():
+    """The same run against Radau IIA (its own kink handling, THEORY.md §7.2), 25 digits."""
+    drawn = _bridge_while_sliding()
+    runs = [solve_mirror_flow(drawn.problem, log_t=4.3, dps=DPS, method=m, certify=False,
+                              max_seconds=120.0) for m in ("taylor", "radau")]
+    assert [r.status for r in runs] == ["reached", "reached"]
     check_taylor_radau(*runs, drawn)

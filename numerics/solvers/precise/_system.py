@@ -144,6 +144,9 @@ class MirrorFlowSystem:
     n_potential_kinks, kink_coordinates, mask_pars : int, tuple, dict
         How many kinks come from the potential, the coordinate of each, and the index of the
         freeze mask parameter of every coordinate whose potential has non-smooth nodes.
+    lipschitz_kink_coordinates : frozenset
+        The coordinates among those whose ``f''`` has finite positive limits at 0
+        (:func:`curvature_is_finite_at_zero`): no branch point there.
     force : tuple of expressions
         ``-grad log L`` as expressions of the state (for the kink bridge and freeze test).
     theta_in : tuple
@@ -172,6 +175,7 @@ class MirrorFlowSystem:
     potential_names: tuple[str, ...] = field(default=())
     n_potential_kinks: int = 0
     kink_coordinates: tuple[int, ...] = ()
+    lipschitz_kink_coordinates: frozenset[int] = frozenset()
     mask_pars: dict[int, int] = field(default_factory=dict)
     force: tuple[Any, ...] = ()
 
@@ -261,6 +265,23 @@ class _Potentials:
             inv = self.apply("inverse", pvars)
             return [self.masked(k, t, 0.0) for k, t in enumerate(inv)], list(pvars)
         return list(pvars), self.apply("fprime", pvars)
+
+
+def curvature_is_finite_at_zero(pot: ScalarPotential) -> bool:
+    """True if ``f''(x)`` has finite positive limits as ``x -> 0±`` (a kink of ``f''`` only,
+    e.g. ``x**2 + |x|^3``): the flow is Lipschitz where the coordinate crosses 0, and a Taylor
+    step from the kink crosses it; ``f''(0) = 0`` or ``inf`` is a branch point (bridged).
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> cubic = ScalarPotential(x, x + x * sp.Abs(x), 1 + 2 * sp.Abs(x), None, "x²/2+|x|³/3")
+    >>> l3 = ScalarPotential(x, x * sp.Abs(x), 2 * sp.Abs(x), None, "|x|³/3")
+    >>> curvature_is_finite_at_zero(cubic), curvature_is_finite_at_zero(l3)
+    (True, False)
+    """
+    limits = {sp.limit(pot.fsecond, pot.x, 0, d) for d in ("+", "-")}
+    return all(v.is_finite and v.is_positive for v in limits)
 
 
 def _has_nonsmooth(pot: ScalarPotential) -> bool:
@@ -368,6 +389,8 @@ def build_mirror_flow_system(
         potential_names=tuple(p.name for p in pots),
         n_potential_kinks=len(fns.kinks),
         kink_coordinates=tuple(fns.kink_coordinates),
+        lipschitz_kink_coordinates=frozenset(
+            k for k in set(fns.kink_coordinates) if curvature_is_finite_at_zero(pots[k])),
         mask_pars={k: idx for k, (_, idx) in fns.masks.items()},
         force=tuple(flow.force),
     )

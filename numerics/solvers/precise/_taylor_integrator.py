@@ -157,9 +157,33 @@ class TaylorIntegrator:
         sysm = self.system
         return PotentialKinks(
             euler=self._functions["euler"], force=self._function("force"),
+            sliding_slope=self._sliding_slope,
             log_loss=self._function("log_loss") if self.quad else None,
             coordinates=sysm.kink_coordinates, mask_pars=dict(sysm.mask_pars),
-            n_params=sysm.n_params, tol=self.tol_f)
+            n_params=sysm.n_params, tol=self.tol_f,
+            lipschitz=sysm.lipschitz_kink_coordinates)
+
+    def _sliding_slope(self, groups: Any) -> Callable[[np.ndarray, Any, np.ndarray], np.ndarray]:
+        """``slope(state, clock, pars)``: the right-hand side of the sliding flow on ``groups``
+        (compiled on first use), for a bridge taken while the flow slides."""
+        key = f"sliding slope {groups}"
+        if key not in self._functions:
+            flow = self.sliding.flow(groups)
+            assert flow is not None
+            clock = hy.make_vars("bridge_clock")
+            outputs = [hy.subs(r, {hy.time: clock}) for _, r in flow.equations]
+            kw: dict[str, Any] = {"fp_type": self.precision.hy_type, "compact_mode": True}
+            if self.precision.fp_type == "real":
+                kw["prec"] = self.precision.bits
+            cf = hy.cfunc(outputs, [v for v, _ in flow.equations] + [clock], **kw)
+            npar, dtype = n_pars(outputs), self.precision.dtype
+
+            def slope(state: np.ndarray, clock_value: Any, pars: np.ndarray) -> np.ndarray:
+                x = np.array([*state, clock_value], dtype=dtype)
+                return cf(x, pars=np.array(pars[:npar], copy=True)) if npar else cf(x)
+
+            self._functions[key] = slope       # type: ignore[assignment]
+        return self._functions[key]            # type: ignore[return-value]
 
     def _compile_euler(self) -> Callable[[np.ndarray, Any, Any, int], np.ndarray]:
         """``euler(state, clock, delta, k)``: the state one Euler step of ``delta`` later.

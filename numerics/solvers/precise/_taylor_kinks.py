@@ -36,7 +36,10 @@ class PotentialKinks:
     ``force(state)`` is ``-grad log L``;
     ``log_loss(state)`` is ``log L`` (quadrature mode: the state's scalar is ``-log L / Lambda``,
     else ``None``); ``coordinates[j]`` the coordinate of potential kink ``j``; ``mask_pars`` the
-    mask parameter of each coordinate.  ``frozen`` records ``{coordinate: log t}``.
+    mask parameter of each coordinate.  ``frozen`` records ``{coordinate: log t}``;
+    ``lipschitz`` the coordinates whose kink is one of ``f''`` only (no branch point);
+    ``sliding_slope(groups)`` the right-hand side of the sliding flow on ``groups``, as
+    ``slope(state, clock, pars)`` (for a bridge taken while the flow slides).
     """
 
     euler: Callable[[np.ndarray, Any, Any, int], np.ndarray]
@@ -47,6 +50,9 @@ class PotentialKinks:
     n_params: int
     tol: float
     frozen: dict[int, float] = field(default_factory=dict)
+    lipschitz: frozenset[int] = frozenset()
+    sliding_slope: Callable[[Any], Callable[[np.ndarray, Any, np.ndarray], np.ndarray]] | None \
+        = None
 
     def absorbing(self, state: np.ndarray, k: int) -> bool:
         """True if the force on coordinate ``k`` is *exactly* 0 with ``theta_k = 0``
