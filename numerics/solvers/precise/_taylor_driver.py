@@ -238,13 +238,15 @@ class TaylorDriver:
         """One Euler step of ``delta`` off coordinate ``k``'s kink, with the force of the flow
         the run is on.  The compiled bridge has the base flow's: while the flow slides that is
         the wrong force (the balance law drifted by 1.5e-23 on a ReLU net, issue 10's battery).
-        For a kink of ``f''`` alone (no branch point) the sliding flow's own slope steps every
-        coordinate; at a branch point (``f''(0) = 0`` or ``inf``) while sliding, the base flow's
-        bridge is still used (not measured: no case found yet)."""
+        In the dual state (``dz/ds`` is the force, finite at the kink) and for a kink of
+        ``f''`` alone (no branch point) the sliding flow's own slope steps every coordinate; at a
+        branch point of the primal state (``f''(0) = 0`` or ``inf``) while sliding, the base
+        flow's bridge is still used (its slope of ``theta_k`` is infinite there)."""
         pk = self.potential_kinks
         assert pk is not None
+        dual = self.setup.system.state == "dual"      # z steps by the force: no branch point
         if (self.slide is None or not self.slide.on or pk.sliding_slope is None
-                or k not in pk.lipschitz):
+                or not (dual or k in pk.lipschitz)):
             return pk.euler(state, self.ta.time, delta, k)
         slope = pk.sliding_slope(self.slide.on)(state, self.ta.time, np.array(self.ta.pars))
         new = np.array(state, copy=True)
