@@ -505,7 +505,8 @@ def test_summary_arithmetic_error(tmp_path, cfg):
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(cfg))
     code, _, err = run_cli(["integrate", str(path), "--json", "--max-seconds", "2"])
-    assert code in (0, 3) and "Traceback" not in err, (code, err)
+    # 4: a net at init scale 1e-300 has every output 0 in float64 (stuck, named)
+    assert code in (0, 3, 4) and "Traceback" not in err, (code, err)
 
 
 @pytest.mark.parametrize("path, value", [

@@ -78,7 +78,10 @@ class CompiledPotential:
 
     @cached_property
     def inverse(self):
-        """(f')^{-1} (numpy), or None when there is no verified closed form."""
+        """(f')^{-1} (numpy), or None when there is no verified closed form that keeps its
+        digits (``Potential.stable_inverse``: a cancelling formula is not one to compute with)."""
+        if not self.potential.stable_inverse:
+            return None
         return self._np(self.potential.inverse_mirror_map.expr, _Z)
 
     @cached_property
@@ -227,7 +230,8 @@ class Problem:
 
     @property
     def has_closed_form_inverse(self) -> bool:
-        """Whether every layer's potential has a verified closed-form inverse mirror map."""
+        """Whether every layer's potential has a verified, stable closed-form inverse mirror map
+        (``Potential.stable_inverse``)."""
         return all(cp.inverse is not None for _, cp in self.compiled)
 
     def inverse_mirror(self, z):
