@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from numerics import Diagonal, Linear, Problem, TwoLayer, separable_gaussian, xor
@@ -225,7 +225,14 @@ def test_smoothed_margin_non_decreasing_once_loss_below_one(case, kind, seed, sc
         pot = Potential.quadratic() if case.family == "lp" else case.potential  # p > 2: slow
         prob = Problem.create(xor(n=12, seed=seed, gap=0.2), TwoLayer(4, "power(2)"), pot,
                               scale=scale, seed=seed)
-    ensure(check_smoothed_margin(prob, run(prob, 40.0)))
+    # a monotonicity statement holds on every piece of the trajectory: an xor net that crawls
+    # (power(2), scale 0.1, seed 63: 4 of 12 samples still misclassified at log t = 8 after
+    # 60 s) is checked on what was integrated
+    sol = segment(prob, 40.0, max_seconds=20.0)
+    # ... if it got below loss 1 at all (the statement is about that part); a run that reached
+    # its target must have
+    assume(sol.status == "reached" or bool(np.any(sol.log_loss < 0)))
+    ensure(check_smoothed_margin(prob, sol))
 
 
 # ----------------------------------------------------------------------------- §4 directions
