@@ -16,7 +16,7 @@ import numpy as np
 from .._precision import LOG2_10, LOG10_2, FpType, Precision
 from ._system import MirrorFlowSystem
 
-__all__ = ["compile_functions", "converter", "n_pars", "par_array", "to_mpf"]
+__all__ = ["cfunc_options", "compile_functions", "converter", "n_pars", "par_array", "to_mpf"]
 
 
 def converter(fp_type: FpType, bits: int) -> Callable[[Any], Any]:
@@ -71,6 +71,21 @@ def par_array(
     return np.array(vals, dtype=dtype)
 
 
+def cfunc_options(precision: Precision) -> dict[str, Any]:
+    """``hy.cfunc`` keyword arguments for ``precision``: its fp type, compact mode, and the
+    MPFR precision in bits for ``real``.
+
+    Examples
+    --------
+    >>> sorted(cfunc_options(Precision.of_type("real", 128)))
+    ['compact_mode', 'fp_type', 'prec']
+    """
+    kw: dict[str, Any] = {"fp_type": precision.hy_type, "compact_mode": True}
+    if precision.fp_type == "real":
+        kw["prec"] = precision.bits
+    return kw
+
+
 def compile_functions(
     system: MirrorFlowSystem,
     outputs: Sequence[Any],
@@ -102,9 +117,7 @@ def compile_functions(
     precision = Precision.of_type(fp_type, prec)
     bits = precision.bits
     inputs = list(system.variables if inputs is None else inputs)
-    kw: dict[str, Any] = {"fp_type": precision.hy_type, "compact_mode": True}
-    if fp_type == "real":
-        kw["prec"] = bits
+    kw = cfunc_options(precision)
     if opt_level is not None:
         kw["opt_level"] = opt_level
     cf = hy.cfunc(list(outputs), inputs, **kw)

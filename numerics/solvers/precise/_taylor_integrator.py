@@ -20,7 +20,7 @@ import mpmath
 import numpy as np
 
 from .._precision import FpType, Precision
-from ._compile import compile_functions, n_pars, to_mpf
+from ._compile import cfunc_options, compile_functions, n_pars, to_mpf
 from ._native_output import capture_native_stdout
 from ._record import RunRecord, initial_state, output_levels, start_state
 from ._system import MirrorFlowSystem
@@ -172,10 +172,8 @@ class TaylorIntegrator:
             assert flow is not None
             clock = hy.make_vars("bridge_clock")
             outputs = [hy.subs(r, {hy.time: clock}) for _, r in flow.equations]
-            kw: dict[str, Any] = {"fp_type": self.precision.hy_type, "compact_mode": True}
-            if self.precision.fp_type == "real":
-                kw["prec"] = self.precision.bits
-            cf = hy.cfunc(outputs, [v for v, _ in flow.equations] + [clock], **kw)
+            cf = hy.cfunc(outputs, [v for v, _ in flow.equations] + [clock],
+                          **cfunc_options(self.precision))
             npar, dtype = n_pars(outputs), self.precision.dtype
 
             def slope(state: np.ndarray, clock_value: Any, pars: np.ndarray) -> np.ndarray:
@@ -200,10 +198,7 @@ class TaylorIntegrator:
         stepped = self.equations[:P] if self.quad else self.equations
         clock = hy.make_vars("bridge_clock")
         outputs = [hy.subs(r, {hy.time: clock}) for _, r in stepped]
-        kw: dict[str, Any] = {"fp_type": prc.hy_type, "compact_mode": True}
-        if prc.fp_type == "real":
-            kw["prec"] = prc.bits
-        cf = hy.cfunc(outputs, [v for v, _ in self.equations] + [clock], **kw)
+        cf = hy.cfunc(outputs, [v for v, _ in self.equations] + [clock], **cfunc_options(prc))
         npar = n_pars(outputs)
         log_loss = self._function("log_loss") if self.quad else None
         primal = sysm.state == "primal"
