@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,16 @@ def cell(row: dict[str, Any], digits: float | str | None) -> str:
     """``seconds s, digits d`` for a run that reached its target, else its status and reason."""
     if row.get("status") == "reached":
         if isinstance(digits, str):
-            return f"{row['seconds']:.0f} s · no certificate ({digits[:60]})"
+            return f"{row['seconds']:.0f} s · no certificate ({_clip(digits)})"
         d = "—" if digits is None or math.isnan(digits) else f"{digits:.1f}"
         return f"{row['seconds']:.0f} s · {d} d"
     why = row.get("error") or ""
-    return f"**{row.get('status')}**" + (f" ({why[:70]})" if why else "")
+    return f"**{row.get('status')}**" + (f" ({_clip(why)})" if why else "")
+
+
+def _clip(reason: str, width: int = 90) -> str:
+    """A one-line reason cut at a word boundary (an ellipsis marks the cut)."""
+    return textwrap.shorten(reason, width, placeholder=" …")
 
 
 def markdown(rows: list[dict[str, Any]], log_t: float, out: Path) -> str:

@@ -7,7 +7,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory import InvalidPotentialError, Potential, X, Z, invert_increasing
+from numerics.testing import ALL_FAMILIES, potential_cases
+from theory import InvalidPotentialError, Potential, X, Z, asinh_form, invert_increasing
 
 B = sp.Symbol("b", positive=True)
 POS = sp.Symbol("y", positive=True)
@@ -156,6 +157,9 @@ def test_sum_and_scaling_build_potentials():
 # ------------------------------------------------------------------ errors
 @pytest.mark.parametrize("expr, kwargs, pattern", [
     ("x**2 + abs(x)", {}, r"not differentiable at x = 0.*f' jumps"),
+    # f' ~ sign(x)/(2 sqrt|x|) has no jump to smooth: it is unbounded (a power below 1)
+    ("x**2 + abs(x)**(1/2)", {}, r"unbounded derivative near x = 0.*power above 1"),
+    ("abs(x)**(3/4)", {}, r"unbounded derivative near x = 0"),
     ("x**2 + Max(x, 0)**2", {}, r"not twice differentiable at x = 0.*f'' jumps"),
     ("x**2 - x**4", {}, r"not convex: f''\(x\) = .* < 0 at x = "),
     ("x**2 + Max(x, 0)**3 - Max(x, 0)**3 - x**2 + Max(x - 1, 0)**3", {},
@@ -300,3 +304,43 @@ def test_abs_powers_near_one_are_accepted(p):
     assert pot.horizon.norm == "lp" and pot.stable_inverse
     with pytest.raises(InvalidPotentialError, match="not differentiable"):
         Potential(f"abs(x)**({p}) + abs(x)")
+
+
+
+def check_inverse_keeps_30_digits(case, z):
+    """x = inverse(z) solves f'(x) = z up to a backward error of 30 digits of x (the residual
+    is at most 1e-28 (|z| + |x| f''(x)): x cannot resolve z better where f'' |x| >> |z|), and
+    f*(z) = x z - f(x); f, f', f'' are evaluated independently at 60 digits (f and f' in asinh
+    form: the log form of an entropy cancels at negative x, ~log10|x| digits; and f at 150
+    digits: log(cosh(x)) at x = 5e-26 needs 51 digits before its first)."""
+    pot = case.potential
+    stable = asinh_form(pot.f)
+    f, f1, f2 = (sp.lambdify(X, sp.diff(stable, X, k).replace(sp.DiracDelta, lambda *a: 0),
+                             "mpmath") for k in range(3))
+    x = pot.inverse(z, dps=30)
+    fstar = pot.conjugate_value(z, dps=30)
+    with mpmath.workdps(150):
+        zz = mpmath.mpf(z)
+        slack = abs(zz) + abs(x) * abs(f2(x)) if x != 0 else abs(zz)
+        assert abs(f1(x) - zz) <= mpmath.mpf(10) ** -28 * slack, pot
+        scale = abs(zz * x) + abs(f(x))
+        assert abs(fstar - (zz * x - f(x))) <= mpmath.mpf(10) ** -27 * scale, pot
+
+
+SIGNED_Z = st.floats(1e-25, 1e25).flatmap(lambda a: st.sampled_from([a, -a]))
+
+
+@settings(max_examples=5, deadline=None)
+@given(case=potential_cases(families=ALL_FAMILIES), z=SIGNED_Z)
+def test_inverse_keeps_30_digits_for_every_family(case, z):
+    """Whatever closed form theory found (or the numeric root it falls back to), the inverse
+    of any drawn potential (sums with abs, scalings, Lambert-W and log forms included) keeps
+    30 digits across |z| = 1e-25..1e25."""
+    check_inverse_keeps_30_digits(case, z)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None)
+@given(case=potential_cases(families=ALL_FAMILIES), z=SIGNED_Z)
+def test_inverse_keeps_30_digits_for_every_family_slow(case, z):
+    check_inverse_keeps_30_digits(case, z)

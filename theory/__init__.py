@@ -13,6 +13,7 @@ from ._numeric import mp_function, symbolic_timeout, wall_clock_limit
 from ._plotting import horizon_boundary, plot_sublevel_sets, sublevel_boundary
 from ._potential import PerLayer, Potential, X, Z, tidy
 from ._rates import REGIMES, Rates, predicted_rates
+from ._tidy import asinh_form
 from ._version import __version__, package_version
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "X",
     "Z",
     "__version__",
+    "asinh_form",
     "balance_law",
     "horizon_boundary",
     "horizon_of_expr",

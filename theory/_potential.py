@@ -389,7 +389,11 @@ class Potential:
         True
         """
         inv = self.inverse_mirror_map.expr
-        return math.inf if inv is None else digits_lost(self._mp(inv, Z))
+        if inv is None:
+            return math.inf
+        f2 = self._mp(self.f2_bound)
+        return digits_lost(self._mp(inv, Z),
+                           condition=lambda z, x: abs(z) / (abs(x) * f2(x)))
 
     @property
     def stable_inverse(self) -> bool:
@@ -459,7 +463,15 @@ class Potential:
 
     @cached_property
     def _conjugate_digits_lost(self) -> float:
-        return digits_lost(self._mp(self.conjugate.expr, Z))
+        """Digits the closed-form f* loses beyond its condition |z x / f*(z)| (f*' = x)."""
+        inv = self.inverse_mirror_map.expr
+        x_of = self._mp(inv, Z) if inv is not None else None
+
+        def condition(z: mpmath.mpf, fstar: mpmath.mpf) -> mpmath.mpf:
+            x = x_of(z) if x_of is not None else self.inverse(z, dps=10)
+            return abs(z * x / fstar)
+
+        return digits_lost(self._mp(self.conjugate.expr, Z), condition=condition)
 
     def _verify_fenchel_young(self, fstar: sp.Expr) -> str | None:
         fy = self.expr + fstar.subs(Z, self.f1) - X * self.f1
@@ -523,8 +535,11 @@ class Potential:
         with mpmath.workdps(dps + GUARD_DIGITS):
             if self.conjugate.expr is not None and self._conjugate_digits_lost <= MAX_DIGITS_LOST:
                 return self._mp(self.conjugate.expr, Z)(mpmath.mpf(z))
-            x = self.inverse(z, dps=dps)
-            return mpmath.mpf(z) * x - self._mp(self.f)(x)
+            x, zz = self.inverse(z, dps=dps), mpmath.mpf(z)
+            # the log form of an entropy cancels at negative x: evaluate f in asinh form;
+            # log(cosh(x)) at x = 5e-26 is 1.25e-51, which needs 51 digits: raise them
+            f = self._mp(asinh_form(self.f))
+            return mpmath.autoprec(lambda: zz * x - f(x), maxprec=40 * mpmath.mp.prec)()
 
     # ---------------------------------------------------------- horizon / rates
     @cached_property
