@@ -173,10 +173,20 @@ def sample_directions(n_dirs: int) -> np.ndarray:
 
 
 def sublevel_radius(f, w, c, guess=None):
-    """ρ > 0 with f(ρ w_1) + f(ρ w_2) = c (the sum is convex in ρ and < c at 0).
+    """ρ > 0 with f(ρ w_1) + f(ρ w_2) = c (the sum is convex in ρ and < c at 0), to the
+    working precision.
 
     Bracketing starts from ``guess`` (e.g. the radius in a nearby direction) and bisects
-    geometrically while the bracket spans more than a factor 4.
+    geometrically while the bracket spans more than a factor 4; then the Illinois variant of
+    regula falsi (superlinear: about 10 evaluations at 30 digits instead of about 100).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> with mpmath.workdps(30):
+    ...     r = sublevel_radius(lambda x: x**2 / 2, (0.6, 0.8), mpmath.mpf(8))
+    ...     print(mpmath.nstr(r - 4, 5))
+    0.0
     """
     def F(r):
         return f(r * float(w[0])) + f(r * float(w[1])) - c
@@ -186,13 +196,26 @@ def sublevel_radius(f, w, c, guess=None):
         lo = hi / 2
     while F(hi) < 0:
         lo, hi = hi, hi * (2 if hi < 1e6 else hi)
+    flo, fhi = F(lo), F(hi)
+    tol = mpmath.mpf(2) ** (-(mpmath.mp.prec - 10))
+    kept = 0                    # which end regula falsi kept last: -1 lo, +1 hi
     for _ in range(4 * mpmath.mp.prec):
-        mid = mpmath.sqrt(lo * hi) if lo > 0 and hi > 4 * lo else (lo + hi) / 2
-        if F(mid) < 0:
-            lo = mid
+        if lo > 0 and hi > 4 * lo:
+            mid = mpmath.sqrt(lo * hi)
         else:
-            hi = mid
-        if hi - lo < hi * mpmath.mpf(2) ** (-(mpmath.mp.prec - 10)):
+            mid = (lo * fhi - hi * flo) / (fhi - flo) if fhi != flo else (lo + hi) / 2
+            if not lo < mid < hi:
+                mid = (lo + hi) / 2
+        fmid = F(mid)
+        if fmid == 0:
+            return mid
+        if fmid < 0:
+            lo, flo = mid, fmid
+            fhi, kept = (fhi / 2 if kept == 1 else fhi), 1       # Illinois: halve a kept end
+        else:
+            hi, fhi = mid, fmid
+            flo, kept = (flo / 2 if kept == -1 else flo), -1
+        if hi - lo < hi * tol:
             break
     return (lo + hi) / 2
 
