@@ -3,6 +3,9 @@
 In quadrature mode the ODE carries ``-log L`` instead of ``log t``; after every step
 ``t = int exp(-log L) ds`` is advanced in the log domain by composite Gauss-Legendre quadrature of
 that step's Taylor polynomial (see :func:`numerics.solvers.precise.integrate_taylor`).
+The quadrature's inner loop (Horner, exp, sums: ~200 polynomial evaluations per step) runs in
+gmpy2's MPFR numbers, about 9x faster than mpmath's Python-level mpf arithmetic at 137 bits;
+values cross over exactly (mantissa and exponent).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import gmpy2
 import mpmath
 
 __all__ = ["LogTime"]
@@ -59,30 +63,41 @@ class LogTime:
 
     def log_integral(self, E: list[Any], dE: list[Any], a: Any, b: Any) -> Any:
         """``log int_a^b exp(E(sigma)) d sigma`` for polynomials ``E`` (coefficients) and ``dE``."""
-        ev = self._horner
-        Eb = ev(E, b)
-        total = mpmath.mpf(0)
-        right = b
-        for _ in range(100_000):
-            if right <= a:
-                break
-            Er = ev(E, right)
-            if Eb - Er > self.cut:
-                break
-            slope = ev(dE, right)
-            w = right - a
-            if slope * w > self._DROP:
-                w = self._DROP / slope
-            while Er - ev(E, right - w) > 1.5 * self._DROP:
-                w /= 2
-            left = right - w
-            total += w * mpmath.fsum(
-                wt * mpmath.exp(ev(E, left + x * w) - Eb) for x, wt in self.nodes
-            )
-            right = left
-        else:
-            raise RuntimeError("log-time quadrature did not converge (exponent not resolvable)")
-        return Eb + mpmath.log(total) if total > 0 else mpmath.mpf("-inf")
+        with gmpy2.context(gmpy2.get_context(), precision=max(self.wp, mpmath.mp.prec)):
+            E, dE = [to_mpfr(c) for c in E], [to_mpfr(c) for c in dE]
+            a, b, cut = to_mpfr(a), to_mpfr(b), to_mpfr(self.cut)
+            nodes = self._mpfr_nodes()
+            ev = self._horner
+            Eb = ev(E, b)
+            total = gmpy2.mpfr(0)
+            right = b
+            for _ in range(100_000):
+                if right <= a:
+                    break
+                Er = ev(E, right)
+                if Eb - Er > cut:
+                    break
+                slope = ev(dE, right)
+                w = right - a
+                if slope * w > self._DROP:
+                    w = self._DROP / slope
+                while Er - ev(E, right - w) > 1.5 * self._DROP:
+                    w /= 2
+                left = right - w
+                total += w * gmpy2.fsum([wt * gmpy2.exp(ev(E, left + x * w) - Eb)
+                                         for x, wt in nodes])
+                right = left
+            else:
+                raise RuntimeError(
+                    "log-time quadrature did not converge (exponent not resolvable)")
+            if not total > 0:
+                return mpmath.mpf("-inf")
+            return to_mpf(Eb + gmpy2.log(total))
+
+    def _mpfr_nodes(self) -> list[tuple[Any, Any]]:
+        if not hasattr(self, "_nodes_mpfr"):
+            self._nodes_mpfr = [(to_mpfr(x), to_mpfr(w)) for x, w in self.nodes]
+        return self._nodes_mpfr
 
     def at(self, E: list[Any], dE: list[Any], sigma: Any) -> Any:
         """``log t`` at offset ``sigma`` into the current step."""
@@ -111,3 +126,20 @@ class LogTime:
             if hi - lo <= mpmath.mpf(2) ** (-self.bits) * max(1, abs(hi)):
                 break
         return sig
+
+
+def to_mpfr(value: Any) -> Any:
+    """An mpmath mpf (or int) as a gmpy2 mpfr, exactly (the context must hold its bits)."""
+    if not isinstance(value, mpmath.mpf):
+        value = mpmath.mpf(value)
+    sign, man, exp, bc = value._mpf_
+    if not man:
+        return gmpy2.mpfr(str(mpmath.nstr(value))) if exp else gmpy2.mpfr(0)  # inf, nan
+    r = gmpy2.mul_2exp(gmpy2.mpfr(man, max(bc, 2)), exp)
+    return -r if sign else r
+
+
+def to_mpf(value: Any) -> mpmath.mpf:
+    """A finite gmpy2 mpfr as an mpmath mpf, exactly."""
+    man, exp = value.as_mantissa_exp()
+    return mpmath.mpf((int(man), int(exp)))
