@@ -44,16 +44,19 @@ def test_non_separable_data_is_refused_before_any_work(data, model, dps) -> None
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(2, 6), st.integers(1, 3), st.integers(0, 2**32 - 1))
-def test_plan_accepts_exactly_the_separable_datasets(n: int, d: int, seed: int) -> None:
+@given(st.integers(2, 6), st.integers(1, 3), st.integers(0, 2**32 - 1),
+       st.sampled_from([Linear(), Diagonal(), Diagonal(depth=3)]))
+def test_plan_accepts_exactly_the_separable_datasets(n: int, d: int, seed: int,
+                                                     model) -> None:
     """Random small datasets (half of them with random labels, so often non-separable):
-    the plan refuses a linear run iff the independent LP finds no separator."""
+    the plan refuses a linear or diagonal run (both predict with <x, beta>) iff the
+    independent LP finds no separator."""
     rng = np.random.default_rng(seed)
     X = rng.integers(-3, 4, size=(n, d)).astype(float)
     y = rng.choice([-1.0, 1.0], size=n)
     if seed % 2:
         y = np.where(X @ rng.normal(size=d) >= 0, 1.0, -1.0)
-    prob = Problem.create(Dataset.from_arrays(X, y), Linear(), Potential.quadratic(), seed=0)
+    prob = Problem.create(Dataset.from_arrays(X, y), model, Potential.quadratic(), seed=0)
     if _separable_by_lp(X, y):
         assert plan_run(prob).method == "float64"
     else:
