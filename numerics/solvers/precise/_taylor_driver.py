@@ -83,6 +83,7 @@ class TaylorDriver:
         self.monitor, self.post, self.stuck = monitor, post, None
         self.potential_kinks = potential_kinks
         self.bridges = 0
+        self.sliding_bridges = 0     # bridges stepped with the sliding flow's slope
         self.conv = setup.precision.converter()
         self.wp = setup.precision.mp_bits
         self.records: list[tuple[Any, np.ndarray, Any]] = [
@@ -249,6 +250,7 @@ class TaylorDriver:
                 or not (dual or k in pk.lipschitz)):
             return pk.euler(state, self.ta.time, delta, k)
         slope = pk.sliding_slope(self.slide.on)(state, self.ta.time, np.array(self.ta.pars))
+        self.sliding_bridges += 1
         new = np.array(state, copy=True)
         new[: len(slope)] = state[: len(slope)] + delta * slope
         return new
@@ -460,6 +462,7 @@ class TaylorDriver:
         reason = self._reason(status, finite)
         stats = {"steps": self.steps, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
                  **info, "kinks_crossed": self.kinks_crossed, "kink_bridges": self.bridges,
+                 "sliding_bridges": self.sliding_bridges,
                  "frozen_coordinates": dict(self.potential_kinks.frozen)
                  if self.potential_kinks is not None else {},
                  "kinks_switched_off": 0 if self.switches is None
