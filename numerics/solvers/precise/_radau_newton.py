@@ -194,3 +194,36 @@ def scaled_residual(R: np.ndarray, rows: np.ndarray) -> np.ndarray:
     np.log(R, out=R)
     with np.errstate(invalid="ignore", over="ignore"):
         return np.exp(R.astype(float).ravel() - rows) * sign
+
+
+#: ``log(1e-3 / eps)`` of float64: a Newton row scaled by more than this keeps under three
+#: digits of its identity (none past ``1 / eps = e^36``).
+FLOAT64_LOG_RANGE = 52 * math.log(2) - 3 * math.log(10)
+
+
+def float64_limit(rows: np.ndarray) -> str:
+    """Why a Newton failure may be float64's, not the step size's (empty if it is not).
+
+    Row ``r`` of the Newton matrix is ``e_r - h (A (x) J~)_r``, divided by ``exp(rows_r)``;
+    past ``exp(rows_r) = 1 / eps`` float64 keeps only its ``h J~`` part (flagged from
+    ``1e-3 / eps``, :data:`FLOAT64_LOG_RANGE`).  If fast rows are dependent apart from their
+    identity parts (a slow direction among fast coordinates), the float64 matrix is then
+    singular along it and Newton stalls.  Measured: ``exp(x**2/2)`` on the 4-unit ReLU net of
+    the coverage table, where units 2 and 4 merge (twin units): the difference of their
+    unsaturated weights is such a direction; from ``log t = 270`` the rows reached ``e^36``,
+    the condition 3e17, and the step size shrank like ``1 / s`` (the stiffness
+    ``s / f''(theta_int)`` grows with the clock ``s``, which for this potential grows almost
+    like ``t``).  100 more bits of MPFR did not move the stall (the limit is the float64 solve).
+
+    Examples
+    --------
+    >>> float64_limit(np.array([0.0, 12.0]))
+    ''
+    >>> float64_limit(np.array([0.0, 36.0]))[:48]
+    ' (the Newton matrix has rows e^36 times their id'
+    """
+    top = float(np.max(rows)) if rows.size else 0.0
+    if top < FLOAT64_LOG_RANGE:
+        return ""
+    return (f" (the Newton matrix has rows e^{top:.0f} times their identity, near float64's "
+            "1/eps = e^36: the stiffness exceeds what the float64 Newton solve resolves)")

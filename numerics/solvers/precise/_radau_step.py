@@ -28,6 +28,7 @@ from ._radau_newton import (
     Jacobians,
     SingularNewtonMatrixError,
     WorkBuffers,
+    float64_limit,
     lu_factor,
     newton_matrix,
     scaled_jacobians,
@@ -330,7 +331,7 @@ class RadauStep:
                 break
             dn_prev = dn
         self.stats["newton_failures"] += 1
-        self.last_failure = "Newton iterations did not converge"
+        self.last_failure = "Newton iterations did not converge" + float64_limit(rows)
         return None
 
     # ---------------------------------------------------------------- step doubling
