@@ -13,6 +13,7 @@ Usage::
     python benchmarks/bench_coverage.py --quick         # log t = 100, 120 s per cell
     python benchmarks/bench_coverage.py --out DIR --log-t 300 --max-seconds 300
     python benchmarks/bench_coverage.py --paths float64 taylor --models linear   # a part
+    python benchmarks/bench_coverage.py --paths radau --potentials cosh "exp(x²/2)"
 
 It prints a Markdown table (rows: potential x model; columns: paths) and writes it to
 ``DIR/coverage.md``; the README's coverage table is that file. Nothing here asserts a time.
@@ -61,14 +62,15 @@ DATA = {"kind": "separable_gaussian", "n": 6, "d": 3, "seed": 0}
 
 
 def spec(log_t: float, max_seconds: float, paths: list[str] | None = None,
-         models: list[str] | None = None) -> dict[str, Any]:
+         models: list[str] | None = None, potentials: list[str] | None = None
+         ) -> dict[str, Any]:
     """The sweep SPEC of the table: every potential x path, times each (model, init) pair
-    (or the named ``paths`` and ``models`` only)."""
+    (or the named ``paths``, ``models`` and ``potentials`` only)."""
     base = {"model": {"kind": "linear"}, "potential": "x**2/2", "data": DATA,
             "init": {"scale": 0.5, "seed": 0}, "until": {"log_t": log_t}}
     chosen = [MODELS[m] for m in (models or MODELS)]
     return {"base": base, "max_seconds": max_seconds, "certify": True,
-            "grid": {"potential": [v[0] for v in POTENTIALS.values()],
+            "grid": {"potential": [POTENTIALS[p][0] for p in (potentials or POTENTIALS)],
                      "precision": [PATHS[p] for p in (paths or PATHS)]},
             "zip": {"model": [v[0] for v in chosen], "init": [v[1] for v in chosen]}}
 
@@ -136,13 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="run these columns only (the table shows every row on file)")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=None,
                         metavar="MODEL", help=f"run these models only, of {list(MODELS)}")
+    parser.add_argument("--potentials", nargs="+", choices=list(POTENTIALS), default=None,
+                        metavar="POTENTIAL",
+                        help=f"run these potentials only, of {list(POTENTIALS)}")
     args = parser.parse_args(argv)
     log_t = args.log_t or (100.0 if args.quick else 1e3)
     max_seconds = args.max_seconds or (120.0 if args.quick else 600.0)
     from numerics.sweeps import TABLE_NAME, parse_spec, read_table, run_sweep
 
     out = Path(args.out)
-    run_sweep(parse_spec(spec(log_t, max_seconds, args.paths, args.models)), out,
+    run_sweep(parse_spec(spec(log_t, max_seconds, args.paths, args.models, args.potentials)), out,
               workers=args.workers, progress=True)
     rows, _ = read_table(out / TABLE_NAME)
     text = markdown(rows, log_t, out)
