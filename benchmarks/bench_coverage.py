@@ -40,15 +40,20 @@ POTENTIALS: dict[str, tuple[str, dict[str, Any], str]] = {   # no parameters: gr
     "cosh": ("cosh(x)", {}, "l_inf, stiff"),
     "exp(x²/2)": ("exp(x**2/2)", {}, "l_inf, Lambert-W inverse"),
 }
-#: name -> (model config, init config): the MLP starts from seed 3, since from seed 0 every
-#: sample is dead before log t = 15 (the flow rests: 'stuck' in every path)
+#: name -> (model config, init config).  The depth-3 MLP starts from init scale 0.5, seed 18:
+#: from seed 0 every sample is dead before log t = 15 ('stuck' in every path), from seed 3
+#: samples 4 and 5 die (margin 0, loss >= l(0)).  Seed 18 is one of the init seeds 0-39 with a
+#: unit of each sample's sign active at the start whose 30-digit Taylor run separates every
+#: sample by log t = 30 (x²/2 and hyperbolic entropy) and reaches log t = 1e3 at 31.6 and 31.8
+#: certified digits; of the others, 26, 38 and 12 lose samples, 28 stalls at log t = 61 (x²/2),
+#: 24 stalls at once, and 37 also reaches but certifies fewer potentials.
 MODELS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {   # networks first
     "2-layer sq-ReLU": ({"kind": "two_layer", "width": 4, "activation": "square_relu"},
                         {"scale": 0.5, "seed": 0}),
     "2-layer ReLU": ({"kind": "two_layer", "width": 4, "activation": "relu"},
                      {"scale": 0.5, "seed": 0}),
     "MLP 3/3 ReLU": ({"kind": "mlp", "widths": [3, 3], "activation": "relu"},
-                     {"scale": 0.5, "seed": 3}),
+                     {"scale": 0.5, "seed": 18}),
     "linear": ({"kind": "linear"}, {"scale": 0.5, "seed": 0}),
     "diagonal(2)": ({"kind": "diagonal", "depth": 2}, {"scale": 0.5, "seed": 0}),
 }

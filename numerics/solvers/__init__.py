@@ -45,10 +45,12 @@ from ._status import (
     status_message,
 )
 from ._stuck import (
+    HELD_RTOL,
     STUCK_CHECKS_PER_DOUBLING,
     STUCK_DOMINANCE,
     STUCK_GRADIENT_RATIO,
     StuckMonitor,
+    held_samples,
     next_stuck_check,
     stuck_reason,
     stuck_samples,
@@ -57,6 +59,7 @@ from ._stuck import (
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "HELD_RTOL",
     "LOG2_10",
     "LOG10_2",
     "STUCK_CHECKS_PER_DOUBLING",
@@ -76,6 +79,7 @@ __all__ = [
     "choose_state",
     "compared_state",
     "content_digest",
+    "held_samples",
     "is_network",
     "mirror_descent",
     "next_stuck_check",

@@ -5,6 +5,12 @@ unit dies), ``q_i(θ) = 0`` and ``∇q_i(θ) = 0``, so the sample's own force va
 samples the network does separate have decayed, ℒ → Σ_dead ℓ(q_i) and the time-changed flow
 crawls (``ds = ℒ dt`` with ℒ → a constant): log t grows like log s, and a run would spend its
 whole budget without news. :func:`stuck_reason` recognises that state at any point θ.
+
+A unit held at its ReLU kink by a sliding mode (Filippov, THEORY.md §7.2) on x_i counts as off
+for x_i: along the slide its pre-activation stays 0, so it adds nothing to q_i nor to dq_i/dt,
+whatever force the slide puts on its weights.  A sample whose last hidden layer is all off or
+held is as stuck as a dead one (then ℒ >= ℓ(0), s grows like t, and only the monitor ends the
+run: ``u = log s`` would otherwise run into the clock limit).
 """
 
 from __future__ import annotations
@@ -14,11 +20,11 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from ..problem import Problem, log_loss_and_weights
+from ..problem import Activation, Problem, log_loss_and_weights
 
-__all__ = ["STUCK_CHECKS_PER_DOUBLING", "STUCK_DOMINANCE", "STUCK_GRADIENT_RATIO",
-           "StuckMonitor", "at_rest_reason", "next_stuck_check", "stuck_reason",
-           "stuck_samples"]
+__all__ = ["HELD_RTOL", "STUCK_CHECKS_PER_DOUBLING", "STUCK_DOMINANCE",
+           "STUCK_GRADIENT_RATIO", "StuckMonitor", "at_rest_reason", "held_samples",
+           "next_stuck_check", "stuck_reason", "stuck_samples"]
 
 #: The stuck samples carry all but this fraction of the loss (log ℒ within it of their loss).
 STUCK_DOMINANCE = 1e-2
@@ -26,6 +32,10 @@ STUCK_DOMINANCE = 1e-2
 #: (a dead unit gives exactly 0; a dying one decays like its pre-activation: 1e-6 of the others
 #: at log t = 8.5 in the issue's example, where a sample the flow is still correcting has O(1)).
 STUCK_GRADIENT_RATIO = 1e-3
+#: A last-hidden-layer pre-activation at most this fraction of the layer's largest (over units
+#: and samples) is at its kink: a 30-digit state rounded to float64 puts a sliding one at
+#: ~1e-16 of it, on either side.
+HELD_RTOL = 1e-9
 
 
 #: Checks of :class:`StuckMonitor` per doubling of log t (above log t = 1; one per unit of
@@ -60,9 +70,45 @@ def next_stuck_check(log_t: float) -> float:
     return level if level > log_t else 2.0 ** ((k + 1) / STUCK_CHECKS_PER_DOUBLING)
 
 
+def held_samples(problem: Problem, theta: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Per sample: every unit of the network's last hidden layer is off on x_i or at its kink
+    (pre-activation at most :data:`HELD_RTOL` of the layer's largest), for an activation that
+    is flat on its negative side (ReLU, square ReLU); all False for other models.
+
+    Such a sample has output ~0, and a unit on its kink contributes nothing to it while a
+    sliding mode holds it there (the module docstring).
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Dataset, Problem, TwoLayer
+    >>> data = Dataset.from_arrays(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([1.0, -1.0]))
+    >>> theta = np.array([0.5, -0.5 + 1e-17, 1.0])     # w.x_2 = 1e-17 (a sliding unit)
+    >>> prob = Problem.create(data, TwoLayer(width=1, activation="relu"), Potential.quadratic(),
+    ...                       theta0=theta)
+    >>> held_samples(prob, theta).tolist()
+    [False, True]
+    """
+    model, X = problem.model, problem.data.X
+    none = np.zeros(len(X), dtype=bool)
+    act, widths = getattr(model, "activation", None), getattr(model, "widths", None)
+    if not isinstance(act, Activation) or not widths:
+        return none
+    neg = np.array([-1.0])
+    if act.value(neg)[0] != 0 or act.derivative(neg)[0] != 0:   # leaky ReLU: never off
+        return none
+    Z = np.asarray(model.kinks(np.asarray(theta, dtype=float), X), dtype=float)
+    h = int(widths[-1])
+    if Z.size < len(X) * h:                                     # smooth activation: no kinks
+        return none
+    last = Z[Z.size - len(X) * h:].reshape(len(X), h)
+    return np.all(last <= HELD_RTOL * float(np.max(np.abs(last))), axis=1)
+
+
 def stuck_samples(problem: Problem, theta: NDArray[np.float64]) -> list[int]:
-    """Samples with margin ``q_i <= 0`` whose gradient ``∇q_i(θ)`` is (nearly) zero: at most
-    :data:`STUCK_GRADIENT_RATIO` of the largest sample gradient.
+    """Samples that no force can separate: margin ``q_i <= 0`` and a gradient ``∇q_i(θ)`` that
+    is (nearly) zero, at most :data:`STUCK_GRADIENT_RATIO` of the largest sample gradient; or
+    every unit of the last hidden layer off or held at its kink (:func:`held_samples`).
 
     Examples
     --------
@@ -79,7 +125,8 @@ def stuck_samples(problem: Problem, theta: NDArray[np.float64]) -> list[int]:
                                                  problem.data.X)
     q = problem.data.y * out
     norms = np.linalg.norm(np.asarray(grads, dtype=float), axis=1)
-    dead = (q <= 0) & (norms <= STUCK_GRADIENT_RATIO * float(norms.max()))
+    dead = ((q <= 0) & (norms <= STUCK_GRADIENT_RATIO * float(norms.max()))
+            | held_samples(problem, theta))
     return [int(i) for i in np.flatnonzero(dead)]
 
 
@@ -101,9 +148,10 @@ def stuck_reason(problem: Problem, theta: NDArray[np.float64]) -> str | None:
     if total - stuck_only > STUCK_DOMINANCE:
         return None
     shown = ", ".join(str(i) for i in dead[:10]) + (", ..." if len(dead) > 10 else "")
-    return (f"samples [{shown}] have margin <= 0 and no active unit left (vanishing gradient), "
-            "and the loss is theirs alone: this network cannot separate them from this "
-            "initialization; try another init seed or scale, or a wider net")
+    return (f"samples [{shown}] have margin <= 0 and no active unit left (vanishing gradient, "
+            "or units held at their kinks by a sliding mode), and the loss is theirs alone: "
+            "this network cannot separate them from this initialization; try another init "
+            "seed or scale, or a wider net")
 
 
 def at_rest_reason(problem: Problem, theta: NDArray[np.float64]) -> str | None:

@@ -88,7 +88,8 @@ def integrate_taylor(
     budget_seconds : float
         Wall-clock budget of the integration (compilation excluded).
     max_clock : float, optional
-        Clock limit; default ``1e300`` (``s``) or ``690`` (``u = log s``).
+        Clock limit; default ``1e300`` (``s``) or, for ``u = log s``, 690 in float64 and
+        11000 in real128 and MPFR (``LOG_CLOCK_LIMIT``: ``s = exp(u)`` stays finite).
     kink_events : bool
         Stop steps at sign changes of ``system.kinks`` and cross them with a tiny step, so no Taylor
         expansion is taken on the wrong side of a ReLU kink; kinks that are identically zero (dead

@@ -116,11 +116,12 @@ class TaylorDriver:
         if progress is not None and time.perf_counter() >= self.next_report:
             self.next_report = time.perf_counter() + 0.2
             progress(self.current_logt())
-        # Not while sliding: a sample whose only active unit slides gets the force alpha of
-        # it, which the monitor's float64 gradient (relu'(0) = 0) does not see.
         # At the log t levels of next_stuck_check, as float64 does: a decision about the
-        # trajectory, not about the wall clock (it was every 0.5 s, so a fast run never checked)
-        if self.monitor is not None and not (self.slide and self.slide.on):
+        # trajectory, not about the wall clock (it was every 0.5 s, so a fast run never checked).
+        # Also while sliding: a unit held at its kink adds nothing to the margin of the sample
+        # it slides on (held_samples), so a sample whose units are all off or held is stuck; it
+        # used to be left alone, and s = exp(u) grew like t into the clock limit (issue 10)
+        if self.monitor is not None:
             logt = self.current_logt()
             if logt >= self.next_check:
                 self.next_check = next_stuck_check(logt)

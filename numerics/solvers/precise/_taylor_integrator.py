@@ -31,7 +31,18 @@ from ._taylor_slide import SlidingModes
 from ._taylor_sliding import SlidingFlow
 from ._taylor_switches import KinkSwitches, kink_rates
 
-__all__ = ["TaylorIntegrator"]
+__all__ = ["LOG_CLOCK_LIMIT", "S_CLOCK_LIMIT", "TaylorIntegrator"]
+
+#: Default limit of the clock ``u = log s`` per working type.  ``s = exp(u)`` multiplies every
+#: right-hand side (:func:`~numerics.solvers.precise._system_flow.time_changed_rhs`), so ``u``
+#: stays below the log of the type's largest finite number (709.8 in float64, 11356.5 in
+#: real128; MPFR's range is far wider, but a certificate rerun must stop where its real128 run
+#: does), with room for the factors it multiplies.  The loss never increases along the flow, so
+#: ``s <= L(0) t`` and a target ``log t <= limit - log L(0)`` is never cut short: 690 stopped
+#: 30-digit runs whose loss stays >= l(0) (s grows like t) at log t ~ 690 (issue 10).
+LOG_CLOCK_LIMIT: dict[str, float] = {"float64": 690.0, "real128": 11000.0, "real": 11000.0}
+#: Default limit of the clock ``s`` (float64's range, in every type).
+S_CLOCK_LIMIT = 1e300
 
 #: Keyword arguments of ``heyoka.taylor_adaptive`` set by the integrator itself.
 _OWN_OPTIONS = {"fp_type", "compact_mode", "time", "tol", "prec", "pars", "t_events", "nt_events"}
@@ -331,7 +342,8 @@ class TaylorIntegrator:
         scale = min(max(1.0, float(logt_target)), self.tol_f**-0.5)
         clock0, state0, logt0 = self._start(theta0, start, s0_f, scale)
         if max_clock is None:
-            max_clock = 690.0 if self.system.clock == "log_s" else 1e300
+            max_clock = (LOG_CLOCK_LIMIT[self.precision.fp_type] if self.system.clock == "log_s"
+                         else S_CLOCK_LIMIT)
         return RunSetup(
             system=self.system, precision=self.precision, quad=self.quad, clock0=clock0,
             state0=state0, logt0=logt0, logt_target=float(logt_target), scale=scale,
