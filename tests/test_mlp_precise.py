@@ -202,3 +202,20 @@ def test_hyperbolic_entropy_depth3_reaches_log_t_100_at_30_certified_digits(capf
     assert min(sol.meta["digits"].values()) >= 30       # direction, margin and log loss
     assert float(sol.min_margin[-1]) > 0                 # every sample separated
     assert float(np.max(sol.balance_residual_max)) < 1e-27              # THEORY.md §2
+
+
+@pytest.mark.slow    # ~90 s
+def test_dependent_sliding_surfaces_end_with_a_named_status():
+    """|x|^1.5/1.5 on the coverage MLP from init seed 15: projecting onto two sliding surfaces
+    whose gradients are dependent made mpmath's lu_solve raise ZeroDivisionError out of
+    solve_mirror_flow. The projection now reports that it cannot project, and the run ends
+    with a status and a reason."""
+    from numerics.problem import parse_problem
+    prob = parse_problem({"model": {"kind": "mlp", "widths": [3, 3], "activation": "relu"},
+                          "potential": "abs(x)**(3/2)/(3/2)",
+                          "data": {"kind": "separable_gaussian", "n": 6, "d": 3, "seed": 0},
+                          "init": {"scale": 0.5, "seed": 15}})
+    sol = solve_mirror_flow(prob, log_t=30.0, dps=30, method="taylor", certify=False,
+                            max_seconds=120)
+    assert sol.status in {"reached", "stalled", "stuck", "budget"}, sol.status
+    assert sol.status == "reached" or sol.message

@@ -127,7 +127,9 @@ class SlidingModes:
     def project(self, groups: Groups, state: np.ndarray) -> np.ndarray | None:
         """``state`` moved onto the surfaces ``groups`` (``z = 0`` for each group's first kink):
         two Gauss-Newton steps of least change, in mpmath; ``None`` if a kink of a group is then
-        not on it to ``1e3 eps |grad z| max(1, |p|)`` (its surface does not coincide).
+        not on it to ``1e3 eps |grad z| max(1, |p|)`` (its surface does not coincide), or if the
+        groups' gradients are linearly dependent (``J J^T`` singular: mpmath raised
+        ``ZeroDivisionError`` out of ``solve_mirror_flow`` on a depth-3 ReLU MLP).
 
         A chattering kink sits up to a crossing step (``~ sqrt(eps)``) off its surface when the
         sliding flow takes over, and that flow keeps it there (``dz/ds = 0``), with its
@@ -141,7 +143,10 @@ class SlidingModes:
                 values, grads = f("kinks")(out), f("kink_gradients")(out)
                 z = mpmath.matrix([to_mpf(values[k]) for k in reps])
                 J = mpmath.matrix([[to_mpf(grads[k * P + i]) for i in range(P)] for k in reps])
-                step = J.T * mpmath.lu_solve(J * J.T, z)
+                try:
+                    step = J.T * mpmath.lu_solve(J * J.T, z)
+                except ZeroDivisionError:      # dependent surfaces: no least-change step
+                    return None
                 out[:P] = [conv(to_mpf(v) - step[i]) for i, v in enumerate(out[:P])]
             values, grads = f("kinks")(out), f("kink_gradients")(out)
             norm_p = max(1, mpmath.sqrt(mpmath.fsum(to_mpf(v) ** 2 for v in out[:P])))
