@@ -220,6 +220,7 @@ class RadauIntegrator:
         budget_seconds: float = 60.0,
         per_decade: int = 4,
         progress: Callable[[float], None] | None = None,
+        modes: Sequence[int] | None = None,
     ) -> RunRecord:
         """Integrate from ``theta0`` (at ``t = 0``) or from a point of an earlier run until
         ``log t = logt_target``.
@@ -229,7 +230,11 @@ class RadauIntegrator:
         :func:`integrate_implicit`; ``start`` may be given instead (``theta0_or_start`` is
         then ignored).  ``stats["compile_seconds"]`` is the compilation not yet reported by an
         earlier run (0 when the compiled integrator is reused) and ``stats["compiled"]`` says
-        whether this integrator compiled the system for this run.  Other arguments and the
+        whether this integrator compiled the system for this run.  ``modes``: with a start on
+        a ReLU or leaky-ReLU net, the activation pattern the earlier run ended with
+        (``stats["kink_modes"]``: per kink +1 active, -1 inactive, 0 sliding), so that units
+        sliding there slide on (default: the kinks' signs at the start, and a kink at 0 to
+        half the working digits slides if both sides push into it).  Other arguments and the
         result as in :func:`integrate_implicit`.
         """
         if start is None:
@@ -258,7 +263,9 @@ class RadauIntegrator:
             pattern = KinkPattern(step, fns.kinks_mp, filippov, fns.linear_kinks,
                                   self.precision.bits)
         driver = RadauDriver(step, self._kinks, st, self.precision, origin, levels,
-                             budget_seconds=budget_seconds, progress=progress, pattern=pattern)
+                             budget_seconds=budget_seconds, progress=progress, pattern=pattern,
+                             resumed=start is not None,
+                             modes=None if modes is None else [int(m) for m in modes])
         driver.run()
         compile_seconds, self._unreported_compile = self._unreported_compile, 0.0
         compiled, self._compiled = self._compiled, False

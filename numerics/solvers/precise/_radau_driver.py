@@ -119,15 +119,22 @@ class RadauDriver:
         Sorted ``log t`` values to record, the target last.
     budget_seconds, progress
         Wall-clock budget; called with ``log t`` at most every 0.2 s (``log log t`` phase).
+    resumed
+        ``origin`` continues an earlier run: the pattern starts from ``modes``, the modes of
+        the kinks that run ended with (``stats["kink_modes"]``; None: from the kinks' signs),
+        :meth:`~._radau_switches.KinkPattern.resume`.
+    modes
+        Per kink +1 active, -1 inactive, 0 sliding, or None.
     """
 
     def __init__(
         self, step: RadauStep, kinks: KinkLocator | None, settings: RadauSettings,
         precision: Precision, origin: Cursor, levels: list[float], *, budget_seconds: float,
         progress: Callable[[float], None] | None, pattern: KinkPattern | None = None,
+        resumed: bool = False, modes: list[int] | None = None,
     ) -> None:
         self._step, self._kinks, self._set = step, kinks, settings
-        self._pattern = pattern
+        self._pattern, self._resumed, self._modes = pattern, resumed, modes
         self._bits, self._wp = precision.bits, precision.mp_bits
         self._conv = converter("real", self._bits)
         self._levels, self._target = list(levels), float(levels[-1])
@@ -164,7 +171,9 @@ class RadauDriver:
     def start(self) -> None:
         """Switch clocks if the start is past ``loglogt_after``; the activation pattern; the
         first Jacobian."""
-        if self._pattern is not None:  # first: the clock switch evaluates the field
+        if self._pattern is not None and self._resumed:  # first: the clock switch evaluates
+            self._pattern.resume(self.cur.clock, self.cur.y, self._logt(), self._modes)
+        elif self._pattern is not None:                  # the field
             self._pattern.start(self.cur.clock, self.cur.y, self._logt())
         self._switch_clock()
         self._step.jacobian(self.cur.clock, self.cur.y)
@@ -373,12 +382,14 @@ class RadauDriver:
         self.status, self.reason, self.error_message = status, reason, message
 
     def _crossing_stats(self) -> dict[str, Any]:
-        """``kinks_crossed`` (switches of the activation pattern) and ``kink_crossings``
-        (``[log t, kink, |h_k| / max_j |h_j|, new side]`` each), on a pattern only."""
+        """``kinks_crossed`` (switches of the activation pattern), ``kink_crossings``
+        (``[log t, kink, |h_k| / max_j |h_j|, new side]`` each) and ``kink_modes`` (the
+        pattern at the last point, for a continued run), on a pattern only."""
         if self._pattern is None:
             return {}
         rows = [list(r) for r in self._pattern.crossings]
-        return {"kinks_crossed": len(rows), "kink_crossings": rows}
+        return {"kinks_crossed": len(rows), "kink_crossings": rows,
+                "kink_modes": self._pattern.modes}
 
     def finish(self, compile_seconds: float, *, compiled: bool) -> RunRecord:
         """The run record: every recorded point (and the last one unless the target was hit),

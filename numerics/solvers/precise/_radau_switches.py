@@ -197,6 +197,49 @@ class KinkPattern:
         self._switch(clock, y, {k: 1 if self.on[k] else -1 for k in at_zero}, logt,
                      np.zeros(self.n_kinks))
 
+    @property
+    def modes(self) -> list[int]:
+        """Per kink: +1 active, -1 inactive, 0 sliding (what a continued run needs,
+        :meth:`resume`)."""
+        m = np.where(self.on, 1, -1)
+        m[self.sliding] = 0
+        return [int(v) for v in m]
+
+    def resume(self, clock: Any, y: np.ndarray, logt: float,
+               modes: Sequence[int] | None) -> None:
+        """The pattern at the start ``(clock, y)`` of a continued run: the ``modes`` it was
+        saved with (:attr:`modes`), checked there, or (None: a run saved without them) the
+        kinks' signs.
+
+        The saved state is rounded to its stored digits, so a kink that slid (or had just
+        switched) there is a zero only to about half the working digits: every kink that close
+        to 0 is settled again with the sliding ones, expecting its saved mode
+        (:meth:`_switch`), and may start a step at a rounding-level value of either sign.
+        """
+        kv = self.values(y)
+        rel = self._relative(kv)
+        signs = np.where(kv.astype(float) > 0, 1, -1)
+        saved = signs if modes is None else np.asarray(modes, dtype=int)
+        if saved.shape != (self.n_kinks,):
+            raise ValueError(f"the saved activation pattern has {saved.size} kinks, the "
+                             f"system {self.n_kinks}: continue the run on the same problem")
+        near = rel <= self._tiny ** 0.5
+        off = np.flatnonzero((saved != 0) & (saved != signs) & ~near).tolist()
+        if off:
+            raise ValueError(f"kinks {off} are on the other side of the saved activation "
+                             "pattern: the saved run does not belong to this problem")
+        self.on, self.sliding, self.fresh = saved > 0, np.flatnonzero(saved == 0).tolist(), set()
+        self._apply()
+        events = {k: int(saved[k]) for k in np.flatnonzero(near & (saved != 0)).tolist()}
+        before = len(self.crossings)
+        self._switch(clock, y, events, logt, rel)
+        if self.sliding:
+            self._release(clock, y, logt)
+        # a kink settled in its saved mode did not switch here
+        self.crossings[before:] = [c for c in self.crossings[before:]
+                                   if self.modes[int(c[1])] != saved[int(c[1])]]
+        self.fresh |= set(np.flatnonzero(near).tolist())
+
     def cross(self, clock: Any, y: np.ndarray, row: int, logt: float) -> None:
         """Switch at the event ``row`` located at ``(clock, y)``: a kink crossing (and any other
         kink on its wrong side there within rounding: simultaneous crossings), or the end of a

@@ -99,6 +99,16 @@ def _start_arg(problem: Problem, plan: IntegrationPlan,
         return clock, params, mpmath.mpf(start.meta["log_t_mp"])
 
 
+def _saved_modes(start: MirrorFlowSolution | None) -> list[int] | None:
+    """The activation pattern a Radau run ended with (``meta["solver"]["kink_modes"]``: per
+    kink +1 active, -1 inactive, 0 sliding), or None (a new run, a Taylor run, a file saved
+    before Radau recorded it: the pattern is then read from the kinks' signs)."""
+    if start is None or not start.method.startswith("radau"):
+        return None
+    modes = start.meta.get("solver", {}).get("kink_modes")
+    return None if modes is None else [int(m) for m in modes]
+
+
 def _one_blas_thread() -> Any:
     """Radau's float64 LU of a 369 x 369 Newton matrix: 48 ms with two BLAS threads fighting
     for two cores, 1 ms with one (measured on the 8/8/4 net)."""
@@ -148,7 +158,7 @@ class PreciseRun:
             with _one_blas_thread():
                 run = self.integrator.run(theta0, float(log_t), start=start_arg,
                                           budget_seconds=max_seconds, per_decade=per_decade,
-                                          progress=progress)
+                                          progress=progress, modes=_saved_modes(start))
         else:
             monitor = StuckMonitor(self.problem).update if self.plan.network else None
             run = self.integrator.run(theta0, float(log_t), start=start_arg,
