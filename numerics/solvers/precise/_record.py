@@ -52,8 +52,11 @@ class RunRecord:
         kept off stdout), the ReLU-kink counts ``kinks_switched_off`` (identically zero kinks),
         ``kinks_nudged``, ``slides``, ``sliding_kinks``, ``sliding_at_end``,
         ``sliding_episodes``, ``sliding_left_at_kinks`` and ``sliding_compile_seconds``
-        (THEORY.md §7.2) and, for every status but ``"reached"``,
-        ``reason`` (what happened, where).
+        (THEORY.md §7.2), ``kink_bridges`` and ``sliding_bridges`` (Euler steps off a kink of
+        the potential; those stepped with a sliding flow's slope); the Radau driver adds
+        ``kink_crossings`` and ``kink_modes`` (per ReLU kink +1 active, -1 inactive, 0 sliding
+        at the last point: what a resumed run starts from); and, for every status but
+        ``"reached"``, ``reason`` (what happened, where).
     """
 
     clock: np.ndarray
