@@ -57,6 +57,7 @@ from .solvers import (
     resume,
     solve_float64,
     solve_mirror_flow,
+    unit_direction_mp,
 )
 
 __all__ = [
@@ -107,6 +108,7 @@ __all__ = [
     "sparse_teacher",
     "sparsity",
     "two_d",
+    "unit_direction_mp",
     "verify",
     "xor",
 ]

@@ -19,6 +19,9 @@ Strategies
   max-margin direction for every q, see :func:`planted_direction`);
 * :func:`widths`, :func:`two_layer_models`, :func:`init_scales`.
 
+Not random: :func:`save_and_resume` (a run saved at one log t, loaded and continued, beside
+one uninterrupted run: the property that an interrupted run resumes exactly).
+
 The non-random helpers :func:`planted_dataset` and :func:`planted_direction` (defined in
 ``numerics.checks._verify``) are re-exported here. The module needs ``hypothesis`` (the ``test``
 extra). The properties that use these strategies are in ``tests/test_properties.py``; the
@@ -78,6 +81,7 @@ __all__ = [
     "planted_direction",
     "potential_cases",
     "potentials",
+    "save_and_resume",
     "separable_datasets",
     "two_layer_models",
     "widths",
@@ -545,3 +549,37 @@ def init_scales(low: float = 0.01, high: float = 1.0) -> st.SearchStrategy[float
     if not 0 < low <= high:
         raise ValueError(f"need 0 < low <= high, got {low}, {high}")
     return st.floats(math.log10(low), math.log10(high)).map(lambda u: float(10.0 ** u))
+
+
+def save_and_resume(run: Any, saved_at: float, target: float, directory: Any,
+                    max_seconds: float = 120.0) -> tuple[Any, Any, Any]:
+    """``(saved, resumed, whole)`` for one compiled run (a
+    :class:`numerics.solvers.precise.PreciseRun`): integrated to ``log t = saved_at``, saved to
+    ``directory/run.json`` and loaded back (``saved``), continued from that file to ``target``
+    (``resumed``), and integrated to ``target`` in one go (``whole``). The same compiled
+    integrator makes the last two comparable to working precision.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, agreeing_digits, make_dataset
+    >>> from numerics.solvers import plan_run
+    >>> from numerics.solvers.precise import PreciseRun
+    >>> prob = Problem.create(make_dataset("two_d", n=4, seed=0), Linear(),
+    ...                       Potential.quadratic(), theta0=[0.0, 0.0])
+    >>> run = PreciseRun(prob, plan_run(prob, dps=30, method="taylor", log_t=5.0))
+    >>> saved, resumed, whole = save_and_resume(run, 2.0, 5.0, tempfile.mkdtemp())
+    >>> agreeing_digits(resumed.theta_mp[-1], whole.theta_mp[-1], 40) > 28
+    True
+    """
+    from pathlib import Path
+
+    from .solvers import MirrorFlowSolution
+
+    path = Path(directory) / "run.json"
+    run.segment(log_t=saved_at, max_seconds=max_seconds).save(path)
+    saved = MirrorFlowSolution.load(path)
+    resumed = run.segment(log_t=target, max_seconds=max_seconds, start=saved)
+    whole = run.segment(log_t=target, max_seconds=max_seconds)
+    return saved, resumed, whole

@@ -19,10 +19,11 @@ import mpmath
 import numpy as np
 import pytest
 
-from numerics import agreeing_digits
+from numerics import agreeing_digits, unit_direction_mp
 from numerics.problem import parse_problem
-from numerics.solvers import MirrorFlowSolution, plan_run
+from numerics.solvers import plan_run
 from numerics.solvers.precise import PreciseRun
+from numerics.testing import save_and_resume
 
 #: The coverage net: a width-4 ReLU net on 6 points in 3 dimensions.
 NET = {"model": {"kind": "two_layer", "width": 4, "activation": "relu"},
@@ -38,9 +39,7 @@ CASES = [pytest.param(("x**2/2", -0.2, 0.0), id="quadratic"),
 
 def _direction(theta) -> list:
     with mpmath.workdps(80):
-        v = [mpmath.mpf(x) for x in theta]
-        n = mpmath.sqrt(mpmath.fsum(x * x for x in v))
-        return [x / n for x in v]
+        return unit_direction_mp(theta)
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -50,12 +49,8 @@ def runs(request, tmp_path_factory):
     potential, saved_at, target = request.param
     prob = parse_problem({**NET, "potential": potential})
     run = PreciseRun(prob, plan_run(prob, dps=30, method="radau", log_t=target))
-    first = run.segment(log_t=saved_at, max_seconds=120)
-    path = tmp_path_factory.mktemp("resume") / "run.json"
-    first.save(path)
-    saved = MirrorFlowSolution.load(path)
-    resumed = run.segment(log_t=target, max_seconds=120, start=saved)
-    whole = run.segment(log_t=target, max_seconds=120)
+    saved, resumed, whole = save_and_resume(run, saved_at, target,
+                                            tmp_path_factory.mktemp("resume"))
     return saved, resumed, whole, run, target
 
 

@@ -39,6 +39,7 @@ from ._solve import (
     agreeing_digits,
     resume,
     solve_mirror_flow,
+    unit_direction_mp,
 )
 from ._status import (
     Status,
@@ -92,4 +93,5 @@ __all__ = [
     "status_message",
     "stuck_reason",
     "stuck_samples",
+    "unit_direction_mp",
 ]

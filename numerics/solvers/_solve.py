@@ -23,7 +23,7 @@ from ._solution import MirrorFlowSolution, balance_residuals
 from ._status import Status
 from ._stuck import at_rest_reason
 
-__all__ = ["agreeing_digits", "resume", "solve_mirror_flow"]
+__all__ = ["agreeing_digits", "resume", "solve_mirror_flow", "unit_direction_mp"]
 
 _PLAN_KEYS = ("method", "state", "logt_mode", "tol", "heyoka_options")
 
@@ -57,14 +57,28 @@ def agreeing_digits(a, b, cap: float = 60.0) -> float:
     return cap if err == 0 else float(min(cap, max(0.0, -math.log10(err / scale))))
 
 
+def unit_direction_mp(theta) -> list:
+    """``θ / ‖θ‖`` (Euclidean) in mpmath at the working precision; entries may be mpf, float
+    or decimal strings.
+
+    Examples
+    --------
+    >>> [float(v) for v in unit_direction_mp(["3", 4.0])]
+    [0.6, 0.8]
+    """
+    v = [mpmath.mpf(x) for x in theta]
+    n = mpmath.sqrt(mpmath.fsum(x * x for x in v))
+    if not (n > 0 and mpmath.isfinite(n)):
+        raise ValueError(f"θ = {[mpmath.nstr(x, 5) for x in v][:6]} has no direction: its norm "
+                         f"is {mpmath.nstr(n, 5)} (need a finite, nonzero θ)")
+    return [x / n for x in v]
+
+
 def _certify(sol: MirrorFlowSolution, ref: MirrorFlowSolution) -> dict[str, float]:
     if sol.theta_mp is not None and ref.theta_mp is not None:
         with mpmath.workdps(int(ref.meta.get("dps_stored", 40)) + 10):
-            def direction_mp(s):
-                th = s.theta_mp[-1]
-                n = mpmath.sqrt(mpmath.fsum(v * v for v in th))
-                return [v / n for v in th]
-            return {"direction": agreeing_digits(direction_mp(sol), direction_mp(ref), 100),
+            return {"direction": agreeing_digits(unit_direction_mp(sol.theta_mp[-1]),
+                                                 unit_direction_mp(ref.theta_mp[-1]), 100),
                     "margin": agreeing_digits([sol.min_margin_mp[-1]], [ref.min_margin_mp[-1]],
                                               100),
                     "log_loss": agreeing_digits([sol.log_loss_mp[-1]], [ref.log_loss_mp[-1]],

@@ -64,8 +64,8 @@ class LogTime:
     def log_integral(self, E: list[Any], dE: list[Any], a: Any, b: Any) -> Any:
         """``log int_a^b exp(E(sigma)) d sigma`` for polynomials ``E`` (coefficients) and ``dE``."""
         with gmpy2.context(gmpy2.get_context(), precision=max(self.wp, mpmath.mp.prec)):
-            E, dE = [to_mpfr(c) for c in E], [to_mpfr(c) for c in dE]
-            a, b, cut = to_mpfr(a), to_mpfr(b), to_mpfr(self.cut)
+            E, dE = [mpf_to_mpfr(c) for c in E], [mpf_to_mpfr(c) for c in dE]
+            a, b, cut = mpf_to_mpfr(a), mpf_to_mpfr(b), mpf_to_mpfr(self.cut)
             nodes = self._mpfr_nodes()
             ev = self._horner
             Eb = ev(E, b)
@@ -92,11 +92,11 @@ class LogTime:
                     "log-time quadrature did not converge (exponent not resolvable)")
             if not total > 0:
                 return mpmath.mpf("-inf")
-            return to_mpf(Eb + gmpy2.log(total))
+            return mpfr_to_mpf(Eb + gmpy2.log(total))
 
     def _mpfr_nodes(self) -> list[tuple[Any, Any]]:
         if not hasattr(self, "_nodes_mpfr"):
-            self._nodes_mpfr = [(to_mpfr(x), to_mpfr(w)) for x, w in self.nodes]
+            self._nodes_mpfr = [(mpf_to_mpfr(x), mpf_to_mpfr(w)) for x, w in self.nodes]
         return self._nodes_mpfr
 
     def at(self, E: list[Any], dE: list[Any], sigma: Any) -> Any:
@@ -128,7 +128,7 @@ class LogTime:
         return sig
 
 
-def to_mpfr(value: Any) -> Any:
+def mpf_to_mpfr(value: Any) -> Any:
     """An mpmath mpf (or int) as a gmpy2 mpfr, exactly (the context must hold its bits)."""
     if not isinstance(value, mpmath.mpf):
         value = mpmath.mpf(value)
@@ -139,7 +139,7 @@ def to_mpfr(value: Any) -> Any:
     return -r if sign else r
 
 
-def to_mpf(value: Any) -> mpmath.mpf:
+def mpfr_to_mpf(value: Any) -> mpmath.mpf:
     """A finite gmpy2 mpfr as an mpmath mpf, exactly."""
     man, exp = value.as_mantissa_exp()
     return mpmath.mpf((int(man), int(exp)))
