@@ -13,6 +13,7 @@ from numerics.problem import (
     TwoLayer,
     log_loss_and_weights,
     make_dataset,
+    separable_gaussian,
 )
 from numerics.solvers import MirrorFlowSolution, resume, solve_float64
 from theory import Potential
@@ -248,3 +249,17 @@ def test_chattering_at_a_relu_kink_stops_early_and_names_it(potential):
     W = sol.theta[-1][:12].reshape(4, 3)
     z = data.X[2] @ W[0]
     assert abs(z) < 1e-9 * np.linalg.norm(W[0]) * np.linalg.norm(data.X[2])
+
+
+@pytest.mark.parametrize("potential, stiff", [(Potential.cosh(), True),
+                                              (Potential.quadratic(), False)])
+def test_budget_stop_names_the_stiffness_of_linf_potentials(potential, stiff):
+    """A float64 run that stops short names why for l_inf potentials (the stiffness of their
+    time-changed flow, THEORY.md §7), and only for them (a zero budget stops either after its
+    first step; DOP853 reached log t = 46 in 60 s with cosh)."""
+    prob = Problem.create(separable_gaussian(n=6, d=3, seed=0), Linear(), potential,
+                          scale=0.5, seed=0)
+    sol = solve_float64(prob, log_t=1e3, max_seconds=0.0)
+    assert sol.status == "budget"
+    assert ("l_inf potential is stiff" in sol.message) is stiff
+    assert ("method='radau'" in sol.message) is stiff

@@ -30,6 +30,7 @@ __all__ = [
     "choose_state",
     "curvature_limits_at_zero",
     "curvature_limits_by_layer",
+    "has_linf_horizon",
     "has_potential_kinks",
     "infinite_curvature_at_zero",
     "is_network",
@@ -170,6 +171,24 @@ def infinite_curvature_at_zero(problem: Problem) -> bool:
     return sp.oo in curvature_limits_at_zero(problem)
 
 
+def has_linf_horizon(problem: Problem) -> bool:
+    """True if some layer's potential has an l_inf horizon (cosh-type: ``f''`` grows
+    exponentially, so the time-changed flow is stiff, its stiffness ratio growing with the
+    clock; THEORY.md §7).
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, two_d
+    >>> has_linf_horizon(Problem.create(two_d(4, seed=0), Linear(), Potential.cosh()))
+    True
+    >>> has_linf_horizon(Problem.create(two_d(4, seed=0), Linear(), Potential.lp(3)))
+    False
+    """
+    layers = sorted(set(problem.layer_index.tolist()))
+    return any(problem.potential_of_layer(int(k)).horizon.p == sp.oo for k in layers)
+
+
 def zero_curvature_at_zero(problem: Problem) -> bool:
     """True if some layer's potential has a kink with ``f''(0) = 0`` (``|x|^p``, p > 2): the
     inverse mirror map has a branch point there, which Taylor bridges and Radau cannot step
@@ -307,8 +326,7 @@ def auto_method(problem: Problem, log_t: float | None = None) -> Literal["taylor
     """
     if radau_cannot_cross_zero(problem):
         return "taylor"     # the plan would refuse Radau
-    layers = sorted(set(problem.layer_index.tolist()))
-    if any(problem.potential_of_layer(int(k)).horizon.p == sp.oo for k in layers):
+    if has_linf_horizon(problem):
         return "radau"
     if choose_state(problem, "auto", "taylor") == "primal" and infinite_curvature_at_zero(problem):
         return "radau"      # Taylor refuses it (_plan_taylor)
