@@ -21,7 +21,7 @@ import pytest
 
 from numerics import agreeing_digits, unit_direction_mp
 from numerics.problem import parse_problem
-from numerics.solvers import plan_run
+from numerics.solvers import MirrorFlowSolution, plan_run
 from numerics.solvers.precise import PreciseRun
 from numerics.testing import save_and_resume
 
@@ -82,3 +82,24 @@ def test_file_without_modes_resumes(runs):
     assert more.status == "reached", more.message
     assert agreeing_digits(_direction(more.theta_mp[-1]), _direction(whole.theta_mp[-1]),
                            99) >= 28
+
+
+def test_taylor_saved_run_continues_with_radau(runs, tmp_path):
+    """A run saved by the Taylor driver mid-slide (its file has no ``kink_modes``) continued
+    with Radau IIA: the sliding kinks, at 0 to the stored digits, are settled again from the
+    flow's two sides and slide on.  Expected: the Radau run not interrupted (both methods are
+    accurate to ~31 digits here) and the balance law."""
+    saved, _, whole, run, target = runs
+    prob = run.problem
+    taylor = PreciseRun(prob, plan_run(prob, dps=30, method="taylor", log_t=target))
+    path = tmp_path / "taylor.json"
+    taylor.segment(log_t=saved.log_t[-1], max_seconds=120).save(path)
+    from_taylor = MirrorFlowSolution.load(path)
+    assert from_taylor.method.startswith("taylor")
+    assert from_taylor.meta["solver"]["sliding_at_end"]           # saved while a unit slides
+    more = run.segment(log_t=target, max_seconds=120, start=from_taylor)
+    assert more.status == "reached", more.message
+    assert more.method.startswith("radau")
+    assert agreeing_digits(_direction(more.theta_mp[-1]), _direction(whole.theta_mp[-1]),
+                           99) >= 28
+    assert float(np.max(more.balance_residual_max)) < 1e-25      # THEORY.md §2
