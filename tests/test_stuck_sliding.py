@@ -8,10 +8,12 @@ Filippov sliding mode (§7.2), never from a printed run.
 import mpmath
 import numpy as np
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from numerics import MLP, Dataset, Problem, TwoLayer, separable_gaussian, solve_mirror_flow
 from numerics.problem import MPMATH
-from numerics.solvers import held_samples, stuck_samples
+from numerics.solvers import HELD_RTOL, held_samples, stuck_samples
 from numerics.solvers.precise import ScalarPotential, build_mirror_flow_system, integrate_taylor
 from theory import Potential
 
@@ -90,3 +92,57 @@ def test_a_depth3_net_whose_samples_die_on_a_sliding_kink_is_stuck():
     assert all(abs(outputs[i]) < 1e-25 for i in (0, 1, 4))
     assert all(prob.data.y[i] * outputs[i] > 1 for i in (2, 3, 5))
     assert abs(float(sol.log_loss[-1]) - np.log(3)) < 1e-2
+
+
+def _last_hidden(Ws: list[np.ndarray], X: np.ndarray, act: str) -> np.ndarray:
+    """Pre-activations (n, h) of the last hidden layer: a forward pass written here."""
+    sigma = {"relu": lambda z: np.maximum(z, 0.0), "square_relu": lambda z: np.maximum(z, 0.0)**2,
+             "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z)}[act]
+    H = X
+    for W in Ws[:-2]:
+        H = sigma(H @ W.T)
+    return H @ Ws[-2].T
+
+
+@settings(max_examples=40, deadline=None)
+@given(widths=st.lists(st.integers(1, 3), min_size=1, max_size=2),
+       act=st.sampled_from(["relu", "square_relu", "leaky_relu"]),
+       d=st.integers(1, 3), n=st.integers(1, 4), seed=st.integers(0, 2**16),
+       plant=st.sampled_from(["none", "off", "tiny"]))
+def test_held_samples_matches_the_last_hidden_layer(widths, act, d, n, seed, plant):
+    """``held_samples`` on drawn nets, data and states, against a forward pass written here:
+    a sample is held iff every unit of the last hidden layer is at most HELD_RTOL of the
+    layer's largest pre-activation, for activations flat on their negative side (never for
+    leaky ReLU).  Planted: sample 0 with every first-layer unit off (``off``: deeper layers
+    then have pre-activation exactly 0), or one unit's pre-activation 1e-17 of its scale
+    (``tiny``: a sliding unit rounded to float64).  Held samples have output at most
+    ``|a|_1 sigma(HELD_RTOL M)`` (the output is linear in the last hidden layer)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X[0] += np.sign(X[0]) + (X[0] == 0)                        # |x_0| >= 1
+    model = TwoLayer(widths[0], act) if len(widths) == 1 else MLP(tuple(widths), act)
+    shapes = [s for _, s in model.layout(d)]
+    if len(shapes[-1]) == 1:                                   # TwoLayer: a is a vector
+        shapes[-1] = (1, shapes[-1][0])
+    Ws = [rng.standard_normal(s) for s in shapes]
+    x0 = X[0] / np.dot(X[0], X[0])
+    if plant == "off":                                         # W1 x_0 = -|r| < 0
+        Ws[0] = Ws[0] - np.outer(Ws[0] @ X[0] + np.abs(rng.standard_normal(len(Ws[0]))) + 0.1,
+                                 x0)
+    elif plant == "tiny" and len(widths) == 1:                 # unit 0 on its kink at x_0
+        Ws[0][0] -= (Ws[0][0] @ X[0] - 1e-17 * np.abs(Ws[0][0]).sum()) * x0
+    theta = np.concatenate([W.ravel() for W in Ws])
+    data = Dataset.from_arrays(X, np.where(rng.random(n) < 0.5, 1.0, -1.0))
+    prob = Problem.create(data, model, Potential.quadratic(), theta0=theta)
+    got = held_samples(prob, theta)
+    Z = _last_hidden(Ws, X, act)
+    M = float(np.max(np.abs(Z)))
+    expected = (np.all(Z <= HELD_RTOL * M, axis=1) if act != "leaky_relu"
+                else np.zeros(n, dtype=bool))
+    assert got.tolist() == expected.tolist()
+    if plant == "off" and act != "leaky_relu" and M > 0:
+        assert got[0]
+    out = model.outputs(theta, X)
+    sig = HELD_RTOL * M if act == "relu" else (HELD_RTOL * M) ** 2
+    bound = np.abs(Ws[-1]).sum() * sig * (1 + 1e-12) + 1e-300
+    assert np.all(np.abs(out[got]) <= bound)
