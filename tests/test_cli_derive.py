@@ -5,6 +5,7 @@ import sys
 
 import mpmath
 import pytest
+import sympy as sp
 
 from numerics.cli import main
 
@@ -35,8 +36,14 @@ def test_json_beyond_table_no_closed_form_inverse(capsys):
     assert main(["derive", "x**2/2 + abs(x)**3/3", "--json", "--invert", "3", "--dps",
                  "50"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    # the closed form sign(z) (sqrt(1 + 4|z|) - 1)/2 cancels near 0: shown, not used
-    assert "not used for numbers" in rep["inverse_method"]
+    # the closed form sign(z) (sqrt(1 + 4|z|) - 1)/2 cancels near 0; its rationalized form
+    # 2z / (sqrt(1 + 4|z|) + 1) does not, and is the one shown and used
+    assert rep["inverse_method"] == "symbolic"
+    with mpmath.workdps(60):
+        z = mpmath.mpf("1e-30")
+        inv = sp.lambdify(sp.Symbol("z", real=True), sp.sympify(rep["inverse_mirror_map"]),
+                          "mpmath")
+        assert abs(inv(z) - 2 * z / (1 + mpmath.sqrt(1 + 4 * z))) < mpmath.mpf(10) ** -55 * z
     assert rep["horizon"]["norm"] == "lp" and rep["horizon"]["p"] == 3
     with mpmath.workdps(70):
         exact = (-1 + mpmath.sqrt(13)) / 2

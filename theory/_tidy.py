@@ -12,7 +12,7 @@ import sympy as sp
 
 from ._numeric import symbolic_timeout
 
-__all__ = ["asinh_form", "tidy"]
+__all__ = ["asinh_form", "rationalized_form", "tidy"]
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
@@ -137,3 +137,41 @@ def _no_removable_zero(expr: sp.Expr) -> sp.Expr:
         if s.is_real:
             expr = expr.subs(s**2 / sp.Abs(s), sp.Abs(s))
     return expr
+
+
+def _sqrt_term(term: sp.Expr) -> bool:
+    """True if ``term`` is a number times a square root of a non-number."""
+    _, rest = term.as_coeff_Mul()
+    return isinstance(rest, sp.Pow) and rest.exp == sp.S.Half and not rest.base.is_number
+
+
+def rationalized_form(expr: sp.Expr) -> sp.Expr:
+    """Every sum ``S + R`` of one square-root term ``S = c sqrt(u)`` and other terms ``R``
+    written as ``(c^2 u - R^2) / (S - R)``, the numerator expanded.
+
+    The quadratic formula's ``sqrt(1 + 4|z|)/2 - 1/2`` cancels where ``S`` is close to ``-R``
+    (all its digits at ``|z| = 1e-30``); ``2|z| / (sqrt(1 + 4|z|) + 1)`` is the same value for
+    every real ``z`` where ``S != R`` and cancels nowhere when ``S`` and ``-R`` have one sign.
+    Sums whose ``S^2 - R^2`` does not expand to something shorter are left alone.
+
+    Examples
+    --------
+    >>> from theory import Z
+    >>> rationalized_form((sp.sqrt(4 * sp.Abs(Z) + 1) / 2 - sp.Rational(1, 2)) * sp.sign(Z))
+    2*Abs(z)*sign(z)/(sqrt(4*Abs(z) + 1) + 1)
+    >>> rationalized_form(sp.sqrt(Z**2 + 1) - Z)
+    1/(z + sqrt(z**2 + 1))
+    """
+    def rewrite(e: sp.Expr) -> sp.Expr:
+        roots = [t for t in e.args if _sqrt_term(t)]
+        if len(roots) != 1:
+            return e
+        S = roots[0]
+        R = e - S
+        num = sp.expand(S**2 - R**2)
+        if sp.count_ops(num) > sp.count_ops(R**2):
+            return e
+        return sp.factor_terms(num / sp.expand(S - R))
+
+    return expr.replace(lambda e: isinstance(e, sp.Add) and any(_sqrt_term(t) for t in e.args),
+                        rewrite)
