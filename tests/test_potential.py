@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numerics.testing import ALL_FAMILIES, potential_cases
-from theory import InvalidPotentialError, Potential, X, Z, asinh_form, invert_increasing
+from theory import (
+    InvalidPotentialError,
+    Potential,
+    X,
+    Z,
+    asinh_form,
+    invert_increasing,
+    rationalized_form,
+)
 
 B = sp.Symbol("b", positive=True)
 POS = sp.Symbol("y", positive=True)
@@ -346,3 +354,30 @@ def test_inverse_keeps_30_digits_for_every_family(case, z):
 @given(case=potential_cases(families=ALL_FAMILIES), z=SIGNED_Z)
 def test_inverse_keeps_30_digits_for_every_family_slow(case, z):
     check_inverse_keeps_30_digits(case, z)
+
+
+@settings(max_examples=60, deadline=None)
+@given(c=st.fractions(-5, 5).filter(lambda q: q != 0), a=st.fractions(1, 20),
+       b=st.fractions(1, 9), r=st.fractions(-5, 5), lin=st.fractions(-3, 3),
+       z=st.floats(1e-30, 1e30).flatmap(lambda v: st.sampled_from([v, -v])))
+def test_rationalized_form_keeps_the_value(c, a, b, r, lin, z):
+    """(S^2 - R^2)/(S - R) = S + R wherever S != R, for S = c sqrt(a|z| + b) and R = r +
+    lin z (the quadratic formula's shape), checked at 80 digits; and a sum of that shape that
+    cancels at small |z| (r = -c sqrt(b)) keeps its digits at 30 digits after the rewrite."""
+    q = [sp.Rational(v.numerator, v.denominator) for v in (c, a, b, r, lin)]
+    S = q[0] * sp.sqrt(q[1] * sp.Abs(Z) + q[2])
+    R = q[3] + q[4] * Z
+    expr = (S + R) * sp.sign(Z)
+    new = rationalized_form(expr)
+    f, g = (sp.lambdify(Z, e, "mpmath") for e in (expr, new))
+    with mpmath.workdps(80):
+        zz = mpmath.mpf(z)
+        Sv, Rv = (sp.lambdify(Z, e, "mpmath")(zz) for e in (S, R))
+        if abs(Sv - Rv) > mpmath.mpf(10) ** -60 * abs(Sv):
+            assert abs(g(zz) - f(zz)) <= mpmath.mpf(10) ** -60 * max(abs(Sv), abs(Rv))
+    cancels = rationalized_form(S - q[0] * sp.sqrt(q[2]))       # 0 at z = 0: cancels near it
+    h = sp.lambdify(Z, cancels, "mpmath")
+    with mpmath.workdps(80):
+        exact = h(mpmath.mpf(z))
+    with mpmath.workdps(30):
+        assert abs(h(mpmath.mpf(z)) - exact) <= mpmath.mpf(10) ** -28 * abs(exact)

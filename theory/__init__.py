@@ -13,7 +13,7 @@ from ._numeric import mp_function, symbolic_timeout, wall_clock_limit
 from ._plotting import horizon_boundary, plot_sublevel_sets, sublevel_boundary
 from ._potential import PerLayer, Potential, X, Z, tidy
 from ._rates import REGIMES, Rates, predicted_rates
-from ._tidy import asinh_form
+from ._tidy import asinh_form, rationalized_form
 from ._version import __version__, package_version
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "package_version",
     "plot_sublevel_sets",
     "predicted_rates",
+    "rationalized_form",
     "sublevel_boundary",
     "symbolic_timeout",
     "tidy",
