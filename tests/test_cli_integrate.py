@@ -35,17 +35,19 @@ def test_json_summary_against_closed_form(tmp_path, capsys):
     assert MirrorFlowSolution.load(out_run).status == "reached"
 
 
-def test_json_summary_high_precision_against_closed_form(tmp_path, capsys):
+@pytest.mark.parametrize("method, expected", [("auto", "taylor"), ("radau", "radau")])
+def test_json_summary_high_precision_against_closed_form(tmp_path, capsys, method, expected):
     """The same one-point cosh run at 40 digits: θ comes back as 40-digit strings, and
     z(final) - z(0) = s x holds to ~38 digits (independent mpmath arithmetic); the
-    integrator's log t is checked by quadrature: t = ∫_0^s exp(x·asinh(sinh θ0 + σ x)) dσ."""
+    integrator's log t is checked by quadrature: t = ∫_0^s exp(x·asinh(sinh θ0 + σ x)) dσ.
+    Both methods: "auto" takes Taylor for this short l_inf run (log t = 6 is below
+    LINF_TAYLOR_BELOW["linear"]: a few Taylor steps), Radau IIA when asked for."""
     import mpmath
 
-    cfg = {**CFG, "precision": {"dps": 40}}
+    cfg = {**CFG, "precision": {"dps": 40, "method": method}}
     assert main(["integrate", write(tmp_path, cfg), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    # cosh: an l_inf horizon, so the stiff-safe Radau IIA is chosen ("auto")
-    assert rep["status"] == "reached" and rep["method"].startswith("radau")
+    assert rep["status"] == "reached" and rep["method"].startswith(expected)
     assert rep["digits"]["direction"] > 38
     with mpmath.workdps(60):
         theta = [mpmath.mpf(v) for v in rep["theta"]]

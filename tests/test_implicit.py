@@ -104,6 +104,38 @@ def test_agrees_with_taylor_on_non_stiff_case():
     assert _digits([run.s[-1]], [ref.s[-1]]) > 30
 
 
+def _one_point_logt(s, xs, th0):
+    """log t of the one-point cosh flow, from the closed form z(s) = sinh(theta0) + s x:
+    t = int_0^s exp(x . asinh(z(sigma))) dsigma (quadrature at the current mpmath precision)."""
+    x = [mpmath.mpf(v) for v in xs]
+    z0 = [mpmath.sinh(mpmath.mpf(v)) for v in th0]
+    return mpmath.log(mpmath.quad(lambda sig: mpmath.exp(mpmath.fsum(
+        xk * mpmath.asinh(a + sig * xk) for xk, a in zip(x, z0, strict=True))), [0, s]))
+
+
+def test_stages_follow_the_digits_one_point_cosh():
+    # One point x, cosh, linear model: dz/ds = x for z = sinh(theta), so z(s) = sinh(theta0) + s x
+    # (the closed form).  The flow is analytic in a strip around the real clock axis, so a step
+    # of an order-(2s - 1) method is h ~ rho tol^(1/2s): with 9 stages at both precisions the
+    # steps would grow 10^(10/18) = 3.6x from 30 to 40 digits; with the stages following the
+    # tolerance (9 at tol ~ 1e-32, 12 at 1e-42) tol^(1/2s) is about the same, so about the same
+    # number of steps.  Bound: half the fixed-order growth exponent, 10^(10/36) = 1.9x.
+    xs, th0 = (0.6, -0.8), (0.05, 0.02)
+    sysm = build_mirror_flow_system(_linear(np.array([xs])), 2, COSH, state="primal",
+                                    clock="log_s")
+    runs = {dps: integrate_implicit(sysm, list(th0), 6.0, dps=dps) for dps in (30, 40)}
+    for dps, run in runs.items():
+        assert run.status == "reached"
+        with mpmath.workdps(dps + 20):
+            s = to_mpf(run.s[-1])
+            for th, a, xk in zip(run.theta[-1], th0, xs, strict=True):  # z(s) - z(0) = s x
+                dz = mpmath.sinh(to_mpf(th)) - mpmath.sinh(mpmath.mpf(a))
+                assert abs(dz - s * xk) < mpmath.mpf(10) ** -dps * abs(dz)
+            assert abs(_one_point_logt(s, xs, th0) - 6) < mpmath.mpf(10) ** -dps
+    assert (runs[30].stats["stages"], runs[40].stats["stages"]) == (9, 12)
+    assert runs[40].stats["steps"] < 10 ** (10 / 36) * runs[30].stats["steps"]
+
+
 def _cosh_pair(target: float, lo_prec: tuple[int, float], hi_prec: tuple[int, float]):
     A = _linear_data()
     sysm = build_mirror_flow_system(_linear(A), 4, COSH, state="primal", clock="log_s")

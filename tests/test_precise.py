@@ -164,11 +164,44 @@ def test_radau_method_matches_the_closed_form() -> None:
         assert agreeing_digits(list(later.theta_mp[-1]), [s_exact, 2 * s_exact], 100) > 30
 
 
+def test_short_linf_taylor_run_resumes_with_radau() -> None:
+    """A short cosh run goes to Taylor ("auto", below LINF_TAYLOR_BELOW); continued to
+    log t = 60, past where Taylor stalls (near 45 on linear models), it goes on with Radau IIA
+    from the saved parameters.  One sample x: dz/ds = x for z = sinh(theta), so
+    z(s) - z(0) = s x holds exactly along the whole run (the closed form)."""
+    x, th0 = [0.6, -0.8], [0.05, 0.02]
+    prob = Problem.create(_one_sample(x), Linear(), Potential.cosh(), theta0=th0)
+    first = solve_mirror_flow(prob, log_t=5.0, dps=30, certify=False)
+    assert first.status == "reached" and first.method.startswith("taylor")
+    later = resume(first, prob, log_t=60.0)
+    assert later.status == "reached" and later.method.startswith("radau")
+    assert float(later.log_t[-1]) == pytest.approx(60.0)
+    with mpmath.workdps(50):
+        dz = [mpmath.sinh(t) - mpmath.sinh(mpmath.mpf(t0))
+              for t, t0 in zip(later.theta_mp[-1], th0, strict=True)]
+        s = dz[0] / mpmath.mpf(x[0])
+        assert abs(dz[1] - s * mpmath.mpf(x[1])) < mpmath.mpf(10) ** -28 * abs(dz[1])
+
+
 def test_auto_method_picks_radau_for_linf_horizons() -> None:
     """THEORY.md §7: l_inf-type potentials (cosh) make the time-changed flow stiff, so "auto"
     takes Radau there, on ReLU and leaky-ReLU nets too (stepped one activation pattern at a
-    time); other horizons stay with Taylor."""
-    from numerics.solvers import auto_method
+    time); other horizons stay with Taylor.  Short l_inf runs on linear models and
+    continuous-force two-layer nets (below LINF_TAYLOR_BELOW) stay with Taylor too."""
+    from numerics import Diagonal
+    from numerics.solvers import LINF_TAYLOR_BELOW, auto_method
+
+    data = _one_sample([1.0, 2.0])
+    cosh = Problem.create(data, Linear(), Potential.cosh())
+    below = LINF_TAYLOR_BELOW["linear"]
+    assert auto_method(cosh, log_t=0.5 * below) == "taylor"
+    assert plan_run(cosh, dps=40, log_t=0.5 * below).method == "taylor"
+    assert auto_method(cosh, log_t=below) == auto_method(cosh, log_t=100.0) == "radau"
+    square = Problem.create(data, TwoLayer(width=2, activation="square_relu"),
+                            Potential.cosh(), seed=0)
+    assert auto_method(square, log_t=0.5 * LINF_TAYLOR_BELOW["two_layer"]) == "taylor"
+    assert auto_method(square, log_t=LINF_TAYLOR_BELOW["two_layer"]) == "radau"
+    assert auto_method(Problem.create(data, Diagonal(), Potential.cosh()), log_t=1.0) == "radau"
 
     data = _one_sample([1.0, 2.0])
     assert auto_method(Problem.create(data, Linear(), Potential.cosh())) == "radau"
@@ -178,6 +211,7 @@ def test_auto_method_picks_radau_for_linf_horizons() -> None:
         net = Problem.create(data, TwoLayer(width=2, activation=act), Potential.cosh(), seed=0)
         assert auto_method(net) == "radau"
         assert plan_run(net, dps=30).method == "radau"
+        assert auto_method(net, log_t=1.0) == "radau"   # not measured there: Radau
         quad = Problem.create(data, TwoLayer(width=2, activation=act), Potential.quadratic(),
                               seed=0)
         assert auto_method(quad) == "taylor"

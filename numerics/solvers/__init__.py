@@ -9,6 +9,7 @@ from ._mirror_descent import (
     mirror_descent,
 )
 from ._plan import (
+    LINF_TAYLOR_BELOW,
     IntegrationPlan,
     auto_method,
     check_separable,
@@ -61,6 +62,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "HELD_RTOL",
+    "LINF_TAYLOR_BELOW",
     "LOG2_10",
     "LOG10_2",
     "STUCK_CHECKS_PER_DOUBLING",

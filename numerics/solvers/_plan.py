@@ -17,11 +17,12 @@ import sympy as sp
 
 from theory import max_margin
 
-from ..problem import Diagonal, LeakyReLU, Linear, Model, Problem, ReLU
+from ..problem import Diagonal, LeakyReLU, Linear, Model, Problem, ReLU, TwoLayer
 from ._precision import Precision
 
 __all__ = [
     "HEYOKA_LACKS",
+    "LINF_TAYLOR_BELOW",
     "LONG_HORIZON",
     "POTENTIAL_KINK_FUNCTIONS",
     "IntegrationPlan",
@@ -295,6 +296,34 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
 #: 11); Taylor's cost reaches Radau's near log t = 3e4.
 LONG_HORIZON = 3e4
 
+#: Target log t below which ``auto`` keeps heyoka's Taylor method for l_inf-horizon potentials
+#: (cosh-type), by model kind: ``"linear"`` (:class:`~numerics.Linear`) and ``"two_layer"``
+#: (:class:`~numerics.TwoLayer` whose force is continuous: ReLU / leaky ReLU nets, diagonal models
+#: and MLPs were not measured and keep Radau).  Taylor's stiffness grows with the clock, so it
+#: stalls late (linear: cosh near log t = 45, exp(x**2/2) near 25), but its order follows the
+#: digits: a short run is a few steps (one data point, cosh, to log t = 6: 23 steps at 30 and at 40
+#: digits; Radau IIA 74 and 74, 56 of them in its start-up phase: log t < 1 in the clock log s, from
+#: s0 ~ 1e-18).  Measured: total seconds with compilation, Taylor / Radau, on 2 cores at load 3-9
+#: (so +-50%), ``separable_gaussian(n=6, d=3, seed=0)``,
+#: ``scale=0.5, seed=0``:
+#:
+#: * linear, cosh, 30 digits: log t = 6: 3.5 / 6.2; 10: 3.7 / 6.6; 30: 5.1 / 7.8; 35: 7.7 / 7.8;
+#:   40: 15 / 8.0.  40 digits: 10: 4.5 / 9.7; 30: 7.6 / 11.9; 35: 13.6 / 12.3.
+#: * linear, exp(x**2/2), 30 digits: 10: 4.5 / 7.8; 15: 4.9 / 8.4; 20: 8.5 / 8.8; 25: 48 / 9.0.
+#:   40 digits: 10: 6.8 / 9.4; 15: 9.0 / 10.2; 20: 19 / 10.9.
+#: * ``TwoLayer(4, "square_relu")``, cosh, 30 digits: log t = 30: 8.4 / 27; 100: 9.0 / 35;
+#:   1e3: 25 / 66.  40 digits: 30: 12 / 58; 100: 13 / 72; 1e3: 37 / 131.  exp(x**2/2), 30
+#:   digits: 30: 12 / 57; 70: 16 / 70; 100: 53 / 77, Taylor stalls just after.
+#: * the 8/8/4 square-ReLU net of ``benchmarks/bench_implicit.py`` (P = 40), 30 digits, cosh:
+#:   log t = 30: 39 / over 150 (Radau at log t = 20 after 177 s); 100: 56; 300: 118.
+#:   exp(x**2/2): 30: 27; 50: 88 / over 150 (Radau at log t = 7 after 150 s), then Taylor
+#:   stalls before 70.
+#:
+#: The thresholds keep a margin below the earliest crossover (exp(x**2/2): ~16 on the linear
+#: model at 40 digits; on the nets 60-100, where Taylor stalls): steeper potentials stall
+#: Taylor earlier.
+LINF_TAYLOR_BELOW = {"linear": 10.0, "two_layer": 40.0}
+
 
 def auto_method(problem: Problem, log_t: float | None = None) -> Literal["taylor", "radau"]:
     """The precise method ``auto`` picks, by expected cost (README: step growth per method).
@@ -303,7 +332,9 @@ def auto_method(problem: Problem, log_t: float | None = None) -> Literal["taylor
       heyoka's Taylor method stalls near log t = 40 (cosh, linear model) and reaches log t =
       385 in 100 s on the 8/8/4 square-ReLU net, where Radau IIA reaches log t = 1e4 in 4.5 s
       and 188 s (``benchmarks/bench_implicit.py``). ReLU and leaky ReLU make the force jump;
-      Radau steps them one activation pattern at a time.
+      Radau steps them one activation pattern at a time.  Except short runs: ``"taylor"`` on
+      linear models and continuous-force two-layer nets for a target ``log_t`` below
+      :data:`LINF_TAYLOR_BELOW` (measured crossovers there), unless Taylor would refuse.
     * ``"radau"`` on networks to ``log_t >= LONG_HORIZON`` (:data:`LONG_HORIZON`): Taylor's
       steps grow linearly in log t there, Radau's like log log t.
     * ``"radau"`` when Taylor would refuse (primal state with ``f''(0) = inf``).
@@ -318,6 +349,9 @@ def auto_method(problem: Problem, log_t: float | None = None) -> Literal["taylor
     >>> from numerics import Linear, Problem, TwoLayer, two_d
     >>> auto_method(Problem.create(two_d(6, seed=0), Linear(), Potential.cosh()))
     'radau'
+    >>> cosh = Problem.create(two_d(6, seed=0), Linear(), Potential.cosh())
+    >>> auto_method(cosh, log_t=6.0), auto_method(cosh, log_t=50.0)
+    ('taylor', 'radau')
     >>> auto_method(Problem.create(two_d(6, seed=0), Linear(), Potential.quadratic()))
     'taylor'
     >>> net = Problem.create(two_d(6, seed=0), TwoLayer(2, "square_relu"), Potential.quadratic())
@@ -326,14 +360,26 @@ def auto_method(problem: Problem, log_t: float | None = None) -> Literal["taylor
     """
     if radau_cannot_cross_zero(problem):
         return "taylor"     # the plan would refuse Radau
+    taylor_refuses = (choose_state(problem, "auto", "taylor") == "primal"
+                      and infinite_curvature_at_zero(problem))    # (_plan_taylor)
     if has_linf_horizon(problem):
+        short = log_t is not None and log_t < _linf_taylor_below(problem.model)
+        return "taylor" if short and not taylor_refuses else "radau"
+    if taylor_refuses:
         return "radau"
-    if choose_state(problem, "auto", "taylor") == "primal" and infinite_curvature_at_zero(problem):
-        return "radau"      # Taylor refuses it (_plan_taylor)
     if (log_t is not None and log_t >= LONG_HORIZON and is_network(problem.model)
             and not zero_curvature_at_zero(problem)):
         return "radau"
     return "taylor"
+
+
+def _linf_taylor_below(model: Model) -> float:
+    """:data:`LINF_TAYLOR_BELOW` of the model's kind (0 for kinds not measured: Radau)."""
+    if isinstance(model, Linear):
+        return LINF_TAYLOR_BELOW["linear"]
+    if isinstance(model, TwoLayer) and not force_jumps(model):
+        return LINF_TAYLOR_BELOW["two_layer"]
+    return 0.0
 
 
 @dataclass(frozen=True)

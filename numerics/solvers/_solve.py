@@ -17,7 +17,7 @@ import numpy as np
 
 from ..problem import Problem
 from ._float64 import solve_float64
-from ._plan import check_separable, is_network, plan_run
+from ._plan import auto_method, check_separable, has_linf_horizon, is_network, plan_run
 from ._precision import Precision
 from ._solution import MirrorFlowSolution, balance_residuals
 from ._status import Status
@@ -319,7 +319,10 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
     """Continue a saved run to a later ``log_t``; returns the concatenated trajectory.
 
     High-precision runs continue at their own precision from their stored state (every stored
-    digit) and may checkpoint as in :func:`solve_mirror_flow`. The continuation is not
+    digit) and may checkpoint as in :func:`solve_mirror_flow`, with their own method, except a
+    Taylor run of an l_inf-horizon potential continued to a ``log_t`` where ``auto`` picks
+    Radau IIA (past :data:`~numerics.solvers.LINF_TAYLOR_BELOW`, where Taylor would stall):
+    it continues with Radau IIA. The continuation is not
     re-certified: the earlier ``meta["digits"]`` are dropped and ``meta["certificate"]`` says
     why (repeat the whole run with ``certify=True`` for a certificate). A results file without
     a content digest (format 1) is refused.
@@ -380,9 +383,13 @@ def _uncertified(sol: MirrorFlowSolution, resumed_at: float) -> MirrorFlowSoluti
 def _resume_precise(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
                     max_seconds: float, progress: bool, **kw) -> MirrorFlowSolution:
     solver = solution.meta.get("solver", {})
+    method = "radau" if solution.method.startswith("radau") else "taylor"
+    state = solution.meta.get("state", "auto")
+    if method == "taylor" and has_linf_horizon(problem) and auto_method(problem, log_t) == "radau":
+        # a short l_inf run that "auto" gave to Taylor (LINF_TAYLOR_BELOW), continued past
+        # where Taylor stalls: on with Radau IIA (primal state, from the saved parameters)
+        method, state = "radau", "auto"
     return _run_precise(problem, log_t=log_t, dps=int(solution.meta.get("dps", 30)),
                         max_seconds=max_seconds, label="resumed", progress=progress,
                         start=solution, logt_mode=solver.get("logt_mode", "auto"),
-                        state=solution.meta.get("state", "auto"),
-                        method="radau" if solution.method.startswith("radau") else "taylor",
-                        **kw)
+                        state=state, method=method, **kw)

@@ -129,7 +129,8 @@ class RadauIntegrator:
     precision : Precision
         The working precision (``precision.bits`` MPFR bits).
     settings : RadauSettings
-        The validated options, defaults filled in (``tol``, ``s0``, the Jacobian stages).
+        The validated options, defaults filled in (``tol``, ``stages``, ``s0``, the Jacobian
+        stages).
 
     Examples
     --------
@@ -160,7 +161,7 @@ class RadauIntegrator:
         dps: int = 30,
         precision: Precision | None = None,
         tol: float | None = None,
-        stages: int = 9,
+        stages: int | None = None,
         s0: float | None = None,
         h0: float | None = None,
         newton_tol: float = 1e-3,
@@ -185,7 +186,7 @@ class RadauIntegrator:
         else:
             self.functions = compile_implicit(system_or_functions, bits)
         self._unreported_compile = self.functions.compile_seconds
-        self._tableau = RadauTableau.build(stages, bits)
+        self._tableau = RadauTableau.build(self.settings.stages, bits)
         self._buffers = WorkBuffers(converter("real", bits)(0.0))
         if self.functions.switched and not kink_events:
             raise ValueError("kink_events=False: this force jumps at its kinks (ReLU or leaky "
@@ -333,7 +334,7 @@ def integrate_implicit(
     dps: int = 30,
     precision: Precision | None = None,
     tol: float | None = None,
-    stages: int = 9,
+    stages: int | None = None,
     budget_seconds: float = 60.0,
     per_decade: int = 4,
     s0: float | None = None,
@@ -370,8 +371,9 @@ def integrate_implicit(
     tol : float, optional
         Relative and absolute local error tolerance per step; default ``10**-(dps + 2)`` (from the
         working precision: ``dps`` digits plus 40 guard bits).
-    stages : int
-        Radau IIA stages ``s`` (order ``2s - 1``).
+    stages : int, optional
+        Radau IIA stages ``s`` (order ``2s - 1``); default from ``tol``
+        (:func:`~._radau_driver.default_stages`: 9 down to ``tol = 1e-32``, then more, up to 12).
     budget_seconds : float
         Wall-clock budget of the integration (compilation excluded).
     per_decade : int
