@@ -254,3 +254,21 @@ def test_network_defaults_are_certified_by_an_independent_run() -> None:
     ref = solve_mirror_flow(prob, log_t=60.0, dps=60, certify=False, tol=1e-62)
     with mpmath.workdps(80):
         assert agreeing_digits(list(sol.theta_mp[-1]), list(ref.theta_mp[-1]), 100) > 28
+
+
+def test_transcendental_constants_keep_the_working_precision() -> None:
+    """exp(x) + cosh(x) has the inverse mirror map asinh(z / sqrt(3)) - log(sqrt(3)): its
+    constants must enter the compiled flow at the working precision (heyoka.from_sympy
+    rounds them to double: the dual state was then off by ~1e-17 at 30 and 40 digits).
+    One sample x, linear model: dz/ds = x, so z(s) - z(0) = s x along the run exactly, with
+    z = f'(θ) = e^θ + sinh θ evaluated here in mpmath."""
+    x, th0 = [0.6, -0.8], [0.05, 0.02]
+    prob = Problem.create(_one_sample(x), Linear(), Potential("exp(x) + cosh(x)"), theta0=th0)
+    sol = solve_mirror_flow(prob, log_t=3.0, dps=40, method="taylor", state="dual",
+                            certify=False)
+    assert sol.status == "reached", sol.message
+    with mpmath.workdps(60):
+        dz = [mpmath.exp(t) + mpmath.sinh(t) - mpmath.exp(mpmath.mpf(t0)) - mpmath.sinh(t0)
+              for t, t0 in zip(sol.theta_mp[-1], th0, strict=True)]
+        s = dz[0] / mpmath.mpf(x[0])
+        assert abs(dz[1] - s * mpmath.mpf(x[1])) < mpmath.mpf(10) ** -36 * abs(dz[1])
