@@ -15,6 +15,7 @@ import numpy as np
 
 from .._precision import LOG2_10, LOG10_2, FpType, Precision
 from ._system import MirrorFlowSystem
+from ._system_crossing import CrossingSystem
 
 __all__ = ["cfunc_options", "compile_functions", "converter", "n_pars", "par_array", "to_mpf"]
 
@@ -52,7 +53,7 @@ def n_pars(exprs: Sequence[Any]) -> int:
 
 
 def par_array(
-    system: MirrorFlowSystem, n: int, scale: float, fp_type: FpType, bits: int
+    system: MirrorFlowSystem | CrossingSystem, n: int, scale: float, fp_type: FpType, bits: int
 ) -> np.ndarray:
     """Values of the first ``n`` runtime parameters of ``system`` in the working type.
 

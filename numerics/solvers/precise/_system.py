@@ -20,6 +20,7 @@ integrates them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,6 +29,7 @@ import heyoka as hy
 import numpy as np
 import sympy as sp
 
+from ._system_crossing import CrossingSystem, one_sided, polynomial_branch
 from ._system_exprs import NONSMOOTH, ParTable, sympy_to_heyoka
 from ._system_flow import flow_pieces, make_vars, time_changed_rhs
 
@@ -149,6 +151,10 @@ class MirrorFlowSystem:
         (:func:`curvature_is_finite_at_zero`): no branch point there.
     force : tuple of expressions
         ``-grad log L`` as expressions of the state (for the kink bridge and freeze test).
+    crossing : callable or None
+        Builds the :class:`~numerics.solvers.precise._system_crossing.CrossingSystem` (the flow
+        in ``w = theta_k``) on first call; ``None`` unless the state is dual and some
+        coordinate has a branch point with a polynomial one-sided ``f''``.
     theta_in : tuple
         Input variables ``th0..`` of ``init_exprs``.
     init_exprs : tuple of expressions in ``theta_in``
@@ -178,6 +184,8 @@ class MirrorFlowSystem:
     lipschitz_kink_coordinates: frozenset[int] = frozenset()
     mask_pars: dict[int, int] = field(default_factory=dict)
     force: tuple[Any, ...] = ()
+    crossing: Callable[[], CrossingSystem] | None = field(default=None, compare=False)
+    crossing_coordinates: frozenset[int] = frozenset()
 
     @property
     def logt_index(self) -> int:
@@ -393,4 +401,97 @@ def build_mirror_flow_system(
             k for k in set(fns.kink_coordinates) if curvature_is_finite_at_zero(pots[k])),
         mask_pars={k: idx for k, (_, idx) in fns.masks.items()},
         force=tuple(flow.force),
+        crossing=_crossing_builder(margin_fn, fns, state, clock, (loss, gradient), theta),
+        crossing_coordinates=_crossing_coordinates(fns, state),
     )
+
+
+def _crossing_builder(margin_fn: MarginFn, fns: _Potentials, state: StateKind, clock: ClockKind,
+                      flow_kw: tuple[LossKind, Literal["given", "reverse"]],
+                      theta: list[Any]) -> Callable[[], CrossingSystem] | None:
+    """A thunk building the flow in ``w = theta_k`` (:mod:`._system_crossing`), or ``None``."""
+    coords = _crossing_coordinates(fns, state)
+    if not coords:
+        return None
+    built: list[CrossingSystem] = []
+
+    def build() -> CrossingSystem:
+        if not built:
+            built.append(_crossing_system(margin_fn, fns, clock, flow_kw, coords, theta))
+        return built[0]
+
+    return build
+
+
+def _crossing_coordinates(fns: _Potentials, state: StateKind) -> frozenset[int]:
+    """The coordinates crossed in ``w = theta_k``: dual state, polynomial one-sided ``f''``
+    with ``f''(0) = 0`` (:func:`~numerics.solvers.precise._system_crossing.polynomial_branch`)."""
+    if state != "dual":
+        return frozenset()
+    return frozenset(k for k in set(fns.kink_coordinates)
+                     if polynomial_branch(fns.pots[k].fsecond, fns.pots[k].x))
+
+
+def _crossing_system(margin_fn: MarginFn, fns0: _Potentials, clock: ClockKind,
+                     flow_kw: tuple[LossKind, Literal["given", "reverse"]],
+                     coords: frozenset[int], system_theta: list[Any]) -> CrossingSystem:
+    """The dual flow with ``theta_k`` (one-hot ``k``) as independent variable [derived].
+
+    Built on a copy of the parameter table: the system's parameters (masks, constants, the
+    log t scale) keep their indices, the new ones follow.
+    """
+    fns = copy.copy(fns0)
+    fns.pars, fns.kinks, fns.kink_coordinates = copy.deepcopy(fns0.pars), [], []
+    P, pars, one, w = len(fns.pots), fns.pars, hy.expression(1.0), hy.time
+    fresh = [pars.fresh(sp.Integer(v)) for v in (0,) * P + (1, 1, 0, 0, 0)]
+    e = [f[0] for f in fresh[:P]]
+    side, shift, level, exit_ = (f[0] for f in fresh[P:P + 4])
+    pvars = make_vars("p", P)
+    inv = fns.apply("inverse", [(one - e[j]) * pvars[j] + e[j] for j in range(P)],
+                    on_state=False)
+    theta = [e[j] * w + (one - e[j]) * fns.masked(j, inv[j], 0.0) for j in range(P)]
+    recip = fns.apply("fsecond_reciprocal", [e[j] + (one - e[j]) * theta[j] for j in range(P)],
+                      on_state=False)
+    inv_f2 = [(one - e[j]) * fns.masked(j, r, 1.0) for j, r in enumerate(recip)]
+    flow = flow_pieces(margin_fn, theta, inv_f2, loss=flow_kw[0], gradient=flow_kw[1])
+    force_k = hy.sum([e[j] * flow.force[j] for j in range(P)])
+    f2 = _one_sided_f2(fns, coords, e, side)
+    rate = f2 / force_k                                            # ds/dw
+    scale = hy.par[0]
+    logt, dclock = hy.make_vars("logt", "dclock")
+    dclk = rate if clock == "s" else shift * hy.exp(-dclock) * rate   # du/dw = ds/dw / s
+    equations = [(pvars[j], fns.masked(j, flow.force[j], 0.0) * rate) for j in range(P)]
+    equations += [(logt, hy.exp(-scale * logt - flow.log_loss) / scale * rate), (dclock, dclk)]
+    idx = [f[1] for f in fresh]
+    # The kinks as the system's (the model's, then the potential's), each with its switch; a
+    # potential kink of coordinate j is a zero of z_j (never of the one-hot k's masked z~_k).
+    kinks = [*flow.kinks, *(fns.masked(j, (one - e[j]) * pvars[j] + e[j], 1.0)
+                            for j in fns0.kink_coordinates)]
+    switches = [pars.fresh(sp.Integer(0)) for _ in kinks]
+    events = (force_k, logt - level, dclock - exit_,
+              *(kink + sw for kink, (sw, _) in zip(kinks, switches, strict=True)))
+    return CrossingSystem(
+        equations=equations, events=events,
+        par_values=tuple(pars.values), onehot=idx[0], side=idx[P], clock_shift=idx[P + 1],
+        level=idx[P + 2], exit=idx[P + 3], coordinates=coords,
+        switch=switches[0][1] if switches else len(pars.values), clock0=idx[P + 4],
+        theta_map=dict(zip(system_theta, theta, strict=True)), f2=f2)
+
+
+def _one_sided_f2(fns: _Potentials, coords: frozenset[int], e: list[Any], side: Any) -> Any:
+    """``sum_k e_k f_k''(w)`` on the side ``sign(w) = side``, one term per distinct potential."""
+    d = sp.Symbol("d_side", real=True)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k in sorted(coords):
+        groups.setdefault((str(fns.pots[k].x), str(fns.pots[k].fsecond)), []).append(k)
+    terms = []
+    for ks in groups.values():
+        pot = fns.pots[ks[0]]
+        # Horner in w with products only: heyoka's pow(w, n) recursion divides by w, NaN at
+        # w = 0, where a crossing starts its second half
+        coeffs = sp.Poly(one_sided(pot.fsecond, pot.x, d), pot.x).all_coeffs()
+        f2 = hy.expression(0.0)
+        for c in coeffs:
+            f2 = f2 * hy.time + sympy_to_heyoka(sp.expand(c), {d: side}, fns.pars)
+        terms.append(hy.sum([e[k] for k in ks]) * f2)
+    return hy.sum(terms)

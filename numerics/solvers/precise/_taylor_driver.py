@@ -28,6 +28,7 @@ from ._compile import to_mpf
 from ._logtime import LogTime
 from ._record import RunRecord, stop_on_sigint
 from ._system import MirrorFlowSystem
+from ._taylor_crossing import BranchCrossings, CrossingWatch
 from ._taylor_events import EventLayout
 from ._taylor_kinks import PotentialKinks
 from ._taylor_slide import SlideControl, SlidingModes
@@ -75,13 +76,16 @@ class TaylorDriver:
                  post: Callable[[np.ndarray], np.ndarray] | None = None,
                  switches: KinkSwitches | None = None,
                  sliding: SlidingModes | None = None,
-                 potential_kinks: PotentialKinks | None = None) -> None:
+                 potential_kinks: PotentialKinks | None = None,
+                 crossings: BranchCrossings | None = None) -> None:
         self.ta, self.setup, self.layout, self.switches = ta, setup, layout, switches
         self.slide = (None if sliding is None
                       else SlideControl(sliding, (ta, layout)))
         self.good: tuple[Any, np.ndarray] | None = None   # last good (clock, state), sliding
         self.monitor, self.post, self.stuck = monitor, post, None
         self.potential_kinks = potential_kinks
+        self.crossings = crossings
+        self.watch = None if crossings is None else CrossingWatch(crossings.coordinates)
         self.bridges = 0
         self.sliding_bridges = 0     # bridges stepped with the sliding flow's slope
         self.conv = setup.precision.converter()
@@ -128,12 +132,26 @@ class TaylorDriver:
                 self.stuck = self.monitor(logt, self._theta_now(ta))
                 if self.stuck:
                     return False
+        fired = self.layout.stops.pop("fired", False)     # the step ended on an event
         if self.slide is not None and self.slide.on:
             self.good = (ta.time, np.array(ta.state, copy=True))
+        if not fired and self._watch_crossing(ta):
+            return False      # a coordinate is about to cross a branch point: _branch
         if time.perf_counter() >= self.deadline:
             self.flags["budget"] = True
             return False
         return True
+
+    def _watch_crossing(self, ta: Any) -> bool:
+        """True if heyoka should stop for a crossing in ``theta_k`` (:class:`CrossingWatch`).
+
+        Not asked on a step that ended on a terminal event (``layout.stops["fired"]``, see
+        :class:`~numerics.solvers.precise._taylor_events.Fired`): stopping it from the step
+        callback would hide the event's outcome.
+        """
+        if self.watch is None or self.potential_kinks is None:
+            return False
+        return self.watch.check(ta, self.potential_kinks.frozen)
 
     def _theta_now(self, ta: Any) -> np.ndarray:
         """θ at the integrator's current state, rounded to float64 (for the monitor)."""
@@ -214,7 +232,9 @@ class TaylorDriver:
         (``theta_k ~ |z_k|^(1/(p-1))``): no Taylor series exists there.  The right-hand side is
         Hölder-continuous with exponent ``a = min(1, 1/(p-1))``, so one Euler step has local error
         ``O(delta^(1 + a))``, below ``tol`` for ``a >= 1/2``; heyoka's steps then grow again
-        geometrically with the distance from the branch point.
+        geometrically with the distance from the branch point (~220 steps at 30 digits, after
+        ~250 shrinking ones on the way in).  Where :meth:`_branch` applies (dual state,
+        polynomial one-sided ``f''``) it crosses instead, in a few steps.
         """
         assert self.potential_kinks is not None
         ta, setup = self.ta, self.setup
@@ -256,6 +276,40 @@ class TaylorDriver:
         new[: len(slope)] = state[: len(slope)] + delta * slope
         return new
 
+    def _branch(self, k: int, *, approach: bool) -> Any:
+        """Cross coordinate ``k``'s branch point in ``w = theta_k``
+        (:class:`~numerics.solvers.precise._taylor_crossing.BranchCrossings`).
+
+        Returns heyoka's ``time_limit`` (go on), a kink outcome (the crossing stopped on a kink
+        of the system: the driver crosses it as its own), or ``None`` (state unchanged: not
+        applicable here, or failed; the driver bridges a kink event as before).
+        """
+        if self.crossings is None or self.watch is None or k not in self.crossings.coordinates:
+            return None
+        t0 = time.perf_counter()
+        outcome, kink = self.crossings.cross(self, k, approach)
+        watch = self.watch
+        watch.seconds += time.perf_counter() - t0
+        watch.reset()
+        watch.crossings += outcome == "crossed"
+        watch.handbacks += outcome in ("handed back", "kink", "exit")
+        watch.fallbacks += outcome == "failed"
+        if outcome != "crossed":
+            watch.pause[k] = 4 if outcome != "failed" else (10**9 if approach else 0)
+        if outcome == "failed":
+            return None
+        self.ta.reset_cooldowns()
+        self._update_switches()
+        if self.slide is not None and self.slide.on:
+            self.good = (self.ta.time, np.array(self.ta.state, copy=True))
+        if outcome == "exit":          # a sliding surface's alpha reached 0 or 1
+            assert kink is not None
+            return hy.taylor_outcome(-(self.layout.n_target + self.layout.n_kinks + kink[0] + 1))
+        if kink is None:
+            return hy.taylor_outcome.time_limit
+        self.layout.stops["last"] = kink
+        return hy.taylor_outcome(-(self.layout.n_target + kink[0] + 1))
+
     def _delta(self) -> float:
         """The clock length of the tiny step across a kink."""
         return 0.1 * math.sqrt(self.setup.tol_f) * max(1.0, abs(float(to_mpf(self.ta.time))))
@@ -276,7 +330,8 @@ class TaylorDriver:
             if self.potential_kinks.absorbing(np.array(self.ta.state, copy=True), k):
                 self.potential_kinks.freeze(self.ta, k, self.current_logt())
                 return hy.taylor_outcome.time_limit
-            return self._bridge(k)
+            crossed = self._branch(k, approach=False)
+            return self._bridge(k) if crossed is None else crossed
         if last is not None:
             self.nudge(*last)
             if self.slide is not None and self.slide.at_crossing(self):
@@ -368,6 +423,15 @@ class TaylorDriver:
             res = self.ta.propagate_until(self._chunk_end(), **kw)
             self.steps += int(res[3])
             outcome = self._kinks(res[0], kw)
+            k = None if self.watch is None else self.watch.request
+            if k is not None:      # a step stopped heyoka for a crossing
+                self.watch.request = None
+                crossed = self._branch(k, approach=True)
+                outcome = self._kinks(hy.taylor_outcome.time_limit if crossed is None
+                                      else crossed, kw)
+            if self.flags["reached"]:
+                self.outcome = outcome
+                break
             if outcome is None or self._sliding_failed(outcome):
                 continue
             if self.layout.is_exit(outcome):
@@ -464,6 +528,7 @@ class TaylorDriver:
         stats = {"steps": self.steps, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
                  **info, "kinks_crossed": self.kinks_crossed, "kink_bridges": self.bridges,
                  "sliding_bridges": self.sliding_bridges,
+                 **(self._crossing_stats()),
                  "frozen_coordinates": dict(self.potential_kinks.frozen)
                  if self.potential_kinks is not None else {},
                  "kinks_switched_off": 0 if self.switches is None
@@ -473,6 +538,15 @@ class TaylorDriver:
         if reason is not None:
             stats["reason"] = reason
         return self._record(post, status, stats)
+
+    def _crossing_stats(self) -> dict[str, Any]:
+        """Crossings of branch points in ``w = theta_k`` (none without such coordinates)."""
+        w = self.watch
+        if w is None:
+            return {}
+        return {"branch_crossings": w.crossings, "branch_crossing_steps": w.steps,
+                "branch_handbacks": w.handbacks, "branch_fallbacks": w.fallbacks,
+                "branch_seconds": w.seconds}
 
     def _record(self, post: Callable[[np.ndarray], np.ndarray], status: Status,
                 stats: dict[str, Any]) -> RunRecord:

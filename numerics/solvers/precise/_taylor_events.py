@@ -35,7 +35,7 @@ from .._precision import Precision
 from ._compile import par_array
 from ._system import MirrorFlowSystem
 
-__all__ = ["EventLayout", "KinkStop", "Relay", "event_pars", "make_events"]
+__all__ = ["EventLayout", "Fired", "KinkStop", "Relay", "event_pars", "make_events"]
 
 class Relay:
     """A heyoka event callback that forwards to ``target``, shared rather than copied.
@@ -110,8 +110,20 @@ class EventLayout:
         return bool(self.n_target) and int(outcome) == -1
 
 
-def _stop(ta: Any, d_sgn: int) -> bool:
-    return False
+class Fired:
+    """Callback of a terminal event: stop, and note ``log["fired"] = True`` (the driver's step
+    callback reads and clears it: a step that ended on an event is not stopped again for a
+    crossing, which would hide the event's outcome).  Shared, not copied (as :class:`Relay`)."""
+
+    def __init__(self, log: dict[str, Any]) -> None:
+        self.log = log
+
+    def __call__(self, ta: Any, d_sgn: Any) -> bool:
+        self.log["fired"] = True
+        return False
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Fired:
+        return self
 
 
 class KinkStop:
@@ -123,6 +135,7 @@ class KinkStop:
 
     def __call__(self, ta: Any, d_sgn: Any) -> bool:
         self.log["last"] = (self.k, int(d_sgn))
+        self.log["fired"] = True
         return False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> KinkStop:
@@ -144,20 +157,21 @@ def make_events(
     fp = precision.hy_type
     t_events: list[Any] = []
     nt_events: list[Any] = []
-    n_target = 0
+    n_target = 0 if quad else 1
+    kinks = list(system.kinks if kinks is None else kinks) if kink_events else []
+    layout = EventLayout(n_target, len(kinks), len(level_callbacks) if not quad else 0,
+                         par_base, len(exits))
     if not quad:
         last_var = system.equations[-1][0]
-        n_target = 1
         t_events.append(hy.t_event(last_var - hy.par[par_base], fp_type=fp,
+                                   callback=Fired(layout.stops),
                                    direction=hy.event_direction.positive))
         nt_events = [hy.nt_event(last_var - hy.par[par_base + 1 + j], cb, fp_type=fp)
                      for j, cb in enumerate(level_callbacks)]
-    kinks = list(system.kinks if kinks is None else kinks) if kink_events else []
-    layout = EventLayout(n_target, len(kinks), len(nt_events), par_base, len(exits))
     t_events += [hy.t_event(e + hy.par[layout.switch_base + k],
                             callback=KinkStop(k, layout.stops), fp_type=fp)
                  for k, e in enumerate(kinks)]
-    t_events += [hy.t_event(e, callback=_stop, fp_type=fp) for e in exits]
+    t_events += [hy.t_event(e, callback=Fired(layout.stops), fp_type=fp) for e in exits]
     return t_events, nt_events, layout
 
 

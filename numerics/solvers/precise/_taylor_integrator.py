@@ -24,6 +24,7 @@ from ._compile import cfunc_options, compile_functions, n_pars, to_mpf
 from ._native_output import capture_native_stdout
 from ._record import RunRecord, initial_state, output_levels, start_state
 from ._system import MirrorFlowSystem
+from ._taylor_crossing import BranchCrossings
 from ._taylor_driver import RunSetup, TaylorDriver
 from ._taylor_events import EventLayout, Relay, event_pars, make_events
 from ._taylor_kinks import PotentialKinks, invert_monotone
@@ -128,6 +129,8 @@ class TaylorIntegrator:
         self._relays: list[Relay] = []   # one per level event (ode mode)
         self._functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
         self.sliding = SlidingModes(self)   # sliding flows, compiled on demand
+        self.crossings = (BranchCrossings(self) if kink_events and system.crossing is not None
+                          else None)          # the flow in theta_k, compiled on demand
 
     # ------------------------------------------------------------------ compilation
     def function(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -397,6 +400,7 @@ class TaylorIntegrator:
             driver = TaylorDriver(self.ta, setup, layout, monitor=monitor, post=post,
                                   switches=switches,
                                   potential_kinks=self._potential_kinks(),
+                                  crossings=self.crossings,
                                   sliding=self.sliding if layout.n_kinks else None)
             for relay in self._relays[: len(setup.levels)]:   # the others are parked
                 relay.target = driver.on_level
@@ -408,6 +412,9 @@ class TaylorIntegrator:
         info = self._info(setup, s0_f, compiled=self.n_compiles > n_before)
         info["heyoka_messages"] = messages.summary()
         info["sliding_compile_seconds"] = self.sliding.take_seconds()
+        if self.crossings is not None:
+            info["crossing_compile_seconds"] = self.crossings.compile_seconds
+            self.crossings.compile_seconds = 0.0
         self._compile_seconds = 0.0
         return driver.finish(post, info)
 
