@@ -152,7 +152,7 @@ def rationalized_form(expr: sp.Expr) -> sp.Expr:
     The quadratic formula's ``sqrt(1 + 4|z|)/2 - 1/2`` cancels where ``S`` is close to ``-R``
     (all its digits at ``|z| = 1e-30``); ``2|z| / (sqrt(1 + 4|z|) + 1)`` is the same value for
     every real ``z`` where ``S != R`` and cancels nowhere when ``S`` and ``-R`` have one sign.
-    Sums whose ``S^2 - R^2`` does not expand to something shorter are left alone.
+    Callers keep the rewrite only where it loses fewer digits (``Potential`` does).
 
     Examples
     --------
@@ -168,10 +168,7 @@ def rationalized_form(expr: sp.Expr) -> sp.Expr:
             return e
         S = roots[0]
         R = e - S
-        num = sp.expand(S**2 - R**2)
-        if sp.count_ops(num) > sp.count_ops(R**2):
-            return e
-        return sp.factor_terms(num / sp.expand(S - R))
+        return sp.factor_terms(sp.expand(S**2 - R**2) / sp.expand(S - R))
 
     return expr.replace(lambda e: isinstance(e, sp.Add) and any(_sqrt_term(t) for t in e.args),
                         rewrite)
