@@ -272,3 +272,16 @@ def test_transcendental_constants_keep_the_working_precision() -> None:
               for t, t0 in zip(sol.theta_mp[-1], th0, strict=True)]
         s = dz[0] / mpmath.mpf(x[0])
         assert abs(dz[1] - s * mpmath.mpf(x[1])) < mpmath.mpf(10) ** -36 * abs(dz[1])
+
+
+@pytest.mark.parametrize("method, named", [("taylor", True), ("radau", False)])
+def test_stopped_linf_taylor_run_names_the_stiffness(method, named) -> None:
+    """A Taylor run of an l_inf potential that stops short says why (the stiffness of its
+    time-changed flow grows with the clock, THEORY.md §7) and names Radau; Radau, which
+    follows it, does not (a zero budget stops either after its first step)."""
+    prob = Problem.create(_one_sample([0.6, -0.8]), Linear(), Potential.cosh(),
+                          theta0=[0.05, 0.02])
+    sol = solve_mirror_flow(prob, log_t=1e3, dps=30, method=method, certify=False,
+                            max_seconds=0.0)
+    assert sol.status == "budget", sol.message
+    assert ("l_inf potential is stiff" in sol.message) is named

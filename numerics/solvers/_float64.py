@@ -23,21 +23,12 @@ from scipy.optimize import brentq
 from ..problem import Problem, log_loss_and_weights
 from ._chatter import ChatterMonitor
 from ._inverse64 import float64_inverse
-from ._plan import choose_state, curvature_limits_by_layer, has_linf_horizon, is_network
+from ._plan import choose_state, curvature_limits_by_layer, is_network, linf_stiffness_reason
 from ._solution import MirrorFlowSolution
 from ._status import Status
 from ._stuck import StuckMonitor, next_stuck_check
 
 __all__ = ["log_t_of_tau", "solve_float64", "tau_of_log_t"]
-
-#: Why a float64 run of an l_inf potential stops short (measured: cosh on the linear model of
-#: the coverage table, to log t = 1e3 with a 60 s budget: DOP853 reached log t = 46 in 24k
-#: steps; Radau and BDF failed near log t = 161 and 264 ("step size less than spacing");
-#: LSODA failed at 132).  The Newton rows of the stiff steppers span factors ``f''(theta_k)``
-#: beyond float64's range, which the MPFR Radau IIA of the precise path scales by logarithms.
-LINF_FLOAT64 = ("the flow of this l_inf potential is stiff (f'' grows exponentially, so the "
-                "stiffness ratio grows with the clock): float64 steppers cannot follow it far; "
-                "use dps=30 (method='radau')")
 
 #: scipy steppers by ``solve_ivp`` name.
 METHODS = {"DOP853": DOP853, "RK45": RK45, "RK23": RK23, "Radau": Radau, "BDF": BDF,
@@ -227,8 +218,8 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     if bar is not None:
         show()
         bar.close()
-    if status in (Status.BUDGET, Status.FAILED) and has_linf_horizon(problem):
-        reason = "; ".join(filter(None, [reason, LINF_FLOAT64]))
+    if status in (Status.BUDGET, Status.FAILED):
+        reason = "; ".join(filter(None, [reason, linf_stiffness_reason(problem, "float64")]))
     states_arr = np.array(states)
     thetas = np.array([theta_of(v) for v in states_arr[:, :-1]])
     return MirrorFlowSolution.from_states(

@@ -17,7 +17,14 @@ import numpy as np
 
 from ..problem import Problem
 from ._float64 import solve_float64
-from ._plan import auto_method, check_separable, has_linf_horizon, is_network, plan_run
+from ._plan import (
+    auto_method,
+    check_separable,
+    has_linf_horizon,
+    is_network,
+    linf_stiffness_reason,
+    plan_run,
+)
 from ._precision import Precision
 from ._solution import MirrorFlowSolution, balance_residuals
 from ._status import Status
@@ -167,10 +174,21 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
                 break
         if bar is not None:
             bar(float(sol.log_t[-1]))
-        return mark_at_rest(problem, sol)
+        return mark_at_rest(problem, _with_stiffness_reason(problem, sol, plan.method))
     finally:
         if bar is not None:
             bar.close()
+
+
+def _with_stiffness_reason(problem: Problem, sol: MirrorFlowSolution,
+                           method: str) -> MirrorFlowSolution:
+    """A Taylor run of an l_inf potential that stopped short says why first
+    (:func:`~numerics.solvers._plan.linf_stiffness_reason`)."""
+    why = linf_stiffness_reason(problem, method)
+    if why is None or sol.status not in (Status.BUDGET, Status.STALLED, Status.CLOCK_LIMIT):
+        return sol
+    reason = "; ".join(filter(None, [why, sol.meta.get("reason")]))
+    return replace(sol, meta={**sol.meta, "reason": reason})
 
 
 def mark_at_rest(problem: Problem, sol: MirrorFlowSolution) -> MirrorFlowSolution:
