@@ -402,7 +402,7 @@ def linf_stiffness_reason(problem: Problem, method: str) -> str | None:
     >>> from theory import Potential
     >>> from numerics import Linear, Problem, two_d
     >>> prob = Problem.create(two_d(4, seed=0), Linear(), Potential.cosh())
-    >>> linf_stiffness_reason(prob, "taylor")[:40], linf_stiffness_reason(prob, "radau")
+    >>> linf_stiffness_reason(prob, "taylor")[:41], linf_stiffness_reason(prob, "radau")
     ('the flow of this l_inf potential is stiff', None)
     """
     if method == "radau" or not has_linf_horizon(problem):
