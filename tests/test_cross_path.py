@@ -747,3 +747,19 @@ def test_bridge_while_sliding_agrees_with_radau():
                               max_seconds=120.0) for m in ("taylor", "radau")]
     assert [r.status for r in runs] == ["reached", "reached"]
     check_taylor_radau(*runs, drawn)
+
+
+def test_dual_bridge_while_sliding_keeps_the_balance_law():
+    """x²/2 + |x|³/3 on the coverage ReLU net in the dual state: potential kinks 6 and 1 are
+    bridged while ReLU kink 12 slides (log t in (0.04, 0.89)), with the sliding flow's slope,
+    which needs dθ/dz = 1/f''(0) = 1 at z = 0.  Its inverse written 2|z| sign(z) / (sqrt(4|z|
+    + 1) + 1) compiles to dθ/dz = 0 there (|z| and sign(z) are steps with zero derivative), and
+    the balance law drifted to 7.4e-26; written 2z / (...) it holds (THEORY.md §2)."""
+    data = separable_gaussian(n=6, d=3, seed=0)
+    prob = Problem.create(data, TwoLayer(4, "relu"), Potential("x**2/2 + abs(x)**3/3"),
+                          scale=0.5, seed=0)
+    sol = solve_mirror_flow(prob, log_t=1.0, dps=30, method="taylor", state="dual",
+                            certify=False, max_seconds=120.0)
+    assert sol.status == "reached", sol.message
+    assert sol.meta["solver"]["sliding_bridges"] >= 1          # the case under test ran
+    assert float(np.max(sol.balance_residual_max)) < 1e-30

@@ -251,9 +251,8 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
     that keeps its digits (``Potential.stable_inverse``: at most 3 of 30 lost from z = 1e-30 to
     1e30): some closed forms cancel catastrophically (Cardano's formula for ``x**2/2 + x**4/4`` at
     large ``|z|``), and the primal state ``dθ/ds = -∇log ℒ / f''(θ)`` needs no inverse at all.
-    Potentials whose kinks are kinks of ``f''`` alone (finite, nonzero limits of ``f''`` at 0:
-    ``x**2/2 + |x|^3/3``, whose inverse is stable since theory rationalizes it) keep the primal
-    state, measured more accurate there.  A typed ``abs(x)**3/3`` gets the dual state as
+    (``x**2/2 + |x|^3/3`` gets the dual state since theory rationalizes its quadratic-formula
+    inverse to ``2z / (sqrt(4|z| + 1) + 1)``.)  A typed ``abs(x)**3/3`` gets the dual state as
     ``Potential.lp(3)`` does (its odd f' is inverted on x > 0). Radau always works in the primal
     state; the precise paths also integrate the primal state when the closed form uses a function
     heyoka lacks (:data:`HEYOKA_LACKS`: Lambert W). The float64 path keeps the dual state, with a
@@ -270,7 +269,7 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
     >>> mix = Problem.create(two_d(4, seed=0), Linear(), Potential("x**2/2 + abs(x)**3/3"))
     >>> choose_state(mix), choose_state(Problem.create(two_d(4, seed=0), Linear(),
     ...                                                 Potential("x**2/2 + abs(x)**(3/2)")))
-    ('primal', 'dual')
+    ('dual', 'dual')
     """
     if requested not in ("auto", "dual", "primal"):
         raise ValueError(f"state must be 'auto', 'dual' or 'primal', got {requested!r}")
@@ -287,14 +286,6 @@ def choose_state(problem: Problem, requested: str = "auto", method: str = "taylo
     if dual and method != "float64" and any(
             p.inverse_mirror_map.expr.has(*HEYOKA_LACKS) for p in pots):
         return "primal"     # e.g. Potential.gaussian_exp(): its inverse is sqrt(W(z^2))
-    limits = curvature_limits_at_zero(problem)
-    if dual and limits and not limits & {sp.S.Zero, sp.oo}:
-        # kinks of f'' alone (x**2/2 + |x|**3/3: f'' = 1 + 2|x|): the primal ODE is Lipschitz
-        # there and kept its digits where the dual state lost them (ReLU net of the coverage
-        # table, Taylor, log t = 1e3: 33.3 certified digits primal, 26.8 dual; the dual run's
-        # balance law jumped from 3e-33 to 7e-26 near the end of a sliding mode, log t = 0.88;
-        # float64 on the square-ReLU net: 10.0 and 8.5 digits)
-        return "primal"
     if not dual and method == "float64" and zero_curvature_at_zero(problem):
         # the primal ODE dθ/ds = F / f''(θ) has a branch point where θ_k crosses 0 with
         # F != 0 (abs(x)**3/3 on two-layer nets: scipy's steps collapsed to 6e-17 at
