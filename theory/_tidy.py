@@ -162,6 +162,11 @@ def rationalized_form(expr: sp.Expr) -> sp.Expr:
     >>> rationalized_form(sp.sqrt(Z**2 + 1) - Z)
     1/(z + sqrt(z**2 + 1))
     """
+    try:
+        expr = sp.sympify(expr)
+    except (sp.SympifyError, TypeError) as exc:
+        raise TypeError(f"rationalized_form needs a sympy expression (or a string sympy can "
+                        f"parse), got {expr!r}") from exc
     def rewrite(e: sp.Expr) -> sp.Expr:
         roots = [t for t in e.args if _sqrt_term(t)]
         if len(roots) != 1:

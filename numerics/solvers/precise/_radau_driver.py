@@ -122,6 +122,8 @@ def default_stages(tol: float) -> int:
     >>> default_stages(1e-16)
     9
     """
+    if not 0 < tol < 1:
+        raise ValueError(f"tol must lie in (0, 1), got {tol}")
     digits = -math.log10(tol)
     wanted = round(_BASE_STAGES * digits / _BASE_TOL_DIGITS)
     return int(min(_MAX_STAGES, max(_BASE_STAGES, wanted)))

@@ -377,6 +377,7 @@ def build_mirror_flow_system(
               for k, d in enumerate(flow.force if state == "dual" else flow.dtheta)]
     equations, quadrature_equations, logt = time_changed_rhs(pvars, dparam, flow, clock)
     init = _startup_exprs(margin_fn, fns, th_in, state, loss, gradient)
+    crossing = _crossing_coordinates(fns, state)
     return MirrorFlowSystem(
         equations=equations,
         quadrature_equations=quadrature_equations,
@@ -401,16 +402,16 @@ def build_mirror_flow_system(
             k for k in set(fns.kink_coordinates) if curvature_is_finite_at_zero(pots[k])),
         mask_pars={k: idx for k, (_, idx) in fns.masks.items()},
         force=tuple(flow.force),
-        crossing=_crossing_builder(margin_fn, fns, state, clock, (loss, gradient), theta),
-        crossing_coordinates=_crossing_coordinates(fns, state),
+        crossing=_crossing_builder(margin_fn, fns, crossing, clock, (loss, gradient), theta),
+        crossing_coordinates=crossing,
     )
 
 
-def _crossing_builder(margin_fn: MarginFn, fns: _Potentials, state: StateKind, clock: ClockKind,
-                      flow_kw: tuple[LossKind, Literal["given", "reverse"]],
+def _crossing_builder(margin_fn: MarginFn, fns: _Potentials, coords: frozenset[int],
+                      clock: ClockKind, flow_kw: tuple[LossKind, Literal["given", "reverse"]],
                       theta: list[Any]) -> Callable[[], CrossingSystem] | None:
-    """A thunk building the flow in ``w = theta_k`` (:mod:`._system_crossing`), or ``None``."""
-    coords = _crossing_coordinates(fns, state)
+    """A thunk building the flow in ``w = theta_k`` (:mod:`._system_crossing`) for the
+    coordinates ``coords`` (:func:`_crossing_coordinates`), or ``None`` without any."""
     if not coords:
         return None
     built: list[CrossingSystem] = []

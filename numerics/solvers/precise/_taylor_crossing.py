@@ -43,6 +43,7 @@ from .._precision import Precision
 from ._compile import par_array, to_mpf
 from ._system import MirrorFlowSystem
 from ._system_crossing import transformed
+from ._taylor_events import Fired
 
 __all__ = ["BranchCrossings", "CrossingWatch"]
 
@@ -68,9 +69,14 @@ class _Host(Protocol):
     system: MirrorFlowSystem
     precision: Precision
     tol_f: float
-    tol: float | None
 
     def function(self, name: str) -> Callable[[np.ndarray], np.ndarray]: ...
+
+    def taylor_adaptive(self, equations: list[tuple[Any, Any]], events: tuple[list, list],
+                        clock: Any, state: np.ndarray, pars: np.ndarray,
+                        options: dict[str, Any] | None = None) -> Any: ...
+
+    def auxiliary_options(self) -> dict[str, Any]: ...
 
 
 class CrossingWatch:
@@ -135,21 +141,16 @@ class BranchCrossings:
     def _compile(self, equations: list[tuple[Any, Any]], events: Sequence[Any]) -> Any:
         t0 = time.perf_counter()
         host, prc, cs = self.host, self.host.precision, self.cs
-        kw: dict[str, Any] = {"fp_type": prc.hy_type, "compact_mode": True}
-        if prc.fp_type == "real":
-            kw["prec"] = prc.bits
-        if prc.fp_type != "float64":
-            kw["opt_level"] = 0
-        if host.tol is not None:
-            kw["tol"] = prc.converter()(host.tol)
         dirs = [hy.event_direction.any, hy.event_direction.positive]
         dirs += [hy.event_direction.any] * (len(events) - 2)
-        kw["t_events"] = [hy.t_event(ev, callback=_Stop(i, self.fired), fp_type=prc.hy_type,
-                                     direction=d)
-                          for i, (ev, d) in enumerate(zip(events, dirs, strict=True))]
-        kw["pars"] = par_array(cs, len(cs.par_values), 1.0, prc.fp_type, prc.bits)
-        zeros = np.zeros(len(equations), dtype=prc.dtype)
-        ta = hy.taylor_adaptive(equations, zeros, **kw)
+        t_events = [hy.t_event(ev, callback=Fired(self.fired, "index", i), fp_type=prc.hy_type,
+                               direction=d)
+                    for i, (ev, d) in enumerate(zip(events, dirs, strict=True))]
+        pars = par_array(cs, len(cs.par_values), 1.0, prc.fp_type, prc.bits)
+        conv = prc.converter()
+        zeros = np.array([conv(0.0)] * len(equations), dtype=prc.dtype)
+        ta = host.taylor_adaptive(equations, (t_events, []), conv(0.0), zeros, pars,
+                                  host.auxiliary_options())
         self.compile_seconds += time.perf_counter() - t0
         return ta
 
@@ -191,21 +192,6 @@ class BranchCrossings:
         run = _CrossingRun(self, drv, k, *compiled)
         outcome = run.go(approach)
         return outcome, run.kink if outcome in ("kink", "exit") else None
-
-
-class _Stop:
-    """Terminal event ``index``'s callback: stop, noting ``index`` in ``log`` (shared, not
-    copied: heyoka deep-copies callbacks)."""
-
-    def __init__(self, index: int, log: dict[str, int]) -> None:
-        self.index, self.log = index, log
-
-    def __call__(self, ta: Any, d_sgn: Any) -> bool:
-        self.log["index"] = self.index
-        return False
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Stop:
-        return self
 
 
 class _CrossingRun:

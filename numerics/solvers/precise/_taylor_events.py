@@ -111,15 +111,17 @@ class EventLayout:
 
 
 class Fired:
-    """Callback of a terminal event: stop, and note ``log["fired"] = True`` (the driver's step
-    callback reads and clears it: a step that ended on an event is not stopped again for a
-    crossing, which would hide the event's outcome).  Shared, not copied (as :class:`Relay`)."""
+    """Callback of a terminal event: stop, and note ``log[key] = value`` (default
+    ``log["fired"] = True``: the driver's step callback reads and clears it, so a step that
+    ended on an event is not stopped again for a crossing, which would hide the event's
+    outcome; a branch crossing notes which of its events fired).  Shared, not copied (as
+    :class:`Relay`)."""
 
-    def __init__(self, log: dict[str, Any]) -> None:
-        self.log = log
+    def __init__(self, log: dict[str, Any], key: str = "fired", value: Any = True) -> None:
+        self.log, self.key, self.value = log, key, value
 
     def __call__(self, ta: Any, d_sgn: Any) -> bool:
-        self.log["fired"] = True
+        self.log[self.key] = self.value
         return False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Fired:
