@@ -13,7 +13,7 @@ from ._numeric import mp_function, symbolic_timeout, wall_clock_limit
 from ._plotting import horizon_boundary, plot_sublevel_sets, sublevel_boundary
 from ._potential import PerLayer, Potential, X, Z, tidy
 from ._rates import REGIMES, Rates, predicted_rates
-from ._tidy import asinh_form, rationalized_form
+from ._tidy import asinh_form, collapse_abs_sign, rationalized_form
 from ._version import __version__, package_version
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "__version__",
     "asinh_form",
     "balance_law",
+    "collapse_abs_sign",
     "horizon_boundary",
     "horizon_of_expr",
     "invert_increasing",

@@ -19,7 +19,7 @@ from ._numeric import GUARD_DIGITS, mp_function, symbolic_timeout
 from ._parsing import parse_text
 from ._rates import Rates, predicted_rates
 from ._symbols import X, Z
-from ._tidy import asinh_form, rationalized_form, tidy
+from ._tidy import asinh_form, collapse_abs_sign, rationalized_form, tidy
 from ._validation import validate_potential
 
 # X, Z (theory._symbols) and tidy (theory._tidy) are re-exported: the package and
@@ -346,7 +346,11 @@ class Potential:
         """``cand``, or its :func:`~theory._tidy.rationalized_form` if that is verified too and
         loses fewer digits to cancellation (the quadratic formula's ``sqrt(1 + 4|z|)/2 - 1/2``
         of ``x^2/2 + |x|^3/3`` loses 28 of 30 digits at small ``|z|``; ``2|z| / (sqrt(1 +
-        4|z|) + 1)`` none)."""
+        4|z|) + 1)`` none).  Either way ``|z| sign(z)`` is written ``z``
+        (:func:`~theory._tidy.collapse_abs_sign`: its compiled slope at 0 is 0)."""
+        if (collapsed := collapse_abs_sign(cand)) != cand:
+            cand = collapsed
+            steps.append(Step("|z| sign(z) written z (equal for real z)", cand))
         lost = self._digits_lost_by(cand)
         if lost <= MAX_DIGITS_LOST:
             return cand

@@ -12,7 +12,7 @@ import sympy as sp
 
 from ._numeric import symbolic_timeout
 
-__all__ = ["asinh_form", "rationalized_form", "tidy"]
+__all__ = ["asinh_form", "collapse_abs_sign", "rationalized_form", "tidy"]
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
@@ -177,10 +177,10 @@ def rationalized_form(expr: sp.Expr) -> sp.Expr:
 
     out = expr.replace(lambda e: isinstance(e, sp.Add) and any(_sqrt_term(t) for t in e.args),
                        rewrite)
-    return _without_abs_sign(out)
+    return collapse_abs_sign(out)
 
 
-def _without_abs_sign(expr: sp.Expr) -> sp.Expr:
+def collapse_abs_sign(expr: sp.Expr) -> sp.Expr:
     """``|u| sign(u)`` written as ``u`` (equal for real ``u``).
 
     Compiled, ``|u|`` and ``sign(u)`` are built from steps whose derivative is 0 at ``u = 0``,
@@ -191,7 +191,7 @@ def _without_abs_sign(expr: sp.Expr) -> sp.Expr:
     Examples
     --------
     >>> from theory import Z
-    >>> _without_abs_sign(2 * sp.Abs(Z) * sp.sign(Z) / (sp.sqrt(4 * sp.Abs(Z) + 1) + 1))
+    >>> collapse_abs_sign(2 * sp.Abs(Z) * sp.sign(Z) / (sp.sqrt(4 * sp.Abs(Z) + 1) + 1))
     2*z/(sqrt(4*Abs(z) + 1) + 1)
     """
     def is_pair(e: sp.Expr) -> bool:

@@ -100,6 +100,9 @@ def _print_text(summary: dict[str, Any]) -> None:
           f"balance residual max = {summary['balance_residual_max']:.2e}, digits "
           f"(direction) = {digits}, {summary['rhs_evals']} RHS "
           f"evaluations in {summary['seconds']:.2f} s [{summary['method']}]")
+    for key in ("precision_raised", "digits_short"):
+        if summary.get(key):
+            print(f"{key.replace('_', ' ')}: {summary[key]}")
 
 
 def _check_outputs(args: argparse.Namespace, cfg: RunConfig) -> None:
@@ -183,6 +186,8 @@ def integrate_summary(cfg: RunConfig, sol: MirrorFlowSolution) -> dict[str, Any]
         "status": sol.status,
         "message": sol.message,
         "certificate": sol.meta.get("certificate"),
+        "precision_raised": sol.meta.get("precision_raised"),
+        "digits_short": sol.meta.get("digits_short"),
         "method": sol.method,
         "precision_bits": sol.precision_bits,
     }
