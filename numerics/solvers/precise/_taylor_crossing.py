@@ -211,6 +211,7 @@ class _CrossingRun:
             self.logt0 = self.drv.logtime.logt if drv.setup.quad else (
                 to_mpf(self.state0[self.P]) * self.scale)
         self.steps = 0
+        self.level = mpmath.mpf(0)     # the output level the flow in w stops at next
         self.kink: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ set-up
@@ -229,7 +230,8 @@ class _CrossingRun:
         with mpmath.workprec(drv.wp):
             pars[cs.clock_shift] = conv(mpmath.exp(-self.c0))
             pars[cs.clock0] = conv(self.c0)
-            pars[cs.level] = conv(self._next_level(self.logt0) / self.scale)
+            self.level = self._next_level(self.logt0)
+            pars[cs.level] = conv(self.level / self.scale)
         self.ta.pars[:] = pars
 
     def _next_level(self, logt: Any) -> Any:
@@ -335,7 +337,7 @@ class _CrossingRun:
         """Record the output level the flow in ``w`` stopped on; True at the target."""
         drv, cs = self.drv, self.cs
         clock, state, logt = self._main_state()
-        level = to_mpf(self.ta.pars[cs.level]) * self.scale
+        level = self.level      # exact: read back from the parameter it rounds below itself
         if level >= drv.setup.logt_target:
             drv.flags["reached"] = True
             if drv.setup.quad:
@@ -346,7 +348,8 @@ class _CrossingRun:
         else:
             drv.records.append((clock, state, logt))
         pars = np.array(self.ta.pars, copy=True)
-        pars[cs.level] = self.conv(self._next_level(level) / self.scale)
+        self.level = self._next_level(level)
+        pars[cs.level] = self.conv(self.level / self.scale)
         self.ta.pars[:] = pars
         return False
 
