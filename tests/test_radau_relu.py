@@ -19,7 +19,6 @@ import sympy as sp
 
 from numerics import MLP, Dataset, Problem, TwoLayer, agreeing_digits, solve_mirror_flow
 from numerics.solvers.precise import (
-    ScalarPotential,
     build_mirror_flow_system,
     integrate_implicit,
     integrate_taylor,
@@ -150,27 +149,6 @@ def test_sliding_keeps_the_balance_law():
     assert sol.status == "reached", sol.message
     assert any(c[3] == 0 for c in sol.meta["solver"]["kink_crossings"])
     assert float(np.max(sol.balance_residual_max)) < 1e-28
-
-
-def test_nonlinear_kink_sliding_ends_the_run_with_its_status():
-    # One sample, q = u + v - relu(u v), gradient flow: on v = 0 with u > 1 the active field
-    # moves h = u v down (u (1 - u) < 0) and the inactive one up (u > 0), a sliding mode on a
-    # kink that is not linear in the parameters, which Radau does not follow.
-    x = sp.Symbol("x", real=True)
-    gd = ScalarPotential(x, x, sp.Integer(1), x, "gd")
-
-    def margins(th):
-        u, v = th
-        h = u * v
-        G = np.array([[1.0 - hy.relup(h) * v, 1.0 - hy.relup(h) * u]], dtype=object)
-        return np.array([u + v - hy.relu(h)], dtype=object), G, [h]
-
-    sysm = build_mirror_flow_system(margins, 2, gd, state="primal", clock="log_s")
-    run = integrate_implicit(sysm, [2.0, 0.5], 5.0, dps=30)
-    assert run.status == "sliding"
-    assert "slides on its kink" in run.stats["reason"]
-    u, v = run.theta[-1]
-    assert abs(v) < 1e-28 and u > 1
 
 
 def test_relu_needs_kink_events():

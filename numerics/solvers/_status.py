@@ -64,8 +64,9 @@ _MESSAGES = {
     Status.SLIDING: ("the flow slides on a surface it is pushed onto from both sides (a "
                      "Filippov sliding mode: a ReLU pre-activation at 0, or a coordinate at 0 "
                      "of a potential with f''(0) = 0), which this solver does not follow "
-                     "(float64 chatters across any such surface; Radau IIA cannot follow a "
-                     "kink that is not linear in the parameters, in an MLP's deeper layer): "
+                     "(float64 chatters across any such surface; Radau IIA does not follow "
+                     "kinks of one sample in two layers sliding together, nor several kinks on "
+                     "one surface): "
                      "use dps=30 with method='taylor' (it slides along kinks and freezes such "
                      "coordinates), or a smooth activation such as square_relu"),
     Status.FAILED: ("the solver failed (non-finite values or a singular Newton matrix): "

@@ -43,8 +43,10 @@ with an ``s``-stage Radau IIA method (order ``2s - 1``, L-stable, stiffly accura
   smooth field), and the pattern switches at kinks located as above (:mod:`._radau_switches`);
   where the fields on both sides push a pre-activation back onto 0 the unit slides on its kink
   (Filippov's solution: the ReLU slope ``alpha`` in ``[0, 1]`` that keeps ``h = 0``,
-  :mod:`._radau_sliding`) until ``alpha`` reaches 0 or 1; a sliding kink that is not linear in
-  the parameters ends the run with status ``"sliding"``;
+  :mod:`._radau_sliding`) until ``alpha`` reaches 0 or 1, on an MLP's deeper layers too (their
+  gradients vary: the state is put back on the surfaces after each step,
+  :mod:`._radau_surfaces`); kinks of one sample in two layers sliding together, or kinks whose
+  surfaces coincide, end the run with status ``"sliding"``;
 - two clocks: the system's clock (``s`` or ``u = log s``) while ``log t < 1``, with ``log t`` in the
   ODE (its stiff mode is harmless for an L-stable method) and output levels hit by re-stepping;
   then ``v = log log t`` as the independent variable and the system's clock as a state.  States
@@ -68,7 +70,8 @@ The pieces: :mod:`._radau_compile` (compilation, :func:`compile_implicit`),
 :mod:`._radau_tableau` (:func:`radau_tableau`), :mod:`._radau_newton` (float64 Jacobians and
 Newton matrices, MPFR work buffers), :mod:`._radau_step` (one step and one double step),
 :mod:`._radau_kinks` (kink location), :mod:`._radau_switches` (activation patterns),
-:mod:`._radau_sliding` (Filippov sliding modes), :mod:`._radau_driver` (the run loop); here the
+:mod:`._radau_sliding` (Filippov sliding modes), :mod:`._radau_surfaces` (back onto sliding
+surfaces), :mod:`._radau_driver` (the run loop); here the
 reusable :class:`RadauIntegrator` and :func:`integrate_implicit`.
 """
 
@@ -89,6 +92,7 @@ from ._radau_kinks import KinkLocator
 from ._radau_newton import WorkBuffers
 from ._radau_sliding import FilippovField
 from ._radau_step import RadauStep
+from ._radau_surfaces import SurfaceProjection
 from ._radau_switches import KinkPattern
 from ._radau_tableau import RadauTableau
 from ._record import RunRecord, output_levels
@@ -197,8 +201,9 @@ class RadauIntegrator:
         self._kink_gradients: np.ndarray | None = None
 
     def _gradients(self) -> np.ndarray:
-        """``(nk, P)`` gradients of the kinks, exact for the linear ones (the only ones used):
-        their values at the unit vectors."""
+        """``(nk, P)`` gradients of the kinks, exact for the linear ones (the only ones read:
+        the others' are compiled, ``functions.gradient_rows``): their values at the unit
+        vectors."""
         if self._kink_gradients is None:
             fns, conv = self.functions, converter("real", self.precision.bits)
             P = self.system.n_params
@@ -257,12 +262,15 @@ class RadauIntegrator:
         fns = self.functions
         pattern = None
         if fns.switched:
-            filippov = None
+            filippov = projection = None
             if fns.sliding_rhs is not None:
                 filippov = FilippovField(fns.sliding_rhs, fns.slope_rows, self._gradients(),
-                                         self._buffers)
-            pattern = KinkPattern(step, fns.kinks_mp, filippov, fns.linear_kinks,
-                                  self.precision.bits)
+                                         self._buffers, fns.gradient_rows)
+                projection = SurfaceProjection(fns.sliding_rhs, fns.kinks_mp, self._gradients(),
+                                               fns.gradient_rows, fns.weight_rows,
+                                               self._buffers, self.precision.bits)
+            pattern = KinkPattern(step, fns.kinks_mp, filippov, fns.coupled_kinks,
+                                  self.precision.bits, projection)
         driver = RadauDriver(step, self._kinks, st, self.precision, origin, levels,
                              budget_seconds=budget_seconds, progress=progress, pattern=pattern,
                              resumed=start is not None,

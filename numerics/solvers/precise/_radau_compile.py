@@ -19,8 +19,16 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import compile_functions, converter, n_pars, par_array
-from ._radau_sliding import SlopeRows, linear_kinks, slope_derivatives
-from ._radau_switches import switched_equations
+from ._radau_sliding import (
+    GradientRows,
+    SlopeRows,
+    coupled_kinks,
+    kink_gradients,
+    linear_kinks,
+    slope_derivatives,
+)
+from ._radau_surfaces import metric_weights
+from ._radau_switches import switch_table, switched_equations
 from ._system import MirrorFlowSystem
 
 __all__ = ["ImplicitFunctions", "compile_implicit"]
@@ -44,9 +52,13 @@ class ImplicitFunctions:
     kinks: Callable[..., np.ndarray] | None = None  # float64, for detection
     kinks_mp: Callable[..., np.ndarray] | None = None  # MPFR, for the roots
     switched: bool = False  # rhs has switches per kink (a force that jumps: ReLU, leaky ReLU)
-    linear_kinks: tuple[bool, ...] = ()  # kinks linear in the parameters (they may slide)
-    sliding_rhs: BatchedFunction | None = None  # rhs, then its slope derivatives
+    linear_kinks: tuple[bool, ...] = ()  # kinks linear in the parameters (constant gradients)
+    # rhs, then its slope derivatives, the gradients of the other kinks and the metric weights
+    sliding_rhs: BatchedFunction | None = None
     slope_rows: SlopeRows = ()  # per kink: (state row, output row) of its slope derivatives
+    gradient_rows: GradientRows = ()  # per kink: (parameter, output row) of its gradient
+    weight_rows: tuple[int, ...] = ()  # output rows of the metric weights (surface projection)
+    coupled_kinks: tuple[frozenset[int], ...] = ()  # per kink: the kinks it couples with
 
 
 def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
@@ -78,10 +90,7 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
     rhs = BatchedFunction(system, switched or rhs_exprs, inputs, int(bits))
     sliding: dict[str, Any] = {}
     if switched is not None:
-        linear = linear_kinks(system.kinks, system.variables[: system.n_params])
-        extra, rows = slope_derivatives(switched, linear, len(system.par_values))
-        sliding = {"linear_kinks": linear, "slope_rows": rows, "sliding_rhs": (
-            BatchedFunction(system, [*switched, *extra], inputs, int(bits)) if extra else None)}
+        sliding = _sliding_parts(system, switched, inputs, int(bits))
     init = compile_functions(system, system.init_exprs, system.theta_in, **kw)
     post = compile_functions(system, [*system.theta, system.log_loss], **kw)
     kinks = kinks_mp = None
@@ -91,6 +100,32 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
                                    system.variables[: system.n_params], int(bits))
     return ImplicitFunctions(system, int(bits), rhs, init, post, time.perf_counter() - t0, kinks,
                              kinks_mp, switched is not None, **sliding)
+
+
+def _sliding_parts(system: MirrorFlowSystem, switched: list[Any], inputs: list[Any],
+                   bits: int) -> dict[str, Any]:
+    """The fields of :class:`ImplicitFunctions` for Filippov sliding on the ReLU kinks (the
+    potential's never slide): the sliding right-hand side (switched ``F``, the slope
+    derivatives of every ReLU kink, the gradients of the kinks that are not linear in the
+    parameters, then the metric weights if there are such kinks), where each part goes, and
+    which kinks couple (:mod:`._radau_sliding`)."""
+    base, P, nk = len(system.par_values), system.n_params, len(system.kinks)
+    relu = [k < nk - system.n_potential_kinks for k in range(nk)]
+    params = system.variables[:P]
+    linear = linear_kinks(system.kinks, params)
+    table = switch_table(system.kinks, base)
+    slopes, rows = slope_derivatives(switched, relu, base)
+    varying = [r and not lin for r, lin in zip(relu, linear, strict=True)]
+    grads, grad_rows = kink_gradients(system.kinks, params, varying, table,
+                                      len(switched) + len(slopes))
+    weights = metric_weights(system) if grads else []
+    first = len(switched) + len(slopes) + len(grads)
+    outputs = [*switched, *slopes, *grads, *weights]
+    return {"linear_kinks": linear, "slope_rows": rows, "gradient_rows": grad_rows,
+            "weight_rows": tuple(range(first, first + len(weights))),
+            "coupled_kinks": coupled_kinks(system.kinks, table, base),
+            "sliding_rhs": (BatchedFunction(system, outputs, inputs, bits)
+                            if len(outputs) > len(switched) else None)}
 
 
 class BatchedFunction:

@@ -199,7 +199,7 @@ class RadauDriver:
             self.start()
             while self.status is None:
                 self.step_once()
-        except SlidingModeError as exc:  # a unit held on its kink: Radau cannot follow it
+        except SlidingModeError as exc:  # a sliding mode Radau does not follow
             self._end(Status.SLIDING, f"{exc} {self._where()}")
         except (FloatingPointError, ZeroDivisionError, ValueError) as exc:  # non-finite state
             self._end(Status.ERROR, f"{exc} {self._where()}", message=str(exc))
@@ -225,7 +225,11 @@ class RadauDriver:
         res = self._double_step(h_try)
         cut = None
         if res is not None and self._kinks is not None:
-            cut = self._kinks.first_crossing(*res.halves, self._pattern)
+            try:
+                cut = self._kinks.first_crossing(*res.halves, self._pattern)
+            except SlidingModeError as exc:  # a kink switched here was pushed back onto 0
+                self._slide_pushed_back(exc)
+                return
         if cut is not None:
             # A ReLU kink inside the step: end the step on it (the flow is smooth on each
             # side), then move the end onto the root of the new step's interpolant
@@ -247,6 +251,21 @@ class RadauDriver:
             self._accept_on_level(h_try, res.y1, level, fac)
         else:
             self._accept(h_try, res.y1, fac, cut=cut)
+
+    def _slide_pushed_back(self, exc: SlidingModeError) -> None:
+        """A kink switched at the current point came back onto its surface at once: settle it
+        again here, expecting it to slide (:meth:`~._radau_switches.KinkPattern.pushed_back`),
+        and retry the step; else the run ends with ``exc``.
+
+        At an exit where ``alpha`` touches 0 (or 1) and turns back, the side the kink left to
+        is tangent to the surface there and only the next order pushes it back (measured:
+        exp(x²/2), the coverage MLP 3/3, kink 34 at log t = 1.056, whose inactive rate was
+        proportional to ``relu`` of kink 10, crossing there)."""
+        pattern = self._pattern
+        if pattern is None or not pattern.pushed_back(self.cur.clock, self.cur.y, exc.kink,
+                                                      self._logt()):
+            raise exc
+        self._step.jacobian(self.cur.clock, self.cur.y)
 
     def handle_kink(self, h_try: Any, cut: tuple[float, int]) -> tuple[Any, DoubleStep | None]:
         """Redo the step to end on the kink ``cut = (fraction, index)``, then move its end (up to
@@ -334,7 +353,7 @@ class RadauDriver:
             if level >= self._target:
                 self._end(Status.REACHED)
                 return
-        self._advance(h_try, y1)
+        self._advance(h_try, y1, project=cut is None)
         if cut is None:
             self.h = self.h * self._conv(fac)
         elif self._pattern is not None:
@@ -342,10 +361,21 @@ class RadauDriver:
         self._switch_clock()
         self._step.jacobian(self.cur.clock, self.cur.y)
 
-    def _advance(self, h_try: Any, y1: np.ndarray) -> None:
-        """Move to the end of the accepted step; its collocation data predicts the next."""
+    def _advance(self, h_try: Any, y1: np.ndarray, *, project: bool = True) -> None:
+        """Move to the end of the accepted step (with ``project``, put back onto the sliding
+        surfaces whose gradients vary, :meth:`~._radau_switches.KinkPattern.onto_surfaces`);
+        its collocation data predicts the next.
+
+        A step that ends on a kink event is not projected: its end is that kink's root to
+        ``2^(16 - bits)``, and other kinks within rounding of 0 there switch with it, which a
+        projection (a move of the size of a step's drift off the surfaces, ~1e-45 of the
+        state at 199 bits) would hide (measured: kink 10 of the coverage MLP 3/3 then started
+        the next step on its wrong side)."""
         assert self._latest is not None
-        self.cur = Cursor(self.cur.clock + h_try, y1)
+        clock = self.cur.clock + h_try
+        if self._pattern is not None and project:
+            y1 = self._pattern.onto_surfaces(clock, y1)
+        self.cur = Cursor(clock, y1)
         self._polys = [self._step.keep(self._latest.second)]
         if self._pattern is not None:
             self._pattern.advanced()
@@ -421,13 +451,15 @@ class RadauDriver:
 
     def _crossing_stats(self) -> dict[str, Any]:
         """``kinks_crossed`` (switches of the activation pattern), ``kink_crossings``
-        (``[log t, kink, |h_k| / max_j |h_j|, new side]`` each) and ``kink_modes`` (the
-        pattern at the last point, for a continued run), on a pattern only."""
+        (``[log t, kink, |h_k| / max_j |h_j|, new side]`` each), ``kink_modes`` (the
+        pattern at the last point, for a continued run) and, with a sliding field,
+        ``sliding_projections`` and ``sliding_drift_max``
+        (:meth:`~._radau_switches.KinkPattern.surface_stats`), on a pattern only."""
         if self._pattern is None:
             return {}
         rows = [list(r) for r in self._pattern.crossings]
         return {"kinks_crossed": len(rows), "kink_crossings": rows,
-                "kink_modes": self._pattern.modes}
+                "kink_modes": self._pattern.modes, **self._pattern.surface_stats()}
 
     def finish(self, compile_seconds: float, *, compiled: bool) -> RunRecord:
         """The run record: every recorded point (and the last one unless the target was hit),

@@ -11,9 +11,16 @@ set ``S``::
     grad h_k . F(alpha) = 0  for k in S:   A alpha = -b,   A_kl = g_k . G_l,   b_k = g_k . F0.
 
 For ReLU, ``alpha_k`` is the Clarke derivative of the activation at 0 (``sigma'(0)`` in
-``[0, 1]``), so the balance law of the units survives (``alpha h = 0``).  Kinks linear in the
-parameters (two-layer nets, an MLP's first layer: ``g_k`` constant) are followed this way; the
-run leaves the surface where ``alpha_k`` reaches 0 (the inactive field turns tangent) or 1.
+``[0, 1]``), so the balance law of the units survives (``alpha h = 0``).  The run leaves the
+surface where ``alpha_k`` reaches 0 (the inactive field turns tangent) or 1.
+
+The gradients ``g_k`` of kinks linear in the parameters (two-layer nets, an MLP's first layer)
+are constants; those of an MLP's deeper pre-activations depend on the state, and are compiled
+with the right-hand side (:func:`kink_gradients`: ``grad h_k`` with the switches of the
+earlier layers), so that ``A`` and ``b`` are those of each evaluation point.  ``F`` is affine
+in the switches jointly as long as no two sliding kinks lie on one path through the net
+(:func:`coupled_kinks`: kinks of one sample in two layers couple bilinearly, and their
+Filippov set is not a point); such kinks never slide together.
 
 Every evaluation stacks the ``1 + |S|`` patterns as columns of one batched call of the compiled
 right-hand side, into preallocated buffers (heyoka's ``real`` arrays leak the storage of every
@@ -39,6 +46,9 @@ __all__: list[str] = []
 
 #: Per kink: ``(state row, output row)`` of every nonzero slope derivative ``d F_r / d p_k``.
 SlopeRows = tuple[tuple[tuple[int, int], ...], ...]
+#: Per kink: ``(parameter, output row)`` of every nonzero compiled ``d h_k / d theta_c`` (empty
+#: for the kinks linear in the parameters, whose gradients are constants).
+GradientRows = tuple[tuple[tuple[int, int], ...], ...]
 
 #: Most kinks at 0 at one point whose modes :func:`filippov_modes` enumerates (``3^m`` cases).
 MAX_JOINT = 7
@@ -104,11 +114,11 @@ def linear_kinks(kinks: Sequence[Any], variables: Sequence[Any]) -> tuple[bool, 
 
 
 def slope_derivatives(
-    switched: Sequence[Any], linear: Sequence[bool], base: int
+    switched: Sequence[Any], followed: Sequence[bool], base: int
 ) -> tuple[list[Any], SlopeRows]:
-    """The nonzero ``d F_r / d p_k`` of the linear kinks (``p_k = par[base + nk + k]``, the
-    slope switches of :func:`~._radau_switches.switched_equations`), to be compiled after the
-    right-hand side, and where they go.
+    """The nonzero ``d F_r / d p_k`` of the ``followed`` kinks (``p_k = par[base + nk + k]``,
+    the slope switches of :func:`~._radau_switches.switched_equations`), to be compiled after
+    the right-hand side, and where they go.
 
     Examples
     --------
@@ -117,7 +127,7 @@ def slope_derivatives(
     >>> slope_derivatives(F, [True], 1)
     ([y], (((0, 2),),))
     """
-    nk = len(linear)
+    nk = len(followed)
     pars = [hy.par[base + nk + k] for k in range(nk)]
     jac = hy.diff_tensors(list(switched), diff_args=pars).jacobian
     zero = hy.expression(0.0)
@@ -125,12 +135,69 @@ def slope_derivatives(
     rows: list[tuple[tuple[int, int], ...]] = []
     for k in range(nk):
         here = []
-        for r in range(len(switched)) if linear[k] else ():
+        for r in range(len(switched)) if followed[k] else ():
             if jac[r, k] != zero:
                 here.append((r, len(switched) + len(exprs)))
                 exprs.append(jac[r, k])
         rows.append(tuple(here))
     return exprs, tuple(rows)
+
+
+def kink_gradients(
+    kinks: Sequence[Any], variables: Sequence[Any], wanted: Sequence[bool],
+    table: dict[Any, Any], first: int
+) -> tuple[list[Any], GradientRows]:
+    """The nonzero ``d h_k / d theta_c`` of the ``wanted`` kinks with the switches of
+    ``table`` (:func:`~._radau_switches.switch_table`: ``relup`` of an earlier layer's kink
+    becomes its slope switch), to be compiled as outputs ``first, first + 1, ...``, and where
+    they go.
+
+    Examples
+    --------
+    >>> from ._radau_switches import switch_table
+    >>> x, y = hy.make_vars("x", "y")
+    >>> kinks = [x, hy.relu(x) * y]
+    >>> kink_gradients(kinks, [x, y], [False, True], switch_table(kinks, 1), 5)
+    ([(p3 * y), (p1 * x)], ((), ((0, 5), (1, 6))))
+    """
+    jac = hy.diff_tensors(list(kinks), diff_args=list(variables)).jacobian
+    zero = hy.expression(0.0)
+    exprs: list[Any] = []
+    rows: list[tuple[tuple[int, int], ...]] = []
+    for k in range(len(kinks)):
+        here = []
+        for c in range(len(variables)) if wanted[k] else ():
+            if jac[k, c] != zero:
+                here.append((c, first + len(exprs)))
+                exprs.append(hy.subs(jac[k, c], table))
+        rows.append(tuple(here))
+    return exprs, tuple(rows)
+
+
+def coupled_kinks(kinks: Sequence[Any], table: dict[Any, Any],
+                  base: int) -> tuple[frozenset[int], ...]:
+    """For each kink, the kinks it couples with bilinearly: those on a path through it (an
+    earlier layer's kink inside it, ``relu(h_l)`` in ``h_k``, or a later one's that contains
+    it).  ``F`` and the rates ``g`` are affine in the switches of kinks that are not coupled.
+
+    Examples
+    --------
+    >>> from ._radau_switches import switch_table
+    >>> x, y = hy.make_vars("x", "y")
+    >>> kinks = [x, y, hy.relu(x) * y]
+    >>> coupled_kinks(kinks, switch_table(kinks, 1), 1)
+    (frozenset({2}), frozenset(), frozenset({0}))
+    """
+    nk = len(kinks)
+    inside = [{int(str(p)[1:]) - base for p in hy.get_params([hy.subs(h, table)])}
+              for h in kinks]
+    out: list[set[int]] = [set() for _ in range(nk)]
+    for k in range(nk):
+        for j in inside[k]:
+            if 0 <= j < nk and j != k:
+                out[k].add(j)
+                out[j].add(k)
+    return tuple(frozenset(c) for c in out)
 
 
 class FilippovField:
@@ -140,14 +207,17 @@ class FilippovField:
     ----------
     rhs
         The switched right-hand side followed by the slope derivatives (:func:`slope_derivatives`,
-        their places in ``rows``).
+        their places in ``rows``) and the compiled kink gradients (:func:`kink_gradients`).
     rows
         Per kink: ``(state row, output row)`` of its slope derivatives.
     gradients
-        ``(nk, P)`` working-precision gradients of the kinks (rows of kinks that are not
-        linear are never used).
+        ``(nk, P)`` working-precision gradients of the kinks linear in the parameters (the
+        rows of the others are never used).
     bufs
         The MPFR work-buffer pool.
+    gradient_rows
+        Per kink: ``(parameter, output row)`` of its compiled gradient (empty: a constant row
+        of ``gradients``).
 
     Attributes
     ----------
@@ -158,10 +228,13 @@ class FilippovField:
     """
 
     def __init__(self, rhs: BatchedFunction, rows: SlopeRows, gradients: np.ndarray,
-                 bufs: WorkBuffers) -> None:
+                 bufs: WorkBuffers, gradient_rows: GradientRows = ()) -> None:
         self._rhs, self._rows, self._bufs = rhs, rows, bufs
-        self._support = [[(c, gradients[k, c]) for c in range(gradients.shape[1])
-                          if gradients[k, c] != 0] for k in range(len(gradients))]
+        # per kink: (parameter c, d h_k / d theta_c) with a constant, or an int: its output row
+        self._support: list[list[tuple[int, Any]]] = [
+            list(gradient_rows[k]) if k < len(gradient_rows) and gradient_rows[k] else
+            [(c, gradients[k, c]) for c in range(gradients.shape[1]) if gradients[k, c] != 0]
+            for k in range(len(gradients))]
         self._n_out = rhs.n_outputs
         self.sliding: list[int] = []
         self.alpha = np.zeros((0, 0))
@@ -199,18 +272,19 @@ class FilippovField:
         return out
 
     def _dot(self, terms: Sequence[tuple[int, Any]], Fd: np.ndarray, into: np.ndarray) -> None:
-        """``into = sum g Fd[o]`` over ``terms`` (pairs ``(o, g)``)."""
+        """``into = sum g Fd[o]`` over ``terms`` (pairs ``(o, g)``; an int ``g`` is the output
+        row of a compiled gradient entry, anything else a constant)."""
         t = self._bufs.get("fl_t", (into.shape[0],))
         np.subtract(into, into, out=into)
         for o, g in terms:
-            np.multiply(Fd[o], g, out=t)
+            np.multiply(Fd[o], Fd[g] if isinstance(g, int) else g, out=t)
             np.add(into, t, out=into)
 
     def _solve(self, Fd: np.ndarray, m: int) -> np.ndarray:
         """``alpha`` (a work buffer (|S|, m)) from ``A alpha = -b``, ``b_k = g_k . F0``,
         ``A_kl = g_k . dF/dp_l``, by Gaussian elimination column by column, over the structural
         nonzeros (no pivoting: within a unit ``A`` is a Gram matrix times a diagonal with the
-        sign of ``a_j y_i``, so its pivots do not vanish)."""
+        sign of ``a_j y_i``, so its pivots do not vanish; a sliding kink has ``A_kk < 0``)."""
         S, nz = len(self.sliding), self._nz
         M = self._bufs.get("fl_M", (S, S, m))
         r = self._bufs.get("fl_r", (S, m))

@@ -16,9 +16,11 @@ sliding mode: a unit held at its kink), the kink slides: the Filippov field of
 that keeps ``h_k = 0``, until ``alpha`` reaches 0 or 1 (two more events per sliding kink).
 Every switch settles the kinks at 0 there together with the sliding ones
 (:func:`~._radau_sliding.filippov_modes`: each active, inactive or sliding, consistently), as
-a crossing moves the ``alpha`` of the sliding kinks of its unit.  Kinks that are not linear in
-the parameters (an MLP's deeper layers) cannot slide: there :class:`SlidingModeError` ends the
-run with status ``"sliding"``.
+a crossing moves the ``alpha`` of the sliding kinks of its unit.  An MLP's deeper
+pre-activations slide the same way (their gradients vary with the state: the run is put back on
+their surfaces after each step, :mod:`._radau_surfaces`), unless they couple bilinearly with a
+sliding kink (one sample, two layers: :func:`~._radau_sliding.coupled_kinks`); there
+:class:`SlidingModeError` ends the run with status ``"sliding"``, naming both.
 
 The potential's kinks (``theta_k = 0`` of ``|x|`` in ``f'`` and ``1 / f''``: the last
 ``system.n_potential_kinks``, one copy per occurrence) switch nothing in the field; they are
@@ -39,6 +41,7 @@ from ._radau_sliding import MAX_JOINT, filippov_modes
 
 if TYPE_CHECKING:
     from ._radau_sliding import FilippovField
+    from ._radau_surfaces import SurfaceProjection
 
 __all__: list[str] = []
 
@@ -46,12 +49,23 @@ __all__: list[str] = []
 class SlidingModeError(ArithmeticError):
     """A kink whose fields on both sides push the state onto it (a Filippov sliding mode)."""
 
-    def __init__(self, kink: int, rates: tuple[float, float] | None = None) -> None:
-        self.kink = kink
+    def __init__(self, kink: int, rates: tuple[float, float] | None = None,
+                 coupled: Sequence[int] = (), coinciding: Sequence[int] = ()) -> None:
+        self.kink, self.coupled, self.coinciding = kink, sorted(coupled), sorted(coinciding)
         how = ("" if rates is None else f" (d h / d clock = {rates[0]:.3g} with the unit active, "
                f"{rates[1]:.3g} inactive)")
+        why = ""
+        if coupled:
+            why = (f", while pre-activations {self.coupled} of the same sample in another layer "
+                   "slide: their rates couple bilinearly (a path through both units), a Filippov "
+                   "sliding mode whose set is not a point, which Radau does not follow")
+        elif coinciding:
+            why = (f", on a surface that coincides with those of pre-activations "
+                   f"{self.coinciding} (e.g. a weight at 0 that is the unit's only active input "
+                   "on several samples): kinks that share one sliding switch, which Radau does "
+                   "not follow (method='taylor' does)")
         super().__init__(f"ReLU pre-activation {kink} (of system.kinks) slides on its kink: the "
-                         f"flow pushes it back onto h = 0 from both sides{how}")
+                         f"flow pushes it back onto h = 0 from both sides{how}{why}")
 
 
 def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> list[Any] | None:
@@ -76,12 +90,27 @@ def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> l
     steps = {hy.relup(h): hy.expression(0.0) for h in kinks}
     if all(hy.subs(r, steps) == r for r in rhs):
         return None
+    table = switch_table(kinks, base)
+    return [hy.subs(r, table) for r in rhs]
+
+
+def switch_table(kinks: Sequence[Any], base: int) -> dict[Any, Any]:
+    """The substitutions of :func:`switched_equations`: ``relu(h_k) -> par[base + k] h_k`` and
+    ``relup(h_k) -> par[base + nk + k]``, each ``h_k`` already carrying the earlier kinks'.
+
+    Examples
+    --------
+    >>> x, y = hy.make_vars("x", "y")
+    >>> table = switch_table([x, hy.relu(x) - y], 1)
+    >>> table[hy.relu(hy.relu(x) - y)], table[hy.relup(x)]
+    ((p2 * ((p1 * x) - y)), p3)
+    """
     table: dict[Any, Any] = {}
     for k, h in enumerate(kinks):
         value = hy.par[base + k]
         table[hy.relu(h)] = value * hy.subs(h, table) if table else value * h
         table[hy.relup(h)] = hy.par[base + len(kinks) + k]
-    return [hy.subs(r, table) for r in rhs]
+    return table
 
 
 def twin_kinks(kinks: Sequence[Any]) -> tuple[tuple[int, ...], ...]:
@@ -116,10 +145,12 @@ class KinkPattern:
         The kinks compiled in MPFR: ``(P, m)`` parameters -> ``(nk, m)`` values.
     filippov
         The sliding field, or None (every sliding mode ends the run).
-    linear
-        For each kink: True if it may slide (linear in the parameters).
+    coupled
+        For each kink: the kinks it couples with bilinearly (they never slide together).
     bits
         Working bits.
+    projection
+        Puts the state back onto the surfaces of sliding kinks whose gradients vary, or None.
 
     Attributes
     ----------
@@ -132,15 +163,17 @@ class KinkPattern:
     """
 
     def __init__(self, step: Any, kinks_mp: Any, filippov: FilippovField | None,
-                 linear: Sequence[bool], bits: int) -> None:
+                 coupled: Sequence[frozenset[int]], bits: int,
+                 projection: SurfaceProjection | None = None) -> None:
         self._step, self._kinks_mp, self._fil = step, kinks_mp, filippov
         self._plain = step.rhs
-        self._linear = list(linear)
+        self._coupled = list(coupled)
+        self._projection = projection
         system = step.fns.system
         self._P, self._bits = system.n_params, bits
         self._conv = converter("real", bits)
         self._tiny = 2.0 ** (24 - bits)  # a kink this close to 0 (relative) is on it
-        self.n_kinks = len(self._linear)
+        self.n_kinks = len(system.kinks)
         # the potential's kinks (the last n_potential_kinks) switch nothing in the compiled
         # field: their side is the sign of theta_k, and a coordinate's identical copies (from
         # f' and 1 / f'') switch together
@@ -149,6 +182,7 @@ class KinkPattern:
         self.on = np.zeros(self.n_kinks, dtype=bool)
         self.sliding: list[int] = []
         self.fresh: set[int] = set()
+        self._pushed_back: set[int] = set()  # kinks settled again at this point
         self.crossings: list[list[float]] = []
 
     # ---------------------------------------------------------------- the pattern
@@ -243,7 +277,14 @@ class KinkPattern:
     def cross(self, clock: Any, y: np.ndarray, row: int, logt: float) -> None:
         """Switch at the event ``row`` located at ``(clock, y)``: a kink crossing (and any other
         kink on its wrong side there within rounding: simultaneous crossings), or the end of a
-        sliding mode."""
+        sliding mode.
+
+        Kinks within rounding of 0 on their own side are marked :attr:`fresh` as well: the
+        float64 values the next step is watched with may put them on either side (measured:
+        the coverage MLP 3/3 under exp(x²/2) at log t = 1.056, kink 10 at +1e-53 where the
+        ``alpha`` of kink 34, proportional to ``relu`` of kink 10, reached 0; -5e-17 in
+        float64).  One that the next step then finds on its wrong side twice is settled again
+        (:meth:`pushed_back`)."""
         kv = self.values(y)
         rel = self._relative(kv)
         # kinks on their wrong side within rounding cross here too (also at the exit of a
@@ -256,13 +297,15 @@ class KinkPattern:
         else:
             events[row] = -1 if self.on[row] else 1
         self._switch(clock, y, dict(sorted(events.items())), logt, rel)
+        self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.sliding)
 
     def _switch(self, clock: Any, y: np.ndarray, events: dict[int, int], logt: float,
                 rel: np.ndarray) -> None:
         """Settle the kinks ``events`` (kink -> the side it is expected on) at ``(clock, y)``:
         the potential's on the side their rates point to; the ReLU kinks jointly with the
-        sliding ones (:meth:`_settle_jointly`) when all are linear, else one at a time, then
-        release sliding kinks whose ``alpha`` left ``[0, 1]``."""
+        sliding ones (:meth:`_settle_jointly`) when no two of them couple (their rates are
+        jointly affine in the switches), else one at a time, then release sliding kinks whose
+        ``alpha`` left ``[0, 1]``."""
         relu: dict[int, int] = {}
         done: set[int] = set()
         for k, side in events.items():
@@ -277,7 +320,7 @@ class KinkPattern:
             return
         joint = {**{k: 0 for k in self.sliding}, **relu}
         if (self._fil is not None and len(joint) <= MAX_JOINT
-                and all(self._linear[k] for k in joint)):
+                and not any(self._coupled[k] & set(joint) for k in joint)):
             self._settle_jointly(clock, y, joint, set(relu), logt, rel)
             return
         for k, side in relu.items():
@@ -294,7 +337,7 @@ class KinkPattern:
 
     def _settle_jointly(self, clock: Any, y: np.ndarray, expected: dict[int, int],
                         events: set[int], logt: float, rel: np.ndarray) -> None:
-        """Modes of the linear kinks ``expected`` (kink -> expected mode: +1 / -1, 0 sliding;
+        """Modes of the kinks ``expected`` (kink -> expected mode: +1 / -1, 0 sliding;
         ``events`` switched here, the others sliding so far) at 0 together
         (:func:`~._radau_sliding.filippov_modes`): the rates are affine in their slope
         switches, ``g(H) = g(0) + A H``, measured here with every other switch fixed.
@@ -321,6 +364,8 @@ class KinkPattern:
         for k, mode in zip(Z, modes, strict=True):
             self.on[k] = mode > 0
             if mode == 0:
+                if before[k] != 0:
+                    self._alone_on_surface(clock, y, k)
                 self.sliding.append(k)
             if mode != before[k] or k in events:
                 self.fresh.add(k)
@@ -330,6 +375,37 @@ class KinkPattern:
     def advanced(self) -> None:
         """The run left the point of the last switch."""
         self.fresh = set()
+        self._pushed_back = set()
+
+    def pushed_back(self, clock: Any, y: np.ndarray, k: int, logt: float) -> bool:
+        """Kink ``k``, at 0 at ``(clock, y)`` (:attr:`fresh`), was on its wrong side at the first
+        two nodes of the next step: settle it again there, expecting it to slide (once per
+        point; it crosses instead where sliding is not consistent).  True if it switched."""
+        if k not in self.fresh or k in self._pushed_back or self._potential[k]:
+            return False
+        self._pushed_back.add(k)
+        before = self.modes[k]
+        self._switch(clock, y, {k: 0}, logt, self._relative(self.values(y)))
+        return self.modes[k] != before
+
+    def onto_surfaces(self, clock: Any, y: np.ndarray) -> np.ndarray:
+        """The working state ``y`` at ``clock`` (the end of an accepted step), put back onto
+        the surfaces of the sliding kinks if one of them has a gradient that varies with the
+        state (:class:`~._radau_surfaces.SurfaceProjection`); else ``y`` itself."""
+        proj = self._projection
+        if proj is None or not self.sliding or not proj.needed(self.sliding):
+            return y
+        sys_clock, state = self._step.to_system(clock, y)
+        X = np.concatenate([state, np.array([sys_clock], dtype=hy.real)])[:, None]
+        return np.concatenate([proj(np.ascontiguousarray(X), self.sliding), y[self._P:]])
+
+    def surface_stats(self) -> dict[str, Any]:
+        """``sliding_projections`` (steps put back onto sliding surfaces whose gradients vary)
+        and ``sliding_drift_max`` (the largest distance to them met, relative)."""
+        proj = self._projection
+        if proj is None:
+            return {}
+        return {"sliding_projections": proj.count, "sliding_drift_max": proj.drift_max}
 
     # ---------------------------------------------------------------- sides of a kink
     def _settle(self, clock: Any, y: np.ndarray, k: int, *, prefer: bool, logt: float,
@@ -360,12 +436,36 @@ class KinkPattern:
             self._apply()
             self.crossings.append([logt, float(k), rel, 1.0 if prefer else -1.0])
             return
-        if self._fil is None or not self._linear[k]:
-            raise SlidingModeError(k, (rates[True], rates[False]))
+        coupled = self._coupled[k] & set(self.sliding)
+        if self._fil is None or coupled:
+            raise SlidingModeError(k, (rates[True], rates[False]), coupled)
+        self._alone_on_surface(clock, y, k)
         self.on[k] = False
         self.sliding.append(k)
         self._apply()
         self.crossings.append([logt, float(k), rel, 0.0])
+
+    def _alone_on_surface(self, clock: Any, y: np.ndarray, k: int) -> None:
+        """Raise :class:`SlidingModeError` if another ReLU kink at 0 at ``(clock, y)`` has its
+        surface there (its gradient parallel to kink ``k``'s, to float64): such kinks share one
+        Filippov switch (THEORY.md §7.2), which the one ``alpha`` per kink here cannot be.
+
+        Measured: exp(x²/2) on the coverage MLP 3/3, kinks 31 and 34 (samples 4 and 5, unit 1
+        of the second layer, whose only active input on both is unit 1 of the first: both are
+        ``W_11 relu(h_i1)``) reach 0 together at log t = 0.387."""
+        if self._projection is None:
+            return
+        kv = self.values(y)
+        near = [j for j in np.flatnonzero(self._relative(kv) <= self._tiny ** 0.5).tolist()
+                if j != k and not self._potential[j]]
+        if not near:
+            return
+        sys_clock, state = self._step.to_system(clock, y)
+        X = np.concatenate([state, np.array([sys_clock], dtype=hy.real)])[:, None]
+        D = self._projection.directions(np.ascontiguousarray(X), [k, *near])
+        same = [j for j, d in zip(near, D[1:], strict=True) if abs(float(d @ D[0])) > 1 - 1e-12]
+        if same:
+            raise SlidingModeError(k, coinciding=same)
 
     def _release(self, clock: Any, y: np.ndarray, logt: float) -> None:
         """Let go, one at a time, of sliding kinks whose joint ``alpha`` left ``[0, 1]`` at a
