@@ -95,14 +95,17 @@ def certified_digits(out: Path, row: dict[str, Any]) -> float | str | None:
 
 
 def cell(row: dict[str, Any], digits: float | str | None) -> str:
-    """``seconds s, digits d`` for a run that reached its target, else its status and reason."""
+    """``seconds s, digits d`` for a run that reached its target, else its status, the log t
+    it stopped at and its reason."""
     if row.get("status") == "reached":
         if isinstance(digits, str):
             return f"{row['seconds']:.0f} s · no certificate ({_clip(digits)})"
         d = "—" if digits is None or math.isnan(digits) else f"{digits:.1f}"
         return f"{row['seconds']:.0f} s · {d} d"
     why = row.get("error") or ""
-    return f"**{row.get('status')}**" + (f" ({_clip(why)})" if why else "")
+    at = row.get("log_t")
+    where = f" at log t = {at:.4g}" if isinstance(at, float) and math.isfinite(at) else ""
+    return f"**{row.get('status')}**{where}" + (f" ({_clip(why)})" if why else "")
 
 
 def _clip(reason: str, width: int = 90) -> str:
