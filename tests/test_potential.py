@@ -400,7 +400,11 @@ def test_closed_form_inverse_has_the_slope_1_over_f2_at_0(case):
     f2_at_0 = pot.f2.subs(params).subs(X, 0)
     z0 = pot.f1.subs(params).subs(X, 0)
     slope = sp.diff(inv.subs(params), Z).replace(sp.DiracDelta, lambda *a: sp.S(0))
-    assert abs(sp.N(slope.subs(Z, z0) * f2_at_0 - 1, 30)) < 1e-25, (inv, slope)
+    at = sp.N(slope.subs(Z, z0), 30)
+    if not at.is_finite:        # a removable 0/0 (sqrt(W(z^2)) of exp(x^2/2)): the limit
+        at = sum(sp.N(slope.subs(Z, z0 + h), 60) for h in (sp.Float("1e-30", 60),
+                                                            sp.Float("-1e-30", 60))) / 2
+    assert abs(at * f2_at_0 - 1) < 1e-25, (inv, slope)
 
 
 def test_abs_sign_products_are_written_as_the_variable():
