@@ -29,7 +29,7 @@ import heyoka as hy
 import numpy as np
 import sympy as sp
 
-from ._system_crossing import CrossingSystem, one_sided, polynomial_branch
+from ._system_crossing import CrossingSystem, D, V, branch_power, crossing_rate
 from ._system_exprs import NONSMOOTH, ParTable, sympy_to_heyoka
 from ._system_flow import flow_pieces, make_vars, time_changed_rhs
 
@@ -425,12 +425,13 @@ def _crossing_builder(margin_fn: MarginFn, fns: _Potentials, coords: frozenset[i
 
 
 def _crossing_coordinates(fns: _Potentials, state: StateKind) -> frozenset[int]:
-    """The coordinates crossed in ``w = theta_k``: dual state, polynomial one-sided ``f''``
-    with ``f''(0) = 0`` (:func:`~numerics.solvers.precise._system_crossing.polynomial_branch`)."""
+    """The coordinates crossed in ``w``: dual state, ``f''(0) = 0`` and a crossing rate that
+    is a polynomial in ``|theta_k|^(1/b)``
+    (:func:`~numerics.solvers.precise._system_crossing.branch_power`)."""
     if state != "dual":
         return frozenset()
     return frozenset(k for k in set(fns.kink_coordinates)
-                     if polynomial_branch(fns.pots[k].fsecond, fns.pots[k].x))
+                     if branch_power(fns.pots[k].fsecond, fns.pots[k].x) is not None)
 
 
 def _crossing_system(margin_fn: MarginFn, fns0: _Potentials, clock: ClockKind,
@@ -443,20 +444,22 @@ def _crossing_system(margin_fn: MarginFn, fns0: _Potentials, clock: ClockKind,
     """
     fns = copy.copy(fns0)
     fns.pars, fns.kinks, fns.kink_coordinates = copy.deepcopy(fns0.pars), [], []
-    P, pars, one, w = len(fns.pots), fns.pars, hy.expression(1.0), hy.time
+    P, pars, one = len(fns.pots), fns.pars, hy.expression(1.0)
     fresh = [pars.fresh(sp.Integer(v)) for v in (0,) * P + (1, 1, 0, 0, 0)]
     e = [f[0] for f in fresh[:P]]
     side, shift, level, exit_ = (f[0] for f in fresh[P:P + 4])
     pvars = make_vars("p", P)
     inv = fns.apply("inverse", [(one - e[j]) * pvars[j] + e[j] for j in range(P)],
                     on_state=False)
-    theta = [e[j] * w + (one - e[j]) * fns.masked(j, inv[j], 0.0) for j in range(P)]
+    powers = {k: branch_power(fns.pots[k].fsecond, fns.pots[k].x) or 1 for k in coords}
+    along = [_theta_of_w(powers.get(j, 1), side) for j in range(P)]
+    theta = [e[j] * along[j] + (one - e[j]) * fns.masked(j, inv[j], 0.0) for j in range(P)]
     recip = fns.apply("fsecond_reciprocal", [e[j] + (one - e[j]) * theta[j] for j in range(P)],
                       on_state=False)
     inv_f2 = [(one - e[j]) * fns.masked(j, r, 1.0) for j, r in enumerate(recip)]
     flow = flow_pieces(margin_fn, theta, inv_f2, loss=flow_kw[0], gradient=flow_kw[1])
     force_k = hy.sum([e[j] * flow.force[j] for j in range(P)])
-    f2 = _one_sided_f2(fns, coords, e, side)
+    f2 = _crossing_rate(fns, powers, e, side)
     rate = f2 / force_k                                            # ds/dw
     scale = hy.par[0]
     logt, dclock = hy.make_vars("logt", "dclock")
@@ -476,23 +479,37 @@ def _crossing_system(margin_fn: MarginFn, fns0: _Potentials, clock: ClockKind,
         par_values=tuple(pars.values), onehot=idx[0], side=idx[P], clock_shift=idx[P + 1],
         level=idx[P + 2], exit=idx[P + 3], coordinates=coords,
         switch=switches[0][1] if switches else len(pars.values), clock0=idx[P + 4],
-        theta_map=dict(zip(system_theta, theta, strict=True)), f2=f2)
+        theta_map=dict(zip(system_theta, theta, strict=True)), f2=f2, powers=powers)
 
 
-def _one_sided_f2(fns: _Potentials, coords: frozenset[int], e: list[Any], side: Any) -> Any:
-    """``sum_k e_k f_k''(w)`` on the side ``sign(w) = side``, one term per distinct potential."""
-    d = sp.Symbol("d_side", real=True)
+def _theta_of_w(b: int, side: Any) -> Any:
+    """``theta_k = d (d w)^b`` (``d`` the side, ``|w| = |theta_k|^(1/b)``), by products:
+    heyoka's ``pow(w, n)`` recursion divides by ``w``, NaN at ``w = 0``."""
+    if b == 1:
+        return hy.time
+    v = side * hy.time
+    out = v
+    for _ in range(b - 1):
+        out = out * v
+    return side * out
+
+
+def _crossing_rate(fns: _Potentials, powers: dict[int, int], e: list[Any], side: Any) -> Any:
+    """``sum_k e_k f_k''(theta_k(w)) dtheta_k/dw`` on the side ``sign(w) = side`` (the
+    polynomials of :func:`~numerics.solvers.precise._system_crossing.crossing_rate` in
+    ``v = side w``), one term per distinct potential."""
     groups: dict[tuple[str, str], list[int]] = {}
-    for k in sorted(coords):
+    for k in sorted(powers):
         groups.setdefault((str(fns.pots[k].x), str(fns.pots[k].fsecond)), []).append(k)
     terms = []
     for ks in groups.values():
         pot = fns.pots[ks[0]]
-        # Horner in w with products only: heyoka's pow(w, n) recursion divides by w, NaN at
-        # w = 0, where a crossing starts its second half
-        coeffs = sp.Poly(one_sided(pot.fsecond, pot.x, d), pot.x).all_coeffs()
-        f2 = hy.expression(0.0)
-        for c in coeffs:
-            f2 = f2 * hy.time + sympy_to_heyoka(sp.expand(c), {d: side}, fns.pars)
-        terms.append(hy.sum([e[k] for k in ks]) * f2)
+        poly = crossing_rate(pot.fsecond, pot.x, powers[ks[0]])
+        assert poly is not None and poly.gens == (V,)
+        # Horner in v with products only (pow(w, n) is NaN at w = 0, where a crossing starts
+        # its second half)
+        rate, v = hy.expression(0.0), side * hy.time
+        for c in poly.all_coeffs():
+            rate = rate * v + sympy_to_heyoka(sp.expand(c), {D: side}, fns.pars)
+        terms.append(hy.sum([e[k] for k in ks]) * rate)
     return hy.sum(terms)

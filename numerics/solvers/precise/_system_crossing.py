@@ -1,21 +1,25 @@
-"""The mirror flow with ``theta_k`` as independent variable: crossing a branch point of the
-inverse mirror map (THEORY.md §7.1, "crossing a branch point in theta_k").
+"""The mirror flow with ``w ~ theta_k`` as independent variable: crossing a branch point of
+the inverse mirror map (THEORY.md §7.1, "crossing a branch point in theta_k").
 
 Where a coordinate with ``f''(0) = 0`` (``|x|^p/p``, p > 2) crosses 0 in the dual state, its
 ``theta_k = (f')^{-1}(z_k) ~ sign(z_k) |z_k|^(1/(p-1))`` has a branch point: every Taylor series
 of the solution in the clock ``s`` converges only up to the crossing ``s*``, so heyoka's steps
 shrink geometrically towards it and grow geometrically after it (~450 steps per crossing, 30
-digits).  With ``w = theta_k`` as the independent variable the flow is
+digits).  With ``w`` the independent variable, ``theta_k = d (d w)^b`` on the side
+``d = sign(w)`` (``|w| = |theta_k|^(1/b)``, :func:`branch_power`), the flow is
 
-    ds/dw    = f''(w) / F_k(theta),        dz_j/dw = F_j(theta) f''(w) / F_k(theta),
+    ds/dw    = R(w) / F_k(theta),        dz_j/dw = F_j(theta) R(w) / F_k(theta),
+    R(w) = f''(theta_k(w)) dtheta_k/dw,
     d(log t/Lambda)/dw = exp(-log t - log L) / Lambda * ds/dw,
 
-analytic in ``w`` on each side of 0 when the one-sided ``f''`` is a polynomial (integer p:
-``f'' = 2|w|`` is ``2 d w`` on the side ``d``) and ``F_k != 0``: a Taylor integrator crosses
-it in a few full-size steps.  One compiled system serves every coordinate ``k``: a one-hot
-parameter vector ``e`` selects it, ``theta_j = e_j w + (1 - e_j) (f')^{-1}(z~_j)`` with the
-*argument* masked (``z~_j = (1 - e_j) z_j + e_j``), so the branch point of ``(f')^{-1}`` at
-``z_k = 0`` never enters a Taylor recursion (``0 * inf`` would be NaN).
+analytic in ``w`` on each side of 0 when ``R`` is a polynomial in ``v = |w|``
+(:func:`crossing_rate`; ``b = 1``, ``w = theta_k``, for integer p: ``f'' = 2|w|`` is ``2 d w``
+on the side ``d``; ``b = 2`` for ``|x|^(5/2)/(5/2)``: ``R = 3 v^2``) and ``F_k != 0``: a
+Taylor integrator crosses it in a few full-size steps.  One compiled system serves every
+coordinate ``k``: a one-hot parameter vector ``e`` selects it, ``theta_j = e_j theta_j(w) +
+(1 - e_j) (f')^{-1}(z~_j)`` with the *argument* masked (``z~_j = (1 - e_j) z_j + e_j``), so
+the branch point of ``(f')^{-1}`` at ``z_k = 0`` never enters a Taylor recursion (``0 * inf``
+would be NaN).
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from typing import Any
 import heyoka as hy
 import sympy as sp
 
-__all__ = ["CrossingSystem", "one_sided", "polynomial_branch", "transformed"]
+__all__ = ["CrossingSystem", "D", "V", "branch_power", "crossing_rate", "one_sided", "transformed"]
 
 
 @dataclass(frozen=True)
 class CrossingSystem:
-    """Equations in ``w = theta_k`` (heyoka's time) and their events, for one-hot ``k``.
+    """Equations in ``w`` (heyoka's time; ``theta_k = d (d w)^b``) and their events, for
+    one-hot ``k``.
 
     ``equations``: ``[p_0..p_{P-1}, logt, dclock]`` (``dclock``: the clock since the start of
     the crossing, ``s - s0`` or ``u - u0``); ``events``: ``(F_k, logt - par[level],
@@ -43,7 +48,8 @@ class CrossingSystem:
     ``u = log s``), the level and the exit; ``coordinates``: the ``k`` this system crosses
     (:func:`polynomial_branch`); ``clock0`` the index of the clock at the start,
     ``theta_map`` the system's ``theta_j`` expressions to their one-hot forms and ``f2`` the
-    one-sided ``f''(w)`` of the one-hot ``k``, for :func:`transformed`.
+    crossing rate ``R(w) = f''(theta_k) dtheta_k/dw`` of the one-hot ``k``, for
+    :func:`transformed`; ``powers``: each coordinate's ``b``.
     """
 
     equations: list[tuple[Any, Any]]
@@ -59,6 +65,7 @@ class CrossingSystem:
     clock0: int
     theta_map: dict[Any, Any]
     f2: Any
+    powers: dict[int, int]
 
 
 def one_sided(expr: sp.Expr, x: sp.Symbol, d: sp.Symbol) -> sp.Expr:
@@ -75,25 +82,60 @@ def one_sided(expr: sp.Expr, x: sp.Symbol, d: sp.Symbol) -> sp.Expr:
         lambda a: isinstance(a, sp.sign) and a.args[0] == x, lambda a: d)
 
 
-def polynomial_branch(fsecond: sp.Expr, x: sp.Symbol) -> bool:
-    """True if ``f''`` is a polynomial in ``x`` on each side of 0 and ``f''(0) = 0``: a branch
-    point of the inverse mirror map that :class:`CrossingSystem` crosses in full steps [derived].
+def branch_power(fsecond: sp.Expr, x: sp.Symbol, max_power: int = 12) -> int | None:
+    """The least ``b <= max_power`` with which ``theta = d v^b`` (``v = |theta|^(1/b)``, ``d``
+    the side) makes the crossing rate ``f''(theta) dtheta/dv`` a polynomial in ``v`` on each
+    side, at a branch point (``f''(0) = 0``); None if there is no such ``b`` or no branch
+    point [derived].  :class:`CrossingSystem` then crosses in full steps.
 
-    ``|x|^3/3`` (``f'' = 2|x|``) and ``|x|^4/4`` qualify; ``|x|^(5/2)`` (``f'' ~ |x|^(1/2)``, the
-    solution is not analytic in ``theta_k`` either) and ``x^2/2 + |x|^3/3`` (``f''(0) = 1``: no
-    branch point) do not.
+    ``|x|^3/3`` (``f'' = 2|x|``) and ``|x|^4/4``: 1 (``w = theta_k`` itself); ``|x|^(5/2)``
+    (``f'' ~ |x|^(1/2)``): 2; ``|x|^(13/4)``: 4; ``x^2/2 + |x|^3/3`` (``f''(0) = 1``: no
+    branch point) and irrational powers: None.
 
     Examples
     --------
     >>> x = sp.Symbol("x", real=True)
-    >>> f2s = (2 * sp.Abs(x), 3 * x**2, sp.sqrt(sp.Abs(x)), 1 + 2 * sp.Abs(x))
-    >>> [polynomial_branch(e, x) for e in f2s]
-    [True, True, False, False]
+    >>> f2s = (2 * sp.Abs(x), 3 * x**2, sp.sqrt(sp.Abs(x)), 1 + 2 * sp.Abs(x),
+    ...        sp.Abs(x) ** sp.sqrt(2))
+    >>> [branch_power(e, x) for e in f2s]
+    [1, 1, 2, None, None]
     """
-    d = sp.Symbol("d_side", real=True)
-    sides = [one_sided(sp.sympify(fsecond), x, d).subs(d, v) for v in (1, -1)]
-    return all(s.is_polynomial(x) and not s.has(sp.Abs, sp.sign) and sp.simplify(s.subs(x, 0)) == 0
-               for s in sides)
+    fsecond = sp.sympify(fsecond)
+    if sp.simplify(one_sided(fsecond, x, sp.Integer(1)).subs(x, 0)) != 0:
+        return None
+    for b in range(1, max_power + 1):
+        if crossing_rate(fsecond, x, b) is not None:
+            return b
+    return None
+
+
+#: The variable ``v = |theta_k|^(1/b) >= 0`` of :func:`crossing_rate`'s polynomials.
+V = sp.Symbol("v_cross", positive=True)
+#: The side ``d = sign(theta_k)`` in :func:`crossing_rate`'s coefficients.
+D = sp.Symbol("d_side", real=True)
+
+
+def crossing_rate(fsecond: sp.Expr, x: sp.Symbol, b: int) -> sp.Poly | None:
+    """``f''(theta) dtheta/dv`` for ``theta = d v^b`` as a polynomial in ``v`` (:data:`V`,
+    coefficients in the side :data:`D`), or None if it is not one on both sides.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> crossing_rate(sp.Rational(3, 2) * sp.sqrt(sp.Abs(x)), x, 2).as_expr()
+    3*v_cross**2
+    >>> crossing_rate(sp.Rational(3, 2) * sp.sqrt(sp.Abs(x)), x, 1) is None
+    True
+    """
+    on_side = sp.sympify(fsecond).replace(
+        lambda a: isinstance(a, sp.Abs) and a.args[0] == x, lambda a: V**b).replace(
+        lambda a: isinstance(a, sp.sign) and a.args[0] == x, lambda a: D)
+    rate = sp.expand(sp.powsimp(on_side.subs(x, D * V**b) * b * V ** (b - 1), force=True))
+    for d in (1, -1):
+        side = sp.expand(rate.subs(D, d))
+        if side.has(sp.Abs, sp.sign, x) or not side.is_polynomial(V):
+            return None
+    return sp.Poly(rate, V)
 
 
 def transformed(cs: CrossingSystem, equations: Sequence[tuple[Any, Any]], kinks: Sequence[Any],
