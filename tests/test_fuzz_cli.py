@@ -252,6 +252,11 @@ def check_integrate(text: str, max_seconds: str, extra=()) -> None:
 @example(text=to_json_text({**BASES["linear"], "potential": "x*asinh(x/b) - sqrt(x**2+b**2)",
                             "params": {"b": 0}}))
 @example(text='{"model": {"kind": "linear"}, "potential": "x**2/2", "data": {"X": [[NaN, 1]]')
+# a run that fails at its start has log t = -inf, which --json printed as -Infinity (not JSON)
+@example(text=to_json_text({"model": {"kind": "linear"}, "potential": "x**2/2",
+                            "data": {"X": [[0.6, -0.8]], "y": [1]},
+                            "init": {"theta": [5.0000000000000005e+28, 0.02]},
+                            "until": {"log_t": 2}, "loss": "exp"}))
 def test_fuzz_integrate_config(text):
     check_integrate(text, "1")
 

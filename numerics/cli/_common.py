@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["EXIT_CODES", "EXIT_FAILED", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "EXIT_OK",
            "EXIT_STUCK", "EXIT_USAGE", "CliError", "one_line", "parse_params",
@@ -112,3 +114,31 @@ def print_error(command: str, message: str) -> None:
     'mirrorflow verify: error: bad norm\\n'
     """
     print(f"mirrorflow {command}: error: {one_line(message)}", file=sys.stderr)
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as strict JSON (indent 2): a float that is not finite becomes the string
+    ``"inf"``, ``"-inf"`` or ``"nan"`` (JSON has no such numbers; a run stopped at its start
+    has log t = -inf).
+
+    Examples
+    --------
+    >>> print(json_text({"log_t": float("-inf"), "x": [1.5, float("nan")]}))
+    {
+      "log_t": "-inf",
+      "x": [
+        1.5,
+        "nan"
+      ]
+    }
+    """
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(obj), indent=2, allow_nan=False)
+

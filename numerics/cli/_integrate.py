@@ -4,7 +4,6 @@ optionally saving, resuming and plotting the run."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -17,7 +16,14 @@ from .._files import check_writable
 from ..checks import kkt, q_margin, q_margin_mp
 from ..problem import RunConfig, load_config
 from ..solvers import MirrorFlowSolution, problem_to_dict, resume, solve_mirror_flow
-from ._common import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STUCK, positive_seconds
+from ._common import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STUCK,
+    json_text,
+    positive_seconds,
+)
 
 #: Image formats ``--plot`` writes (matplotlib's Agg and vector backends).
 PLOT_FORMATS = (".png", ".pdf", ".svg", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff",
@@ -77,7 +83,7 @@ def _run_and_report(args: argparse.Namespace, cfg: RunConfig) -> int:
         _plot(sol, args.plot)
     summary = integrate_summary(cfg, sol)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary))
     else:
         _print_text(summary)
     if summary["status"] == "interrupted":

@@ -14,7 +14,6 @@ Ctrl-C (finished runs are kept).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -24,6 +23,7 @@ from ._common import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    json_text,
     print_error,
 )
 
@@ -91,7 +91,7 @@ def _report(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
     if args.json:
-        print(json.dumps({"report": [str(f) for f in files]}, indent=2))
+        print(json_text({"report": [str(f) for f in files]}))
     else:
         print("report: " + ", ".join(str(f) for f in files))
     return EXIT_OK
@@ -119,7 +119,7 @@ def _sweep(args: argparse.Namespace) -> int:
               f"{s['table']}; rerun the same command to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary))
     else:
         print(f"sweep: {summary['runs']} runs: {summary['computed']} computed, "
               f"{summary['skipped']} already in the table, {summary['failed']} failed"

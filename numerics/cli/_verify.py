@@ -4,7 +4,6 @@ rates) against float64 mirror-flow trajectories (:func:`numerics.checks.verify`)
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import Any
@@ -19,6 +18,7 @@ from ._common import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    json_text,
     one_line,
     parse_params,
     print_error,
@@ -78,7 +78,7 @@ def run_verify(args: argparse.Namespace) -> int:
     report = verify(pot, model=args.model, claim_horizon=args.claim_horizon,
                     budget=args.budget, progress=progress)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json_text(report.to_json()))
     else:
         print(f"mirrorflow verify {pot.name!r} on a {args.model} model (float64)")
         print(report.table())
