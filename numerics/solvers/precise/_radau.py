@@ -45,8 +45,9 @@ with an ``s``-stage Radau IIA method (order ``2s - 1``, L-stable, stiffly accura
   (Filippov's solution: the ReLU slope ``alpha`` in ``[0, 1]`` that keeps ``h = 0``,
   :mod:`._radau_sliding`) until ``alpha`` reaches 0 or 1, on an MLP's deeper layers too (their
   gradients vary: the state is put back on the surfaces after each step,
-  :mod:`._radau_surfaces`); kinks of one sample in two layers sliding together, or kinks whose
-  surfaces coincide, end the run with status ``"sliding"``;
+  :mod:`._radau_surfaces`), and kinks whose surfaces coincide slide as one with a shared
+  ``alpha``; kinks of one sample in two layers sliding together end the run with status
+  ``"sliding"``;
 - two clocks: the system's clock (``s`` or ``u = log s``) while ``log t < 1``, with ``log t`` in the
   ODE (its stiff mode is harmless for an L-stable method) and output levels hit by re-stepping;
   then ``v = log log t`` as the independent variable and the system's clock as a state.  States

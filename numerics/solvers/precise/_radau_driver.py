@@ -230,6 +230,11 @@ class RadauDriver:
             except SlidingModeError as exc:  # a kink switched here was pushed back onto 0
                 self._slide_pushed_back(exc)
                 return
+        if cut is not None and cut[0] == 0.0 and self._pattern is not None:
+            # a kink at 0 here crosses at once (tangent): settle it again here, no step
+            self._pattern.pushed_back(self.cur.clock, self.cur.y, cut[1], self._logt())
+            self._step.jacobian(self.cur.clock, self.cur.y)
+            return
         if cut is not None:
             # A ReLU kink inside the step: end the step on it (the flow is smooth on each
             # side), then move the end onto the root of the new step's interpolant

@@ -101,6 +101,35 @@ def filippov_modes(g0: np.ndarray, A: np.ndarray, expected: Sequence[int],
     return None
 
 
+def coinciding_groups(directions: np.ndarray, n: int,
+                      tol: float = 1e-12) -> list[tuple[int, ...]]:
+    """Rows ``0 .. n - 1`` of ``directions`` (unit gradients of kinks at 0 at one point)
+    grouped by coinciding surfaces: a row joins the first group whose first row it is parallel
+    to and points the same way as (cosine above ``1 - tol``); rows from ``n`` on only join
+    groups (kinks found on the surface of one of the first ``n``).  Zero rows stay alone.
+
+    Kinks of one group share one Filippov switch (THEORY.md §7.2): e.g. the pre-activations
+    ``W_jc relu(h_ic)`` of one unit on several samples whose only active input is unit ``c``
+    all vanish with ``W_jc``.
+
+    Examples
+    --------
+    >>> D = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    >>> coinciding_groups(D, 4)
+    [(0, 2), (1, 4), (3,)]
+    """
+    groups: list[list[int]] = []
+    for i in range(len(directions)):
+        for g in groups:
+            if float(directions[i] @ directions[g[0]]) > 1 - tol:
+                g.append(i)
+                break
+        else:
+            if i < n:
+                groups.append([i])
+    return [tuple(g) for g in groups]
+
+
 def linear_kinks(kinks: Sequence[Any], variables: Sequence[Any]) -> tuple[bool, ...]:
     """For each kink: True if it is linear in ``variables`` (all its derivatives constant).
 
@@ -203,6 +232,9 @@ def coupled_kinks(kinks: Sequence[Any], table: dict[Any, Any],
 class FilippovField:
     """The right-hand side with the kinks of ``S`` held on their surfaces (equivalent control).
 
+    Kinks whose surfaces coincide (:func:`coinciding_groups`) are held as one surface with one
+    switch.
+
     Parameters
     ----------
     rhs
@@ -222,9 +254,11 @@ class FilippovField:
     Attributes
     ----------
     sliding
-        The kinks held on their surfaces (``S``), in order.
+        The surfaces held (``S``), in order: the first kink of each group of
+        :meth:`set_sliding`, whose gradient carries the constraint.
     alpha
-        ``(|S|, m)``: the slopes ``alpha`` of the last evaluation (a work buffer).
+        ``(|S|, m)``: the slopes ``alpha`` of the last evaluation (a work buffer), one per
+        group.
     """
 
     def __init__(self, rhs: BatchedFunction, rows: SlopeRows, gradients: np.ndarray,
@@ -237,18 +271,24 @@ class FilippovField:
             for k in range(len(gradients))]
         self._n_out = rhs.n_outputs
         self.sliding: list[int] = []
+        self._group_rows: list[list[tuple[int, int]]] = []
         self.alpha = np.zeros((0, 0))
 
-    def set_sliding(self, kinks: Sequence[int], switches: Sequence[Any]) -> None:
-        """Hold ``kinks`` on their surfaces; ``switches`` (value, then slope switches) for the
-        compiled function.  Precomputes the terms of ``b`` and ``A`` and the structure of ``A``
-        (kinks of different units do not interact) with its fill-in."""
-        self.sliding = list(kinks)
+    def set_sliding(self, groups: Sequence[Sequence[int]], switches: Sequence[Any]) -> None:
+        """Hold the kinks of ``groups`` on their surfaces; ``switches`` (value, then slope
+        switches) for the compiled function.  The kinks of a group share one surface and one
+        switch ``alpha`` (its first kink's gradient is the constraint, the slope derivatives
+        of all its kinks add up: ``G = sum_k dF/dp_k``).  Precomputes the terms of ``b`` and
+        ``A`` and the structure of ``A`` (kinks of different units do not interact) with its
+        fill-in."""
+        groups = [tuple(g) for g in groups]
+        self.sliding = [g[0] for g in groups]
         self._rhs.set_switches(switches)
+        self._group_rows = [[ro for k in g for ro in self._rows[k]] for g in groups]
         grads = [dict(self._support[k]) for k in self.sliding]
         self._b_terms = [list(g.items()) for g in grads]
-        self._a_terms = [[[(o, g[r]) for r, o in self._rows[other] if r in g]
-                          for other in self.sliding] for g in grads]
+        self._a_terms = [[[(o, g[r]) for r, o in rows if r in g] for rows in self._group_rows]
+                         for g in grads]
         S = len(self.sliding)
         nz = np.array([[bool(t) for t in row] for row in self._a_terms], dtype=bool).reshape(S, S)
         for p in range(S):
@@ -265,8 +305,8 @@ class FilippovField:
         self.alpha = self._solve(Fd, m)
         np.copyto(out, Fd[:N])
         t = self._bufs.get("fl_t", (m,))
-        for i, k in enumerate(self.sliding):
-            for r, o in self._rows[k]:
+        for i, rows in enumerate(self._group_rows):
+            for r, o in rows:
                 np.multiply(self.alpha[i], Fd[o], out=t)
                 np.add(out[r], t, out=out[r])
         return out

@@ -20,7 +20,11 @@ a crossing moves the ``alpha`` of the sliding kinks of its unit.  An MLP's deepe
 pre-activations slide the same way (their gradients vary with the state: the run is put back on
 their surfaces after each step, :mod:`._radau_surfaces`), unless they couple bilinearly with a
 sliding kink (one sample, two layers: :func:`~._radau_sliding.coupled_kinks`); there
-:class:`SlidingModeError` ends the run with status ``"sliding"``, naming both.
+:class:`SlidingModeError` ends the run with status ``"sliding"``, naming both.  Kinks at 0 whose
+surfaces coincide (parallel gradients: :func:`~._radau_sliding.coinciding_groups`) are settled
+as one, and slide with one shared ``alpha`` and one pair of exits; the groups are formed again
+at every joint switch, so a group whose surfaces part there (an input of one of its kinks
+turns on) is settled again kink by kink.
 
 The potential's kinks (``theta_k = 0`` of ``|x|`` in ``f'`` and ``1 / f''``: the last
 ``system.n_potential_kinks``, one copy per occurrence) switch nothing in the field; they are
@@ -37,7 +41,7 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import converter
-from ._radau_sliding import MAX_JOINT, filippov_modes
+from ._radau_sliding import MAX_JOINT, coinciding_groups, filippov_modes
 
 if TYPE_CHECKING:
     from ._radau_sliding import FilippovField
@@ -50,8 +54,10 @@ class SlidingModeError(ArithmeticError):
     """A kink whose fields on both sides push the state onto it (a Filippov sliding mode)."""
 
     def __init__(self, kink: int, rates: tuple[float, float] | None = None,
-                 coupled: Sequence[int] = (), coinciding: Sequence[int] = ()) -> None:
+                 coupled: Sequence[int] = (), coinciding: Sequence[int] = (),
+                 separated: Sequence[int] = ()) -> None:
         self.kink, self.coupled, self.coinciding = kink, sorted(coupled), sorted(coinciding)
+        self.separated = sorted(separated)
         how = ("" if rates is None else f" (d h / d clock = {rates[0]:.3g} with the unit active, "
                f"{rates[1]:.3g} inactive)")
         why = ""
@@ -62,8 +68,13 @@ class SlidingModeError(ArithmeticError):
         elif coinciding:
             why = (f", on a surface that coincides with those of pre-activations "
                    f"{self.coinciding} (e.g. a weight at 0 that is the unit's only active input "
-                   "on several samples): kinks that share one sliding switch, which Radau does "
-                   "not follow (method='taylor' does)")
+                   "on several samples), where they cannot share one sliding switch (their "
+                   "gradients point opposite ways, or a kink of the same sample in another "
+                   "layer switches there), which Radau does not follow")
+        elif separated:
+            why = (f", whose surface no longer coincides with those of pre-activations "
+                   f"{self.separated} it slid with under one switch (they parted within a "
+                   "step), which Radau does not follow")
         super().__init__(f"ReLU pre-activation {kink} (of system.kinks) slides on its kink: the "
                          f"flow pushes it back onto h = 0 from both sides{how}{why}")
 
@@ -134,7 +145,9 @@ class KinkPattern:
 
     Events for :class:`~._radau_kinks.KinkLocator` are the ``nk`` kinks (each must keep the
     sign of :attr:`sides`; sliding kinks have side 0 and are not watched), then two rows per
-    sliding kink, ``alpha`` and ``1 - alpha``, which must stay positive.
+    sliding surface, ``alpha`` and ``1 - alpha``, which must stay positive.  Kinks whose
+    surfaces coincide slide as one group (:meth:`group`): its first kink is in :attr:`sliding`
+    and carries the surface, its exits and the projection; the others follow it.
 
     Parameters
     ----------
@@ -154,6 +167,8 @@ class KinkPattern:
 
     Attributes
     ----------
+    sliding
+        The first kink of each group held on its surface, in the order of the exit rows.
     fresh
         Kinks switched at the current point (their values there are rounding-level zeros of
         either sign); cleared by :meth:`advanced`.
@@ -181,11 +196,26 @@ class KinkPattern:
         self._twins = twin_kinks(system.kinks)
         self.on = np.zeros(self.n_kinks, dtype=bool)
         self.sliding: list[int] = []
+        self._followers: dict[int, tuple[int, ...]] = {}  # the rest of each sliding group
         self.fresh: set[int] = set()
         self._pushed_back: set[int] = set()  # kinks settled again at this point
         self.crossings: list[list[float]] = []
 
     # ---------------------------------------------------------------- the pattern
+    def group(self, k: int) -> tuple[int, ...]:
+        """The kinks sliding with the sliding kink ``k`` on its surface (``k`` first)."""
+        return (k, *self._followers.get(k, ()))
+
+    @property
+    def held(self) -> list[int]:
+        """Every kink held on a surface (the groups of :attr:`sliding`)."""
+        return [j for k in self.sliding for j in self.group(k)]
+
+    def _set_groups(self, groups: Sequence[Sequence[int]]) -> None:
+        """Slide on ``groups`` (each a kink, then the kinks on its surface)."""
+        self.sliding = [int(g[0]) for g in groups]
+        self._followers = {int(g[0]): tuple(int(j) for j in g[1:]) for g in groups if len(g) > 1}
+
     def potential_coordinate(self, k: int) -> int | None:
         """The coordinate of kink ``k`` if it is a kink of the potential, else None."""
         if not self._potential[k]:
@@ -197,7 +227,7 @@ class KinkPattern:
     def sides(self) -> np.ndarray:
         """+1 / -1 / 0 (sliding) for each kink, then +1 for each exit row."""
         s = np.where(self.on, 1.0, -1.0)
-        s[self.sliding] = 0.0
+        s[self.held] = 0.0
         return np.concatenate([s, np.ones(2 * len(self.sliding))])
 
     def _apply(self) -> None:
@@ -205,11 +235,11 @@ class KinkPattern:
         Filippov field adds ``alpha`` times the slope derivative)."""
         one, zero = self._conv(1.0), self._conv(0.0)
         on = self.on.copy()
-        on[self.sliding] = False
+        on[self.held] = False
         bits = [one if b else zero for b in on]
         self._plain.set_switches(bits + bits)
         if self._fil is not None:
-            self._fil.set_sliding(self.sliding, bits + bits)
+            self._fil.set_sliding([self.group(k) for k in self.sliding], bits + bits)
         self._step.rhs = self._fil if self.sliding else self._plain
 
     def values(self, y: np.ndarray) -> np.ndarray:
@@ -217,15 +247,19 @@ class KinkPattern:
         return np.asarray(self._kinks_mp(np.ascontiguousarray(y[: self._P, None])))[:, 0]
 
     def _relative(self, kv: np.ndarray) -> np.ndarray:
+        """``|h_k|`` relative to the largest kink, or to 1 if every kink is smaller (kinks at
+        0 together: e.g. ``u`` and ``2 u`` at ``u = 1e-60`` are both within rounding of 0,
+        not half and all of the largest)."""
         mags = np.abs(kv.astype(float))
-        return mags / max(float(np.max(mags)), 1e-300)
+        return mags / max(float(np.max(mags)), 1.0)
 
     def start(self, clock: Any, y: np.ndarray, logt: float) -> None:
         """The pattern at the start ``(clock, y)``: the kinks' signs; a kink at 0 takes the side
         its own field moves it to, or slides."""
         kv = self.values(y)
         self.on = kv.astype(float) > 0
-        self.sliding, self.fresh = [], set()
+        self._set_groups([])
+        self.fresh = set()
         self._apply()
         at_zero = np.flatnonzero(self._relative(kv) <= self._tiny).tolist()
         self._switch(clock, y, {k: 1 if self.on[k] else -1 for k in at_zero}, logt,
@@ -236,7 +270,7 @@ class KinkPattern:
         """Per kink: +1 active, -1 inactive, 0 sliding (what a continued run needs,
         :meth:`resume`)."""
         m = np.where(self.on, 1, -1)
-        m[self.sliding] = 0
+        m[self.held] = 0
         return [int(v) for v in m]
 
     def resume(self, clock: Any, y: np.ndarray, logt: float,
@@ -262,7 +296,9 @@ class KinkPattern:
         if off:
             raise ValueError(f"kinks {off} are on the other side of the saved activation "
                              "pattern: the saved run does not belong to this problem")
-        self.on, self.sliding, self.fresh = saved > 0, np.flatnonzero(saved == 0).tolist(), set()
+        self.on, self.fresh = saved > 0, set()
+        self._set_groups(self._coinciding(clock, y, np.flatnonzero(saved == 0).tolist(),
+                                          extras=False))
         self._apply()
         events = {k: int(saved[k]) for k in np.flatnonzero(near & (saved != 0)).tolist()}
         before = len(self.crossings)
@@ -297,7 +333,7 @@ class KinkPattern:
         else:
             events[row] = -1 if self.on[row] else 1
         self._switch(clock, y, dict(sorted(events.items())), logt, rel)
-        self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.sliding)
+        self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.held)
 
     def _switch(self, clock: Any, y: np.ndarray, events: dict[int, int], logt: float,
                 rel: np.ndarray) -> None:
@@ -318,58 +354,116 @@ class KinkPattern:
                 relu[k] = side
         if not relu:
             return
-        joint = {**{k: 0 for k in self.sliding}, **relu}
-        if (self._fil is not None and len(joint) <= MAX_JOINT
-                and not any(self._coupled[k] & set(joint) for k in joint)):
-            self._settle_jointly(clock, y, joint, set(relu), logt, rel)
+        joint = {**{k: 0 for k in self.held}, **relu}
+        groups = self._coinciding(clock, y, list(joint))
+        kinks = {k for g in groups for k in g}
+        if (self._fil is not None and len(groups) <= MAX_JOINT
+                and not any(self._coupled[k] & kinks for k in kinks)):
+            self._settle_jointly(clock, y, groups, joint, set(relu), logt, rel)
             return
         for k, side in relu.items():
-            if k in self.sliding:  # the exit of a sliding mode
-                self.sliding.remove(k)
-                self.on[k] = side > 0
-                self.fresh.add(k)
+            if k in self.sliding:  # the exit of a sliding mode: its group leaves together
+                members = self.group(k)
+                self._set_groups([self.group(j) for j in self.sliding if j != k])
+                for j in members:
+                    self.on[j] = side > 0
+                    self.fresh.add(j)
+                    self.crossings.append([logt, float(j), float(rel[j]), float(side)])
                 self._apply()
-                self.crossings.append([logt, float(k), float(rel[k]), float(side)])
             else:
                 self._settle(clock, y, k, prefer=side > 0, logt=logt, rel=float(rel[k]))
+        if self._followers:
+            self._regroup(clock, y, logt, rel)
         if self.sliding:  # a switch moves the slopes alpha of sliding kinks of the same unit
             self._release(clock, y, logt)
 
-    def _settle_jointly(self, clock: Any, y: np.ndarray, expected: dict[int, int],
-                        events: set[int], logt: float, rel: np.ndarray) -> None:
-        """Modes of the kinks ``expected`` (kink -> expected mode: +1 / -1, 0 sliding;
-        ``events`` switched here, the others sliding so far) at 0 together
-        (:func:`~._radau_sliding.filippov_modes`): the rates are affine in their slope
-        switches, ``g(H) = g(0) + A H``, measured here with every other switch fixed.
+    def _coinciding(self, clock: Any, y: np.ndarray, kinks: Sequence[int], *,
+                    extras: bool = True) -> list[tuple[int, ...]]:
+        """The ReLU ``kinks`` (at 0 at ``(clock, y)``) grouped by coinciding surfaces
+        (:func:`~._radau_sliding.coinciding_groups`, float64 gradients), in their order; with
+        ``extras``, the other ReLU kinks within ``sqrt`` of rounding of 0 there join the group
+        whose surface they are on."""
+        kinks = [int(k) for k in kinks]
+        if self._projection is None or len(kinks) + extras < 2:
+            return [(k,) for k in kinks]
+        near: list[int] = []
+        if extras:
+            rel = self._relative(self.values(y))
+            near = [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
+                    if j not in kinks and not self._potential[j]]
+        if len(kinks) + len(near) < 2:
+            return [(k,) for k in kinks]
+        order = [*kinks, *near]
+        D = self._projection.directions(self._column(clock, y), order)
+        return [tuple(order[i] for i in g) for g in coinciding_groups(D, len(kinks))]
+
+    def _column(self, clock: Any, y: np.ndarray) -> np.ndarray:
+        """The point ``(clock, y)`` as a column of the compiled sliding functions (system
+        state, then system clock)."""
+        sys_clock, state = self._step.to_system(clock, y)
+        X = np.concatenate([state, np.array([sys_clock], dtype=hy.real)])[:, None]
+        return np.ascontiguousarray(X)
+
+    def _regroup(self, clock: Any, y: np.ndarray, logt: float, rel: np.ndarray) -> None:
+        """After a switch of kinks one at a time: if the surfaces of a sliding group no longer
+        coincide (an earlier layer's input of one of its kinks switched), settle every sliding
+        kink again (jointly, as they never couple; expected to slide)."""
+        held = self.held
+        groups = self._coinciding(clock, y, held, extras=False)
+        if sorted(groups) == sorted(self.group(k) for k in self.sliding):
+            return
+        if len(groups) > MAX_JOINT:
+            k = next(j for j in self.sliding if self.group(j) not in groups)
+            raise SlidingModeError(k, separated=self._followers[k])
+        self._settle_jointly(clock, y, groups, {k: 0 for k in held}, set(), logt, rel)
+
+    def _settle_jointly(self, clock: Any, y: np.ndarray, groups: Sequence[tuple[int, ...]],
+                        expected: dict[int, int], events: set[int], logt: float,
+                        rel: np.ndarray) -> None:
+        """Modes of the kinks of ``groups`` (kinks on one surface, :meth:`_coinciding`; each
+        group switches as one kink) at 0 together (:func:`~._radau_sliding.filippov_modes`):
+        the rates of the groups' first kinks are affine in the groups' slope switches,
+        ``g(H) = g(0) + A H``, measured here with every other switch fixed.  ``expected``:
+        kink -> expected mode (+1 / -1, 0 sliding), ``events`` switched here (a group takes
+        the mode its event kink expects; a kink found on a group's surface, its own mode).
 
         One at a time, a kink switched on with the sliding kinks' old ``alpha`` can release a
         sliding kink of its unit whose new side then pushes it back (measured: x²/2, 2-layer
         ReLU width 4, kinks 12 and 8 at log t = -2.07)."""
-        Z = list(expected)
-        before = {k: 0 if k in self.sliding else (1 if self.on[k] else -1) for k in Z}
-        self.sliding = [k for k in self.sliding if k not in expected]
-        self.on[Z] = False
+        Z = [g[0] for g in groups]
+        members = [k for g in groups for k in g]
+        held = set(self.held)
+        before = {k: 0 if k in held else (1 if self.on[k] else -1) for k in members}
+        self._set_groups([self.group(k) for k in self.sliding
+                          if not set(self.group(k)) & set(members)])
+        self.on[members] = False
         self._apply()
         g0 = self._rates(clock, y)[Z]
         A = np.empty((len(Z), len(Z)))
-        for j, k in enumerate(Z):
-            self.on[k] = True
+        for j, g in enumerate(groups):
+            self.on[list(g)] = True
             self._apply()
             A[:, j] = self._rates(clock, y)[Z] - g0
-            self.on[k] = False
-        modes = filippov_modes(g0, A, [expected[k] for k in Z], 2.0 ** (-self._bits / 2))
+            self.on[list(g)] = False
+        want = [next((expected[k] for k in g if k in events),
+                     expected.get(g[0], before[g[0]])) for g in groups]
+        modes = filippov_modes(g0, A, want, 2.0 ** (-self._bits / 2))
         if modes is None:
-            raise FloatingPointError(f"no Filippov mode of the kinks {Z} at 0 is consistent "
-                                     f"(rates {g0.tolist()} inactive, slopes {A.tolist()})")
-        for k, mode in zip(Z, modes, strict=True):
-            self.on[k] = mode > 0
+            raise FloatingPointError(f"no Filippov mode of the kinks {list(groups)} at 0 is "
+                                     f"consistent (rates {g0.tolist()} inactive, slopes "
+                                     f"{A.tolist()})")
+        new_groups = [self.group(k) for k in self.sliding]
+        for g, mode in zip(groups, modes, strict=True):
+            self.on[list(g)] = mode > 0
             if mode == 0:
-                if before[k] != 0:
-                    self._alone_on_surface(clock, y, k)
-                self.sliding.append(k)
-            if mode != before[k] or k in events:
-                self.fresh.add(k)
-                self.crossings.append([logt, float(k), float(rel[k]), float(mode)])
+                if any(before[k] != 0 for k in g):
+                    self._alone_on_surface(clock, y, g)
+                new_groups.append(g)
+            for k in g:
+                if mode != before[k] or k in events:
+                    self.fresh.add(k)
+                    self.crossings.append([logt, float(k), float(rel[k]), float(mode)])
+        self._set_groups(new_groups)
         self._apply()
 
     def advanced(self) -> None:
@@ -377,11 +471,17 @@ class KinkPattern:
         self.fresh = set()
         self._pushed_back = set()
 
+    def may_settle_again(self, k: int) -> bool:
+        """True if :meth:`pushed_back` would settle kink ``k`` again at this point (a fresh
+        ReLU kink not settled again here yet)."""
+        return k in self.fresh and k not in self._pushed_back and not self._potential[k]
+
     def pushed_back(self, clock: Any, y: np.ndarray, k: int, logt: float) -> bool:
         """Kink ``k``, at 0 at ``(clock, y)`` (:attr:`fresh`), was on its wrong side at the first
-        two nodes of the next step: settle it again there, expecting it to slide (once per
+        two nodes of the next step (or at the second: it crosses at once, tangent at the
+        start): settle it again there, expecting it to slide (once per
         point; it crosses instead where sliding is not consistent).  True if it switched."""
-        if k not in self.fresh or k in self._pushed_back or self._potential[k]:
+        if not self.may_settle_again(k):
             return False
         self._pushed_back.add(k)
         before = self.modes[k]
@@ -395,9 +495,21 @@ class KinkPattern:
         proj = self._projection
         if proj is None or not self.sliding or not proj.needed(self.sliding):
             return y
-        sys_clock, state = self._step.to_system(clock, y)
-        X = np.concatenate([state, np.array([sys_clock], dtype=hy.real)])[:, None]
-        return np.concatenate([proj(np.ascontiguousarray(X), self.sliding), y[self._P:]])
+        out = np.concatenate([proj(self._column(clock, y), self.sliding), y[self._P:]])
+        if self._followers:
+            self._still_together(out)
+        return out
+
+    def _still_together(self, y: np.ndarray) -> None:
+        """Raise :class:`SlidingModeError` if a kink of a sliding group is off the surface of
+        its first kink at ``y`` (put back onto it) by more than ``sqrt`` of rounding: the
+        surfaces parted within the step (only a switch of an earlier layer parts them in an
+        MLP, and switches end steps; this guards against coincidences of another kind)."""
+        rel = self._relative(self.values(y))
+        for k, rest in self._followers.items():
+            off = [j for j in rest if rel[j] > self._tiny ** 0.5]
+            if off:
+                raise SlidingModeError(k, separated=off)
 
     def surface_stats(self) -> dict[str, Any]:
         """``sliding_projections`` (steps put back onto sliding surfaces whose gradients vary)
@@ -436,36 +548,36 @@ class KinkPattern:
             self._apply()
             self.crossings.append([logt, float(k), rel, 1.0 if prefer else -1.0])
             return
-        coupled = self._coupled[k] & set(self.sliding)
+        coupled = self._coupled[k] & set(self.held)
         if self._fil is None or coupled:
             raise SlidingModeError(k, (rates[True], rates[False]), coupled)
-        self._alone_on_surface(clock, y, k)
+        self._alone_on_surface(clock, y, (k,))
         self.on[k] = False
-        self.sliding.append(k)
+        self._set_groups([*(self.group(j) for j in self.sliding), (k,)])
         self._apply()
         self.crossings.append([logt, float(k), rel, 0.0])
 
-    def _alone_on_surface(self, clock: Any, y: np.ndarray, k: int) -> None:
-        """Raise :class:`SlidingModeError` if another ReLU kink at 0 at ``(clock, y)`` has its
-        surface there (its gradient parallel to kink ``k``'s, to float64): such kinks share one
-        Filippov switch (THEORY.md §7.2), which the one ``alpha`` per kink here cannot be.
+    def _alone_on_surface(self, clock: Any, y: np.ndarray, group: tuple[int, ...]) -> None:
+        """Raise :class:`SlidingModeError` if a ReLU kink at 0 at ``(clock, y)`` outside the
+        sliding ``group`` has its surface there (its gradient parallel to the group's, to
+        float64): a kink settled alone (:meth:`_settle`) or one whose gradient points the
+        other way, so that it cannot share the group's Filippov switch (THEORY.md §7.2).
 
         Measured: exp(x²/2) on the coverage MLP 3/3, kinks 31 and 34 (samples 4 and 5, unit 1
         of the second layer, whose only active input on both is unit 1 of the first: both are
-        ``W_11 relu(h_i1)``) reach 0 together at log t = 0.387."""
+        ``W_11 relu(h_i1)``) reach 0 together at log t = 1.649; settled jointly they form one
+        group (:meth:`_coinciding`)."""
         if self._projection is None:
             return
         kv = self.values(y)
         near = [j for j in np.flatnonzero(self._relative(kv) <= self._tiny ** 0.5).tolist()
-                if j != k and not self._potential[j]]
+                if j not in group and not self._potential[j]]
         if not near:
             return
-        sys_clock, state = self._step.to_system(clock, y)
-        X = np.concatenate([state, np.array([sys_clock], dtype=hy.real)])[:, None]
-        D = self._projection.directions(np.ascontiguousarray(X), [k, *near])
+        D = self._projection.directions(self._column(clock, y), [group[0], *near])
         same = [j for j, d in zip(near, D[1:], strict=True) if abs(float(d @ D[0])) > 1 - 1e-12]
         if same:
-            raise SlidingModeError(k, coinciding=same)
+            raise SlidingModeError(group[0], coinciding=same)
 
     def _release(self, clock: Any, y: np.ndarray, logt: float) -> None:
         """Let go, one at a time, of sliding kinks whose joint ``alpha`` left ``[0, 1]`` at a
@@ -477,11 +589,13 @@ class KinkPattern:
             i = int(np.argmax(out))
             if out[i] <= self._tiny:
                 return
-            k = self.sliding.pop(i)
-            self.on[k] = bool(alpha[i] > 1)
-            self.fresh.add(k)
+            members = self.group(self.sliding[i])
+            self._set_groups([self.group(j) for n, j in enumerate(self.sliding) if n != i])
+            for k in members:
+                self.on[k] = bool(alpha[i] > 1)
+                self.fresh.add(k)
+                self.crossings.append([logt, float(k), 0.0, 1.0 if self.on[k] else -1.0])
             self._apply()
-            self.crossings.append([logt, float(k), 0.0, 1.0 if self.on[k] else -1.0])
             if not self.sliding:
                 return
 
