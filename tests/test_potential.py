@@ -424,3 +424,10 @@ def test_abs_sign_products_are_written_as_the_variable():
     e = collapse_abs_sign(sp.sign(Z) * sp.Abs(Z) / (1 + sp.Abs(Z)))
     slope = sp.diff(e, Z).replace(sp.DiracDelta, lambda *a: sp.S(0)).subs(Z, 0)
     assert slope == 1 and not e.has(sp.sign)
+
+
+@pytest.mark.parametrize("rewrite", [rationalized_form, collapse_abs_sign])
+@pytest.mark.parametrize("bad", [object(), "1+"])
+def test_rewrites_refuse_what_is_not_an_expression(rewrite, bad):
+    with pytest.raises(TypeError, match=f"{rewrite.__name__} needs a sympy expression"):
+        rewrite(bad)

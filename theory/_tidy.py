@@ -8,6 +8,8 @@ every real argument.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 
 from ._numeric import symbolic_timeout
@@ -162,11 +164,8 @@ def rationalized_form(expr: sp.Expr) -> sp.Expr:
     >>> rationalized_form(sp.sqrt(Z**2 + 1) - Z)
     1/(z + sqrt(z**2 + 1))
     """
-    try:
-        expr = sp.sympify(expr)
-    except (sp.SympifyError, TypeError) as exc:
-        raise TypeError(f"rationalized_form needs a sympy expression (or a string sympy can "
-                        f"parse), got {expr!r}") from exc
+    expr = _expression(expr, "rationalized_form")
+
     def rewrite(e: sp.Expr) -> sp.Expr:
         roots = [t for t in e.args if _sqrt_term(t)]
         if len(roots) != 1:
@@ -180,8 +179,18 @@ def rationalized_form(expr: sp.Expr) -> sp.Expr:
     return collapse_abs_sign(out)
 
 
+def _expression(expr: Any, caller: str) -> sp.Expr:
+    """``expr`` sympified, or a TypeError naming ``caller`` and what it needs."""
+    try:
+        return sp.sympify(expr)
+    except (sp.SympifyError, TypeError) as exc:
+        raise TypeError(f"{caller} needs a sympy expression (or a string sympy can parse), "
+                        f"got {expr!r}") from exc
+
+
 def collapse_abs_sign(expr: sp.Expr) -> sp.Expr:
-    """``|u| sign(u)`` written as ``u`` (equal for real ``u``).
+    """``|u| sign(u)`` written as ``u`` (equal for real ``u``; symbols not known to be real,
+    as in a parsed string, are left alone).
 
     Compiled, ``|u|`` and ``sign(u)`` are built from steps whose derivative is 0 at ``u = 0``,
     so the product's derivative there comes out 0, not 1: the inverse ``2|z| sign(z) /
@@ -194,6 +203,8 @@ def collapse_abs_sign(expr: sp.Expr) -> sp.Expr:
     >>> collapse_abs_sign(2 * sp.Abs(Z) * sp.sign(Z) / (sp.sqrt(4 * sp.Abs(Z) + 1) + 1))
     2*z/(sqrt(4*Abs(z) + 1) + 1)
     """
+    expr = _expression(expr, "collapse_abs_sign")
+
     def is_pair(e: sp.Expr) -> bool:
         if not isinstance(e, sp.Mul):
             return False

@@ -46,7 +46,7 @@ class CrossingSystem:
     values (``None``: the log t scale ``Lambda``), the system's first; the indices of the
     one-hot ``e_0``, the side ``d`` (+1 or -1, the sign of ``w``), ``exp(-u0)`` (clock
     ``u = log s``), the level and the exit; ``coordinates``: the ``k`` this system crosses
-    (:func:`polynomial_branch`); ``clock0`` the index of the clock at the start,
+    (:func:`branch_power`); ``clock0`` the index of the clock at the start,
     ``theta_map`` the system's ``theta_j`` expressions to their one-hot forms and ``f2`` the
     crossing rate ``R(w) = f''(theta_k) dtheta_k/dw`` of the one-hot ``k``, for
     :func:`transformed`; ``powers``: each coordinate's ``b``.
