@@ -23,9 +23,11 @@ One run measures (issue 3, "Targets"):
    the product (``numerics.solvers.precise.solve_precise``, the run ``solve_mirror_flow(dps=30)``
    certifies): m = n = 8, d = 4 and n = 32, m = 16, d = 8: seconds (wall and CPU: heyoka's
    parallel mode uses both cores), steps, Taylor order, and the largest balance residual
-   ``max_j |C_j(t) - C_j(0)|`` over the recorded points (``MirrorFlowSolution``'s mpmath
-   residuals, THEORY.md §2). With ``--reference``: digits of the final direction, margin and
-   ``log L`` against the certificate run at 45 digits (MPFR), as ``solve_mirror_flow`` counts them.
+   ``max_j |C_j(t) - C_j(0)| / (1 + S_j)`` over the recorded points, relative to the size S_j of
+   the terms (``MirrorFlowSolution``'s mpmath residuals, THEORY.md §2; results written before
+   session 12 hold the absolute residual). With ``--reference``: digits of the final direction,
+   margin and ``log L`` against the certificate run at 45 digits (MPFR), as ``solve_mirror_flow``
+   counts them.
 
 Run ``python benchmarks/bench_precision.py`` (full: tens of minutes on 2 cores) or ``--quick``
 (a few minutes: linear to log t = 30, two-layer to log t = 300 / 100).  Prints a markdown table;
@@ -301,7 +303,7 @@ def markdown() -> str:
         lines += ["Two-layer square-ReLU nets, hyperbolic entropy b = 0.1, real128 Taylor (dual, "
                   "u = log s clock, log t in the ODE); wall s includes compilation:", "",
                   "| net | log t | status | wall s (compile) | CPU s | steps | order |"
-                  " digits (dir / log L) | max balance residual |",
+                  " digits (dir / log L) | max balance residual (relative) |",
                   "|---|---:|---|---:|---:|---:|---:|---|---:|"]
         for r in tl:
             dg = (f"{r['digits_direction']:.1f} / {r['digits_log_loss']:.1f}"

@@ -103,7 +103,7 @@ def _print_text(summary: dict[str, Any]) -> None:
     digits = d.get("direction", f"n/a ({summary['certificate']})")
     print(f"status {summary['status']}: log t = {float(summary['log_t']):.6g}, log loss = "
           f"{float(summary['log_loss']):.6g}, normalized Q-margin = {summary['margin']}, "
-          f"balance residual max = {summary['balance_residual_max']:.2e}, digits "
+          f"balance residual max (relative) = {summary['balance_residual_max']:.2e}, digits "
           f"(direction) = {digits}, {summary['rhs_evals']} RHS "
           f"evaluations in {summary['seconds']:.2f} s [{summary['method']}]")
     for key in ("precision_raised", "digits_short"):

@@ -58,7 +58,11 @@ class MirrorFlowSolution:
     min_margin : (N,) array
         min_i q_i(θ).
     balance_residual_max : (N,) array
-        max_j |C_j(t) - C_j(0)| over the model's neurons (0 if it has none).
+        The balance law's residual relative to the size of its terms (THEORY.md §2):
+        max_j |C_j(t) − C_j(0)| / (1 + max(S_j(t), S_j(0))) over the model's neurons, S_j
+        = Σ_{I_j} |g| + k Σ_{O_j} |g| (:func:`numerics.solvers.balance_residuals`; 0 if the
+        model has none). Results files written before session 12 (same file format) hold the
+        absolute residual max_j |C_j(t) − C_j(0)| instead, an upper bound of the relative one.
     status, method, precision_bits, rhs_evals, seconds
         Solver outcome (a :class:`numerics.solvers.Status` value; :attr:`message` says what it
         means and what to do) and cost; ``precision_bits`` are the bits the solver worked at.
@@ -233,18 +237,47 @@ def _load_mp(arrays: dict[str, Any] | None, dps: int) -> tuple[Any, Any, Any]:
 
 
 def balance_residuals(problem, thetas) -> NDArray[np.float64]:
-    """max_j |C_j(θ_k) - C_j(θ_0)| for each row θ_k (THEORY.md §2; 0 if no neurons).
+    """Relative balance-law residual of each row θ_k against the first row θ_0 (float64).
 
-    C_j = Σ_{m in I_j} g(θ_m) - k Σ_{m in O_j} g(θ_m) with the model's neuron groups.
+    The definition (THEORY.md §2), shared with :func:`numerics.solvers.precise.mp_balance`::
+
+        r_k = max_j |C_j(θ_k) − C_j(θ_0)| / (1 + max(S_j(θ_k), S_j(θ_0)))
+
+    with the model's neuron groups j (incoming I_j, outgoing O_j, degree k_j),
+    C_j = Σ_{m in I_j} g(θ_m) − k_j Σ_{m in O_j} g(θ_m) the conserved quantity and
+    S_j = Σ_{m in I_j} |g(θ_m)| + k_j Σ_{m in O_j} |g(θ_m)| the size of the terms it is summed
+    from. Rounding the terms leaves ~eps·S_j of |ΔC_j|, so r_k is at most the absolute residual
+    and reads as "eps units of the terms" for l_inf-type potentials whose g reaches 1e16; the
+    ``1 +`` keeps small terms absolute. 0 for every row if the model has no neurons; where a
+    term overflows float64 (S_j = inf) the absolute value (inf or nan) is kept.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import Problem, TwoLayer, two_d
+    >>> prob = Problem.create(two_d(4, seed=0), TwoLayer(width=1, activation="power(2)"),
+    ...                       Potential.quadratic())
+    >>> th0 = np.array([1.0, 0.0, 1.0])        # g = x²/2: C = 1/2 − 2 · 1/2 = −1/2, S = 3/2
+    >>> th1 = np.array([1.0, 1.0, 1.0])        # C = 1 − 1 = 0, S = 2
+    >>> balance_residuals(prob, [th0, th1]).tolist()      # |0 + 1/2| / (1 + 2)
+    [0.0, 0.16666666666666666]
     """
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
     groups = problem.model.neuron_groups(problem.d)
     if not groups:
         return np.zeros(len(thetas))
     g = np.array([problem.balance_terms(th) for th in thetas])
-    C = np.stack([g[:, list(gr.incoming)].sum(1) - gr.k * g[:, list(gr.outgoing)].sum(1)
-                  for gr in groups], axis=1)
-    return np.abs(C - C[0]).max(axis=1)
+    C, S = _per_neuron(g, groups, -1), _per_neuron(np.abs(g), groups, 1)
+    with np.errstate(invalid="ignore"):
+        dev, scale = np.abs(C - C[0]), 1 + np.maximum(S, S[0])
+        rel = np.where(np.isfinite(scale), dev / scale, dev)
+    return rel.max(axis=1)
+
+
+def _per_neuron(terms: NDArray[np.float64], groups, sign: int) -> NDArray[np.float64]:
+    """Σ_{I_j} terms + sign · k_j Σ_{O_j} terms for each row and neuron j: an (N, J) array."""
+    return np.stack([terms[:, list(gr.incoming)].sum(1)
+                     + sign * gr.k * terms[:, list(gr.outgoing)].sum(1) for gr in groups], axis=1)
 
 
 def problem_to_dict(problem) -> dict[str, Any]:

@@ -440,7 +440,7 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
                          progress=progress)
     cat = {k: np.concatenate([getattr(solution, k), getattr(tail, k)[1:]])
            for k in ("log_t", "s", "theta", "z", "log_loss", "min_margin")}
-    resid = balance_residuals(problem, cat["theta"])   # relative to the start of the run
+    resid = balance_residuals(problem, cat["theta"])   # measured from the run's first point
     out = MirrorFlowSolution(
         cat["log_t"], cat["s"], cat["theta"], cat["z"], cat["log_loss"], cat["min_margin"],
         resid, tail.status, tail.method, tail.precision_bits,

@@ -83,7 +83,9 @@ def measure_row(cfg: RunConfig, sol: MirrorFlowSolution) -> dict[str, Any]:
     ``margin`` is the normalized Q-margin :func:`numerics.q_margin` of the final θ (None where
     undefined, e.g. per-layer potentials with mixed horizons); ``min_margin`` is
     min_i y_i Φ(θ; x_i); ``digits`` the certified direction digits (None without a
-    certificate); ``balance_residual_max`` the balance-law residual at the final time.
+    certificate); ``balance_residual_max`` the balance-law residual at the final time, relative
+    to the size of the terms (``MirrorFlowSolution.balance_residual_max``, THEORY.md §2; tables
+    written before session 12 hold the absolute residual, an upper bound of the relative one).
 
     Examples
     --------

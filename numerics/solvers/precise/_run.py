@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ...problem import MPMATH, Problem
+from ...problem import MPMATH, NeuronGroup, Problem
 from .._plan import IntegrationPlan, plan_run
 from .._precision import Precision
 from .._solution import MirrorFlowSolution
@@ -34,8 +34,9 @@ __all__ = ["PreciseRun", "mp_balance", "mp_mirror", "solve_precise", "to_solutio
 _X = sp.Symbol("x", real=True)
 
 
-def _balance_values(problem: Problem, thetas: np.ndarray) -> list[list[Any]]:
-    """C_j(θ_k) for every recorded point k and neuron j, in mpmath (THEORY.md §2)."""
+def _balance_values(problem: Problem, thetas: np.ndarray) -> list[list[tuple[Any, Any]]]:
+    """(C_j(θ_k), S_j(θ_k)) for every point k and neuron j, in mpmath (THEORY.md §2): the
+    conserved quantity and the size of the terms it is summed from."""
     groups = problem.model.neuron_groups(problem.d)
     layers = problem.layer_index
     g_fns = {}
@@ -46,25 +47,48 @@ def _balance_values(problem: Problem, thetas: np.ndarray) -> list[list[Any]]:
     out = []
     for th in thetas:
         g = [g_fns[int(layers[m])](th[m]) for m in range(len(th))]
-        out.append([mpmath.fsum(g[i] for i in gr.incoming)
-                    - gr.k * mpmath.fsum(g[o] for o in gr.outgoing) for gr in groups])
+        out.append([_neuron_balance(g, gr) for gr in groups])
     return out
+
+
+def _neuron_balance(g: list[Any], group: NeuronGroup) -> tuple[Any, Any]:
+    """C = Σ_I g − k Σ_O g and S = Σ_I |g| + k Σ_O |g| of one neuron (mpmath)."""
+    inc, out = [g[i] for i in group.incoming], [g[o] for o in group.outgoing]
+    return (mpmath.fsum(inc) - group.k * mpmath.fsum(out),
+            mpmath.fsum(abs(v) for v in inc) + group.k * mpmath.fsum(abs(v) for v in out))
 
 
 def mp_balance(problem: Problem, thetas: np.ndarray,
                reference: np.ndarray | None = None) -> np.ndarray:
-    """max_j |C_j(θ_k) - C_j(θ_ref)| at the working precision (mpmath).
+    """Relative balance-law residual of each θ_k against θ_ref, at the working precision.
 
+    The definition of :func:`numerics.solvers.balance_residuals` (THEORY.md §2), in mpmath::
+
+        r_k = max_j |C_j(θ_k) − C_j(θ_ref)| / (1 + max(S_j(θ_k), S_j(θ_ref)))
+
+    with S_j = Σ_{I_j} |g| + k Σ_{O_j} |g|; returned as float64 (0 if there are no neurons).
     ``reference`` is the θ the residuals are measured from (default: ``thetas[0]``); a
     continued run passes the first θ of the whole run, so its residuals extend the earlier
     ones without recomputing them.
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics import TwoLayer, two_d
+    >>> prob = Problem.create(two_d(4, seed=0), TwoLayer(width=1, activation="power(2)"),
+    ...                       Potential.quadratic())
+    >>> th0 = [mpmath.mpf(1), mpmath.mpf(0), mpmath.mpf(1)]   # C = 1/2 − 2 · 1/2, S = 3/2
+    >>> th1 = [mpmath.mpf(1), mpmath.mpf(1), mpmath.mpf(1)]   # C = 0, S = 2
+    >>> mp_balance(prob, [th0, th1]).tolist(), mp_balance(prob, [th0], reference=th1).tolist()
+    ([0.0, 0.16666666666666666], [0.16666666666666666])
     """
     if not problem.model.neuron_groups(problem.d):
         return np.zeros(len(thetas))
     ref = thetas[0] if reference is None else reference
-    C0 = _balance_values(problem, np.asarray([ref], dtype=object))[0]
-    return np.array([float(max(abs(c - c0) for c, c0 in zip(C, C0, strict=True)))
-                     for C in _balance_values(problem, thetas)])
+    (at_ref,) = _balance_values(problem, [ref])
+    return np.array([float(max(abs(c - c0) / (1 + max(s, s0))
+                               for (c, s), (c0, s0) in zip(row, at_ref, strict=True)))
+                     for row in _balance_values(problem, thetas)])
 
 
 def mp_mirror(problem: Problem, theta: list[Any]) -> list[Any]:
