@@ -18,6 +18,7 @@ import numpy as np
 from ..problem import Problem
 from ._float64 import solve_float64
 from ._plan import (
+    IntegrationPlan,
     auto_method,
     check_separable,
     has_linf_horizon,
@@ -125,6 +126,8 @@ def _concat_precise(head: MirrorFlowSolution, tail: MirrorFlowSolution) -> Mirro
            for k in ("log_t", "s", "theta", "z", "log_loss", "min_margin", "theta_mp",
                      "log_loss_mp", "min_margin_mp", "balance_residual_max")}
     meta = {**tail.meta, "segments": head.meta.get("segments", 1) + 1}
+    if "bits_raised" in head.meta:     # the working precisions the run was continued at
+        meta["bits_raised"] = head.meta["bits_raised"]
     messages = [s.meta.get("solver", {}).get("heyoka_messages") for s in (head, tail)]
     if all(messages):     # heyoka's log lines of the whole run, not of the last segment
         first = [m["first"] for m in messages if "first" in m]
@@ -170,6 +173,12 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
                 if sol is None:
                     raise
                 return _interrupted(sol, checkpoint)
+            raised = _raised_plan(plan, seg)
+            if raised is not None and time.monotonic() < deadline:
+                plan, runner = raised, PreciseRun(problem, raised)
+                sol = replace(sol, meta={**sol.meta, "bits_raised": [
+                    *sol.meta.get("bits_raised", []), raised.precision.bits]})
+                continue
             if seg.status != "budget" or time.monotonic() >= deadline:
                 break
         if bar is not None:
@@ -178,6 +187,23 @@ def _run_precise(problem: Problem, *, log_t: float, dps: int, max_seconds: float
     finally:
         if bar is not None:
             bar.close()
+
+
+#: The most bits a Radau run raises its working precision to (:func:`_raised_plan`).
+MAX_RAISED_BITS = 4096
+
+
+def _raised_plan(plan: IntegrationPlan, seg: MirrorFlowSolution) -> IntegrationPlan | None:
+    """The plan to continue a Radau segment at more bits, if it stopped because its Jacobians'
+    digits (not the step size) were short (``meta["solver"]["raise_bits"]``,
+    :func:`numerics.solvers.precise.raised_bits`), else None.  The tolerance stays the run's:
+    only the working precision rises."""
+    bits = seg.meta.get("solver", {}).get("raise_bits")
+    if seg.status != Status.STALLED or not bits or bits > MAX_RAISED_BITS:
+        return None
+    assert plan.precision is not None
+    tol = plan.tol if plan.tol is not None else seg.meta["solver"]["tol"]
+    return replace(plan, tol=tol, precision=replace(plan.precision, bits=int(bits)))
 
 
 def _with_stiffness_reason(problem: Problem, sol: MirrorFlowSolution,
@@ -334,6 +360,9 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
         ``dps + ceil(shortfall) + 1`` digits (up to 8 more), certify that run against the same
         reference and return it if it certified more; ``meta["precision_raised"]`` says so,
         ``meta["digits_short"]`` says why a result still falls short of ``dps``.
+        A Radau run whose stiffness outgrows its Jacobians' digits (twin units of an l_inf
+        potential on a ReLU net, THEORY.md §7.3) continues at 2.5 times the working bits (up
+        to :data:`MAX_RAISED_BITS`), at the same tolerance: ``meta["bits_raised"]`` lists them.
     checkpoint, checkpoint_every
         A results file: arbitrary-precision runs save the trajectory so far to it every
         ``checkpoint_every`` seconds (atomically), so an interrupted run loses at most that much;

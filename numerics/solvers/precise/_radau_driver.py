@@ -22,9 +22,14 @@ from .._precision import LOG10_2, RADAU_GUARD_BITS, Precision
 from .._status import Status
 from ._compile import converter, to_mpf
 from ._radau_kinks import KinkLocator
+from ._radau_newton_mp import raised_bits
 from ._radau_step import DoubleStep, Poly, RadauStep
 from ._radau_switches import KinkPattern, SlidingModeError
 from ._record import RunRecord
+
+#: Newton failures in a row beyond the Jacobian's digits (``RadauStep.precision_short``) that
+#: end a run for more bits (fewer might be a step too long for the nonlinearity).
+_SHORT_FAILURES = 3
 
 __all__ = ["default_stages"]
 
@@ -184,6 +189,8 @@ class RadauDriver:
         self.h = self._conv(h0)
         self.steps = self.rejected = self.kinks_cut = self.kinks_refined = 0
         self.status: Status | None = None
+        self.raise_bits: int | None = None  # bits to continue at (Jacobian digits short)
+        self._short_failures = 0  # Newton failures in a row beyond the Jacobian's digits
         self.reason = self.error_message = self._last_failure = ""
         self._polys: list[Poly] = []  # collocation data of the last accepted step (predictions)
         self._latest: DoubleStep | None = None  # the last successful double step
@@ -252,6 +259,7 @@ class RadauDriver:
             self._reject(h_try * self._conv(min(fac, 0.9)))
             return
         self.steps += 1
+        self._short_failures = 0
         if level is not None:
             self._accept_on_level(h_try, res.y1, level, fac)
         else:
@@ -329,6 +337,18 @@ class RadauDriver:
 
     def _newton_failed(self, h_try: Any) -> None:
         self._last_failure = f"{self._step.last_failure} {self._where(h_try)}"
+        short, self._step.precision_short = self._step.precision_short, None
+        self._short_failures = self._short_failures + 1 if short is not None else 0
+        if short is not None and self._short_failures >= _SHORT_FAILURES:
+            # the Jacobian's digits, not the step, are short: shrinking h would crawl (measured:
+            # exp(x**2/2) / 4-unit ReLU net, steps 1e-5 in log log t at 199 bits from log t 400)
+            self.raise_bits = raised_bits(self._bits)
+            self._last_failure = ""
+            self._end(Status.STALLED, f"the Newton matrix's rows reach e^{short:.0f} times their "
+                      f"identity, beyond what {self._bits}-bit Jacobians resolve (forward "
+                      f"differences keep half the bits) {self._where(h_try)}: continue at "
+                      f"{self.raise_bits} bits")
+            return
         self._reject(self.h / 4)
 
     def _reject(self, h: Any) -> None:
@@ -485,6 +505,8 @@ class RadauDriver:
             **self._crossing_stats(),
             "error_message": self.error_message, "compiled": compiled, **self._step.stats,
         }
+        if self.raise_bits is not None:
+            stats["raise_bits"] = self.raise_bits
         if status != Status.REACHED:
             stats["reason"] = self.reason
         return RunRecord(**out, status=status, stats=stats)

@@ -72,7 +72,7 @@ class Jacobians:
                                (other.normalised, other.logrow, other.at), strict=True)))
 
 
-def _differences(
+def jacobian_differences(
     f: Callable[[np.ndarray, np.ndarray], np.ndarray], bufs: WorkBuffers, clocks: np.ndarray,
     Ys: np.ndarray, d: np.ndarray,
 ) -> np.ndarray:
@@ -113,7 +113,7 @@ def scaled_jacobians(
     np.abs(Ys, out=d)
     np.maximum(d, one, out=d)
     np.multiply(d, eps, out=d)
-    G = _differences(f, bufs, clocks, Ys, d)
+    G = jacobian_differences(f, bufs, clocks, Ys, d)
     # G[r, j, c] * sc_c / d_jc  (= J~ * sc_r)
     G2 = bufs.get("j_diff2", (N, m, N))
     cf = bufs.get("j_colf", (m, N))
@@ -134,6 +134,53 @@ def scaled_jacobians(
     log_sc = np.log(sc).astype(float)
     at = np.array([float(c) for c in clocks])
     return Jacobians(Jn.transpose(1, 0, 2), (lmax - log_sc[:, None]).T, at)
+
+
+def mp_scaled_jacobian(
+    f: Callable[[np.ndarray, np.ndarray], np.ndarray], bufs: WorkBuffers, clock: Any,
+    y: np.ndarray, sc: np.ndarray, eps: Any, one: Any,
+) -> np.ndarray:
+    """``D^-1 J(clock, y) D`` (N, N) at the working precision (a work buffer): the forward
+    differences of :func:`scaled_jacobians` without the float64 read-out, for the Newton matrix
+    beyond float64 (:mod:`._radau_newton_mp`)."""
+    N = y.shape[0]
+    Ys = bufs.get("jm_y", (1, N))
+    np.copyto(Ys[0], y)
+    clocks = bufs.get("jm_clock", (1,))
+    clocks[0] = clock
+    d = bufs.get("j_delta", (1, N))
+    np.abs(Ys, out=d)
+    np.maximum(d, one, out=d)
+    np.multiply(d, eps, out=d)
+    G = jacobian_differences(f, bufs, clocks, Ys, d)  # (N, 1, N)
+    J = bufs.get("jm_J", (N, N))
+    np.copyto(J, G[:, 0, :])
+    w, cf = bufs.get("jm_w", (N, N)), bufs.get("jm_cf", (N,))
+    np.divide(sc, d[0], out=cf)
+    np.copyto(w, cf[None, :])  # column factor sc_c / d_c
+    np.multiply(J, w, out=J)
+    np.copyto(w, sc[:, None])
+    np.divide(J, w, out=J)
+    return J
+
+
+class Float64Solve:
+    """The float64 Newton correction: LU of the row-equilibrated matrix (:func:`newton_matrix`),
+    the MPFR residual scaled through its logarithm (:func:`scaled_residual`)."""
+
+    def __init__(self, lu: Any, rows: np.ndarray) -> None:
+        self.lu, self.rows = lu, rows
+
+    def __call__(self, R: np.ndarray) -> np.ndarray:
+        """The correction (s N,) for the MPFR residual ``R`` (s, N; overwritten)."""
+        r = scaled_residual(R, self.rows)
+        if not np.all(np.isfinite(r)):
+            raise FloatingPointError("non-finite Newton residual")
+        return sla.lu_solve(self.lu, r, check_finite=False)
+
+    def limit(self) -> str:
+        """Why a Newton failure may be float64's (:func:`float64_limit`)."""
+        return float64_limit(self.rows)
 
 
 def newton_matrix(

@@ -20,24 +20,37 @@ from typing import Any
 
 import heyoka as hy
 import numpy as np
-import scipy.linalg as sla
 
 from ._compile import converter
 from ._radau_compile import ImplicitFunctions
 from ._radau_newton import (
+    FLOAT64_LOG_RANGE,
+    Float64Solve,
     Jacobians,
     SingularNewtonMatrixError,
     WorkBuffers,
-    float64_limit,
     lu_factor,
+    mp_scaled_jacobian,
     newton_matrix,
     scaled_jacobians,
-    scaled_residual,
+)
+from ._radau_newton_mp import (
+    EigenTableau,
+    ExtendedNewtonSolve,
+    StageNewtonSolve,
+    bits_for,
+    jacobian_rows_limit,
+    to_arb_matrix,
 )
 from ._radau_tableau import RadauTableau
 
 __all__: list[str] = []
 
+#: Newton matrices rebuilt at the current iterate (ball-arithmetic stage solves) per step.
+_REFRESHES = 2
+#: ``log(1 / eps)`` of float64: rows past it are solved in ball arithmetic at once (between
+#: :data:`~._radau_newton.FLOAT64_LOG_RANGE` and it, after a float64 failure).
+_FLOAT64_HARD = 52 * math.log(2)
 #: Collocation values live in a ring of this many work buffers (the latest few steps' polys).
 _RING = 12
 #: Farthest step end, in lengths of a polynomial from its start, that it predicts (an unchanged
@@ -116,13 +129,19 @@ class RadauStep:
         self._stage_points = (None if jacobian_stages is None
                               else np.array(list(jacobian_stages), dtype=int))
         self.stats = {"newton_iterations": 0, "jacobian_evaluations": 0, "rhs_evaluations": 0,
-                      "lu_factorizations": 0, "newton_failures": 0}
+                      "lu_factorizations": 0, "newton_failures": 0, "extended_solves": 0,
+                      "jacobian_refreshes": 0}
         self.mapped = False
         self.last_failure = ""  # why the last step returned None
         self._J: Jacobians | None = None  # scaled Jacobian at the last accepted point
         self._sc: np.ndarray | None = None
-        self._lu: dict[str, tuple[Any, np.ndarray]] = {}
+        self._lu: dict[str, Float64Solve] = {}
         self._ring = 0
+        self._eig: dict[int, EigenTableau] = {}
+        #: the row scale (log) of the last Newton failure beyond :func:`jacobian_rows_limit`
+        #: (the Jacobian's digits, not the step size, are short), else None
+        self.precision_short: float | None = None
+
 
     # ---------------------------------------------------------------- evaluations
     def f(self, clocks: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -178,32 +197,71 @@ class RadauStep:
         self.stats["jacobian_evaluations"] += Ys.shape[0]
         return J
 
-    def _factor(self, M: np.ndarray) -> Any:
+    def _factor(self, M: np.ndarray, rows: np.ndarray) -> Float64Solve:
+        """The float64 solve, or one without LU (``lu is None``: the ball-arithmetic solve
+        takes over) where float64 cannot hold the matrix: rows past ``1 / eps = e^36``, or a
+        singular LU past :data:`FLOAT64_LOG_RANGE`."""
+        top = float(np.max(rows))
+        if top >= _FLOAT64_HARD:
+            return Float64Solve(None, rows)
         self.stats["lu_factorizations"] += 1
-        return lu_factor(M)
+        try:
+            return Float64Solve(lu_factor(M), rows)
+        except SingularNewtonMatrixError:
+            if top < FLOAT64_LOG_RANGE:
+                raise
+            return Float64Solve(None, rows)
 
-    def _lu_at(self, h: Any) -> tuple[Any, np.ndarray]:
+    def _lu_at(self, h: Any) -> Float64Solve:
         """LU and row scales from the Jacobian at the last accepted point (cached per ``h``)."""
         key = str(h)
         if key not in self._lu:
             assert self._J is not None
             M, rows = newton_matrix(h, self._J, self.tab)
-            self._lu[key] = (self._factor(M), rows)
+            self._lu[key] = self._factor(M, rows)
         return self._lu[key]
 
     def _newton_matrix(
         self, clocks: np.ndarray, Yb: np.ndarray, h: Any, predicted: bool,
         reuse: Jacobians | None,
-    ) -> tuple[Jacobians | None, Any, np.ndarray]:
-        """``(stage Jacobians or None, LU, row scales)`` of the step's Newton matrix."""
+    ) -> tuple[Jacobians | None, Float64Solve]:
+        """``(stage Jacobians or None, float64 solve)`` of the step's Newton matrix."""
         if not (predicted and self._stage_points is not None):
-            return (None, *self._lu_at(h))
+            return None, self._lu_at(h)
         if reuse is None:
             sel = self._stage_points
             assert self._sc is not None  # set by jacobian() before the first step
             reuse = self._jacobians_at(clocks[sel], Yb[sel], self._sc)
         M, rows = newton_matrix(h, reuse, self.tab, clocks)
-        return reuse, self._factor(M), rows
+        return reuse, self._factor(M, rows)
+
+    def _mp_jacobian(self, clock: Any, y: np.ndarray, prec: int) -> Any:
+        assert self._sc is not None
+        J = mp_scaled_jacobian(self.f, self._bufs, clock, y, self._sc, self._eps, self.one)
+        self.stats["jacobian_evaluations"] += 1
+        return to_arb_matrix(J, prec)
+
+    def _extended(self, clock: Any, y: np.ndarray, h: Any, rows: np.ndarray,
+                  clocks: np.ndarray, Yb: np.ndarray, predicted: bool
+                  ) -> ExtendedNewtonSolve | StageNewtonSolve:
+        """The Newton solve in ball arithmetic (:mod:`._radau_newton_mp`): with Jacobians at
+        the predicted stage values (as the float64 matrix), else the step start's."""
+        prec = bits_for(float(np.max(rows)), self.bits)
+        prec = 64 * -(-prec // 64)  # a few precisions only: their eigen-decompositions are kept
+        self.stats["extended_solves"] += 1
+        if predicted and self._stage_points is not None:
+            sel = self._stage_points
+            Js = [self._mp_jacobian(clocks[k], Yb[k], prec) for k in sel]
+            cf = np.array([float(c) for c in clocks])
+            idx = np.argmin(np.abs(cf[:, None] - cf[sel][None, :]), axis=1)
+            solve: ExtendedNewtonSolve | StageNewtonSolve = StageNewtonSolve(
+                h, Js, [int(i) for i in idx], self.tab.A, prec)
+        else:
+            if prec not in self._eig:
+                self._eig[prec] = EigenTableau.build(self.tab.A, prec)
+            solve = ExtendedNewtonSolve(h, self._mp_jacobian(clock, y, prec), self._eig[prec])
+        solve.rows = rows
+        return solve
 
     # ---------------------------------------------------------------- one step
     def predict(
@@ -274,6 +332,7 @@ class RadauStep:
     ) -> StepResult | None:
         assert self._sc is not None
         s, N = self.s, self.N
+        self.precision_short = None
         clocks = clock + h * self.tab.c
         Zb, Yb = self._bufs.get("n_z", (s, N)), self._bufs.get("n_y", (s, N))
         y_s, sc_s = self._bufs.get("n_y0", (s, N)), self._bufs.get("n_sc", (s, N))
@@ -285,14 +344,25 @@ class RadauStep:
         else:
             np.copyto(Zb, Z)
         np.add(y_s, Zb, out=Yb)
-        jac, lu, rows = self._newton_matrix(clocks, Yb, h, bool(polys), reuse)
-        values = self._newton(clocks, y, h, lu, rows)
+        jac, solve = self._newton_matrix(clocks, Yb, h, bool(polys), reuse)
+        if solve.lu is None:
+            solve = self._extended(clock, y, h, solve.rows, clocks, Yb, bool(polys))
+        else:
+            np.copyto(self._bufs.get("n_z_start", (s, N)), Zb)
+        values = self._newton(clocks, y, h, solve)
+        if values is None and isinstance(solve, Float64Solve) and solve.limit():
+            # float64 kept under three digits of the identity: the same step in ball arithmetic
+            np.copyto(Zb, self._bufs.get("n_z_start", (s, N)))
+            np.add(y_s, Zb, out=Yb)
+            solve = self._extended(clock, y, h, solve.rows, clocks, Yb, bool(polys))
+            values = self._newton(clocks, y, h, solve)
         if values is None:
             return None
         return StepResult(values[-1].copy(), Poly(clock, h, values), jac)
 
     def _newton(
-        self, clocks: np.ndarray, y: np.ndarray, h: Any, lu: Any, rows: np.ndarray
+        self, clocks: np.ndarray, y: np.ndarray, h: Any,
+        solve: Float64Solve | ExtendedNewtonSolve,
     ) -> np.ndarray | None:
         """Simplified Newton on the stage increments (work buffer ``n_z``, predicted on entry):
         the collocation values (a ring buffer (s + 1, N)), or None."""
@@ -301,18 +371,19 @@ class RadauStep:
         y_s, sc_s = self._bufs.get("n_y0", (s, N)), self._bufs.get("n_sc", (s, N))
         hA = self._bufs.get("n_ha", (s, s))
         np.multiply(self.tab.A, h, out=hA)
-        dn_prev = None
-        for _it in range(self.max_iter):
+        dn_prev, refreshed, it = None, 0, 0
+        while it < self.max_iter:
+            it += 1
             np.add(y_s, Zb, out=Yb)
             F = self.f(clocks, Yb.T)  # (N, s)
             np.matmul(hA, F.T, out=R)
             np.subtract(R, Zb, out=R)
             np.divide(R, sc_s, out=R)
-            r = scaled_residual(R, rows)
-            if not np.all(np.isfinite(r)):
-                self.last_failure = "non-finite Newton residual"
+            try:
+                dz = solve(R)
+            except FloatingPointError as exc:
+                self.last_failure = str(exc)
                 return None
-            dz = sla.lu_solve(lu, r, check_finite=False)
             self.stats["newton_iterations"] += 1
             with np.errstate(over="ignore"):     # a diverging iterate: refused just below
                 dn = float(np.sqrt(np.mean(dz * dz)))
@@ -328,10 +399,22 @@ class RadauStep:
                 np.add(y_s, Zb, out=values[1:])
                 return values
             if dn_prev is not None and dn > 0.9 * dn_prev:
-                break
+                if not (isinstance(solve, StageNewtonSolve) and refreshed < _REFRESHES):
+                    break
+                # Jacobians at the current iterate: the slow direction needs them within
+                # ~e^-rows, and the predicted stage values can be farther off (by ~tol at
+                # best: exp(x**2/2) on the 4-unit ReLU net at 512 bits failed from rows 80 =
+                # log(1e35) without this, from ~100 with it)
+                np.add(y_s, Zb, out=Yb)
+                solve = self._extended(clocks[0], y, h, solve.rows, clocks, Yb, True)
+                self.stats["jacobian_refreshes"] += 1
+                refreshed, it, dn = refreshed + 1, 0, math.inf
             dn_prev = dn
         self.stats["newton_failures"] += 1
-        self.last_failure = "Newton iterations did not converge" + float64_limit(rows)
+        self.last_failure = "Newton iterations did not converge" + solve.limit()
+        top = float(np.max(solve.rows)) if solve.rows.size else 0.0
+        if not isinstance(solve, Float64Solve) and top > jacobian_rows_limit(self.bits) - 6:
+            self.precision_short = top
         return None
 
     # ---------------------------------------------------------------- step doubling
