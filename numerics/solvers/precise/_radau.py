@@ -86,6 +86,7 @@ import mpmath
 import numpy as np
 
 from .._precision import Precision
+from .._status import Status
 from ._compile import converter, to_mpf
 from ._radau_compile import ImplicitFunctions, compile_implicit
 from ._radau_driver import Cursor, RadauDriver, RadauSettings
@@ -111,6 +112,9 @@ class RadauIntegrator:
 
     Each :meth:`run` is independent (its own step sizes, counters and record); the
     compilation, the tableau, the kink locator and the MPFR work buffers are shared.
+    :meth:`proceed` continues the last run where its wall-clock budget stopped it, exactly as
+    if it had not stopped (checkpoint segments: the wall clock decides where a segment
+    ends, never the steps).
 
     Parameters
     ----------
@@ -200,6 +204,7 @@ class RadauIntegrator:
         has_kinks = kink_events and self.functions.kinks is not None
         self._kinks = KinkLocator(self.functions, self._tableau) if has_kinks else None
         self._kink_gradients: np.ndarray | None = None
+        self._paused: RadauDriver | None = None  # the last run, if it ended on its budget
 
     def _gradients(self) -> np.ndarray:
         """``(nk, P)`` gradients of the kinks, exact for the linear ones (the only ones read:
@@ -276,7 +281,39 @@ class RadauIntegrator:
                              budget_seconds=budget_seconds, progress=progress, pattern=pattern,
                              resumed=start is not None,
                              modes=None if modes is None else [int(m) for m in modes])
+        return self._drive(driver)
+
+    def proceed(self, *, budget_seconds: float = 60.0,
+                progress: Callable[[float], None] | None = None) -> RunRecord:
+        """Continue the last :meth:`run` (or :meth:`proceed`), which ended on its budget, to
+        its target: the same integration as if it had never stopped, bit for bit
+        (:meth:`~._radau_driver.RadauDriver.extend`), with ``budget_seconds`` more.
+
+        The record starts at the point where the last one ended; its counters are this
+        segment's. Only the last run can be continued: a new :meth:`run` reuses the compiled
+        functions and work buffers that hold a stopped run's state.
+
+        Raises
+        ------
+        ValueError
+            The last run did not end on its budget (or there was none).
+        """
+        if self._paused is None:
+            raise ValueError("no run to continue: the last run did not end on its budget")
+        self._paused.extend(budget_seconds, progress)
+        return self._drive(self._paused)
+
+    @property
+    def can_proceed(self) -> bool:
+        """Whether the last run ended on its budget (so :meth:`proceed` continues it)."""
+        return self._paused is not None
+
+    def _drive(self, driver: RadauDriver) -> RunRecord:
+        """Run ``driver`` and keep it if it ends on its budget; its record."""
+        self._paused = None
         driver.run()
+        if driver.status == Status.BUDGET:
+            self._paused = driver
         compile_seconds, self._unreported_compile = self._unreported_compile, 0.0
         compiled, self._compiled = self._compiled, False
         return driver.finish(compile_seconds, compiled=compiled)

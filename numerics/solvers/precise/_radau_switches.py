@@ -511,6 +511,13 @@ class KinkPattern:
             if off:
                 raise SlidingModeError(k, separated=off)
 
+    def new_segment(self) -> None:
+        """Count :attr:`crossings` and the sliding statistics from 0 (a continued run's next
+        segment reports its own); the pattern itself is kept."""
+        self.crossings = []
+        if self._projection is not None:
+            self._projection.count, self._projection.drift_max = 0, 0.0
+
     def surface_stats(self) -> dict[str, Any]:
         """``sliding_projections`` (steps put back onto sliding surfaces whose gradients vary)
         and ``sliding_drift_max`` (the largest distance to them met, relative)."""

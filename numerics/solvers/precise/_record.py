@@ -80,12 +80,26 @@ class RunRecord:
 
 
 def output_levels(logt0: float, target: float, per_decade: int) -> list[float]:
+    """The ``log t`` values ``10^(k / per_decade)`` to record strictly between ``max(1, logt0)``
+    and ``target``.
+
+    Strictly: a run continued from a point saved on a level (a budget that ran out just after
+    it) must not aim at that level again, a step of length 0 (measured: Radau's clock
+    ``log log t`` then took the logarithm of 0, "math domain error", at once).
+
+    Examples
+    --------
+    >>> output_levels(-3.0, 10.0, 2)
+    [3.1622776601683795]
+    >>> output_levels(10.0 ** 0.125, 2.0, 8)      # started on a level: not again
+    [1.7782794100389228]
+    """
     lo = max(1.0, logt0)
     if target <= lo or per_decade <= 0:
         return []
     k0 = math.floor(math.log10(lo) * per_decade) + 1
     k1 = math.ceil(math.log10(target) * per_decade) - 1
-    return [10.0 ** (k / per_decade) for k in range(k0, k1 + 1)]
+    return [v for v in (10.0 ** (k / per_decade) for k in range(k0, k1 + 1)) if v > logt0]
 
 
 def initial_state(

@@ -141,9 +141,26 @@ def _one_blas_thread() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _end_key(sol: MirrorFlowSolution | None, log_t: float,
+             per_decade: int) -> tuple[Any, ...] | None:
+    """Where ``sol`` ends (clock, log t and θ at the working precision) and where it was
+    going, or None (no run, a float64 run)."""
+    if sol is None or sol.theta_mp is None or "clock_mp" not in sol.meta:
+        return None
+    return (float(log_t), int(per_decade), sol.meta["clock_mp"], sol.meta.get("log_t_mp"),
+            tuple(sol.theta_mp[-1]))
+
+
 class PreciseRun:
     """One planned arbitrary-precision run: the heyoka system is built and compiled once,
     and every checkpoint segment (:meth:`segment`) reuses the compiled integrator.
+
+    A Radau segment that continues the one before (``start`` ends where that segment's
+    budget stopped it, with the same target and ``per_decade``) continues its integration
+    (:meth:`~numerics.solvers.precise.RadauIntegrator.proceed`) instead of restarting from
+    the stopped point, so checkpoint segments, cut by the wall clock, do not change the
+    trajectory: it is the uninterrupted run's to the last bit.  Any other ``start`` (a saved
+    file, rounded to its stored digits) restarts the integrator there.
 
     Examples
     --------
@@ -171,25 +188,40 @@ class PreciseRun:
             self.integrator = TaylorIntegrator(
                 system, precision=plan.precision, tol=plan.tol, logt_mode=plan.logt_mode,
                 heyoka_options=dict(plan.heyoka_options))
+        self._paused_at: tuple[Any, ...] | None = None  # where the last Radau segment stopped
 
     def segment(self, *, log_t: float, max_seconds: float, per_decade: int = 8,
                 start: MirrorFlowSolution | None = None,
                 progress: Callable[[float], None] | None = None) -> MirrorFlowSolution:
         """Integrate from θ0 (or from where ``start`` ended) to ``log_t`` or the budget."""
-        start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
-        theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
         if self.plan.method == "radau":
             with _one_blas_thread():
-                run = self.integrator.run(theta0, float(log_t), start=start_arg,
-                                          budget_seconds=max_seconds, per_decade=per_decade,
-                                          progress=progress, modes=_saved_modes(start))
+                run = self._radau(log_t, max_seconds, per_decade, start, progress)
         else:
+            start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
+            theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
             monitor = StuckMonitor(self.problem).update if self.plan.network else None
             run = self.integrator.run(theta0, float(log_t), start=start_arg,
                                       budget_seconds=max_seconds, per_decade=per_decade,
                                       progress=progress, monitor=monitor)
         reference = None if start is None else start.theta_mp[0]
-        return to_solution(self.problem, run, self.plan, balance_reference=reference)
+        sol = to_solution(self.problem, run, self.plan, balance_reference=reference)
+        paused = self.plan.method == "radau" and self.integrator.can_proceed
+        self._paused_at = _end_key(sol, log_t, per_decade) if paused else None
+        return sol
+
+    def _radau(self, log_t: float, max_seconds: float, per_decade: int,
+               start: MirrorFlowSolution | None,
+               progress: Callable[[float], None] | None) -> RunRecord:
+        """The Radau run of :meth:`segment`: the last segment continued if ``start`` ends
+        where its budget stopped it (same target), else a run from θ0 or ``start``."""
+        if self._paused_at is not None and _end_key(start, log_t, per_decade) == self._paused_at:
+            return self.integrator.proceed(budget_seconds=max_seconds, progress=progress)
+        start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
+        theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
+        return self.integrator.run(theta0, float(log_t), start=start_arg,
+                                   budget_seconds=max_seconds, per_decade=per_decade,
+                                   progress=progress, modes=_saved_modes(start))
 
 
 def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float | None = None,
