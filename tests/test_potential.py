@@ -341,7 +341,7 @@ def check_inverse_keeps_30_digits(case, z):
 SIGNED_Z = st.floats(1e-25, 1e25).flatmap(lambda a: st.sampled_from([a, -a]))
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=3, deadline=None)    # 31-50 s at 5 on CI's 2 cores; the slow one: 150
 @given(case=potential_cases(families=ALL_FAMILIES), z=SIGNED_Z)
 def test_inverse_keeps_30_digits_for_every_family(case, z):
     """Whatever closed form theory found (or the numeric root it falls back to), the inverse

@@ -27,9 +27,11 @@ from ._radau_step import DoubleStep, Poly, RadauStep
 from ._radau_switches import KinkPattern, SlidingModeError
 from ._record import RunRecord
 
-#: Newton failures in a row beyond the Jacobian's digits (``RadauStep.precision_short``) that
-#: end a run for more bits (fewer might be a step too long for the nonlinearity).
-_SHORT_FAILURES = 3
+#: Newton failures beyond the Jacobian's digits (``RadauStep.precision_short``) that end a run
+#: for more bits (a few might be steps too long for the nonlinearity).  Counted over the run,
+#: not in a row: between them the driver crawls on with steps 4x shorter, accepted (measured:
+#: exp(x**2/2) on the 4-unit ReLU net at 199 bits, log t = 418 in 400 s, never 3 in a row).
+_SHORT_FAILURES = 5
 
 __all__ = ["default_stages"]
 
@@ -190,7 +192,7 @@ class RadauDriver:
         self.steps = self.rejected = self.kinks_cut = self.kinks_refined = 0
         self.status: Status | None = None
         self.raise_bits: int | None = None  # bits to continue at (Jacobian digits short)
-        self._short_failures = 0  # Newton failures in a row beyond the Jacobian's digits
+        self._short_failures = 0  # Newton failures beyond the Jacobian's digits
         self.reason = self.error_message = self._last_failure = ""
         self._polys: list[Poly] = []  # collocation data of the last accepted step (predictions)
         self._latest: DoubleStep | None = None  # the last successful double step
@@ -300,7 +302,6 @@ class RadauDriver:
             self._reject(h_try * self._conv(min(fac, 0.9)))
             return
         self.steps += 1
-        self._short_failures = 0
         if level is not None:
             self._accept_on_level(h_try, res.y1, level, fac)
         else:
@@ -379,7 +380,7 @@ class RadauDriver:
     def _newton_failed(self, h_try: Any) -> None:
         self._last_failure = f"{self._step.last_failure} {self._where(h_try)}"
         short, self._step.precision_short = self._step.precision_short, None
-        self._short_failures = self._short_failures + 1 if short is not None else 0
+        self._short_failures += short is not None
         if short is not None and self._short_failures >= _SHORT_FAILURES:
             # the Jacobian's digits, not the step, are short: shrinking h would crawl (measured:
             # exp(x**2/2) / 4-unit ReLU net, steps 1e-5 in log log t at 199 bits from log t 400)

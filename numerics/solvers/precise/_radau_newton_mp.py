@@ -96,7 +96,7 @@ def jacobian_rows_limit(working_bits: int) -> float:
     Measured on ``exp(x**2/2)`` / 4-unit ReLU net at 199 bits: Newton failed from rows 53-58.
 
     >>> round(jacobian_rows_limit(199), 1)
-    56.9
+    57.0
     """
     return working_bits / 2 * math.log(2) - 12.0
 
