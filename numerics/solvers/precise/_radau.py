@@ -20,7 +20,10 @@ with an ``s``-stage Radau IIA method (order ``2s - 1``, L-stable, stiffly accura
   (cosh), so MPFR Jacobian entries reach float64 through their logarithms: row-normalised float64
   Jacobians and float64 logarithms of the row maxima, and the Newton matrix is assembled in
   float64 with row scales ``max(1, max_j |h A_ij| rowmax_j)`` (and the residual is scaled the
-  same way, through its logarithm);
+  same way, through its logarithm); past float64's range (rows ``e^36`` times their identity,
+  twin units: THEORY.md §7.3) the matrix is solved in ball arithmetic
+  (:mod:`._radau_newton_mp`), and a run whose Jacobians' digits run out stops asking for more
+  bits (``stats["raise_bits"]``; ``solve_mirror_flow`` continues it there);
 - the Jacobian by one batched forward difference of the compiled right-hand side at the working
   precision (half the working digits, ample for a Newton matrix);
 - Newton matrices from Jacobians at the *predicted stage values* (the collocation polynomial of
@@ -69,7 +72,8 @@ against a 40-digit run; Taylor is held at the first sliding mode (``log t = -3.5
 
 The pieces: :mod:`._radau_compile` (compilation, :func:`compile_implicit`),
 :mod:`._radau_tableau` (:func:`radau_tableau`), :mod:`._radau_newton` (float64 Jacobians and
-Newton matrices, MPFR work buffers), :mod:`._radau_step` (one step and one double step),
+Newton matrices, MPFR work buffers), :mod:`._radau_newton_mp` (Newton matrices in ball
+arithmetic), :mod:`._radau_step` (one step and one double step),
 :mod:`._radau_kinks` (kink location), :mod:`._radau_switches` (activation patterns),
 :mod:`._radau_sliding` (Filippov sliding modes), :mod:`._radau_surfaces` (back onto sliding
 surfaces), :mod:`._radau_driver` (the run loop); here the

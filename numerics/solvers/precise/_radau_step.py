@@ -2,7 +2,8 @@
 
 The collocation equations are solved by simplified Newton iterations whose residuals are
 computed in MPFR while the corrections come from float64 solves on the scaled Jacobian
-(:mod:`._radau_newton`).  Newton matrices are built from Jacobians at the *predicted stage
+(:mod:`._radau_newton`), or, past float64's range, from the Newton matrix in ball arithmetic
+(:mod:`._radau_newton_mp`).  Newton matrices are built from Jacobians at the *predicted stage
 values* (the collocation polynomial of the previous step): ``f''`` varies by orders of magnitude
 across one step (cosh), and a Jacobian frozen at the step's start contracts too slowly.
 
@@ -141,7 +142,6 @@ class RadauStep:
         #: the row scale (log) of the last Newton failure beyond :func:`jacobian_rows_limit`
         #: (the Jacobian's digits, not the step size, are short), else None
         self.precision_short: float | None = None
-
 
     # ---------------------------------------------------------------- evaluations
     def f(self, clocks: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -362,7 +362,7 @@ class RadauStep:
 
     def _newton(
         self, clocks: np.ndarray, y: np.ndarray, h: Any,
-        solve: Float64Solve | ExtendedNewtonSolve,
+        solve: Float64Solve | ExtendedNewtonSolve | StageNewtonSolve,
     ) -> np.ndarray | None:
         """Simplified Newton on the stage increments (work buffer ``n_z``, predicted on entry):
         the collocation values (a ring buffer (s + 1, N)), or None."""
