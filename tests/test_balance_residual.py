@@ -174,3 +174,14 @@ def test_float64_and_mp_paths_share_the_definition() -> None:
     prob = net(Potential.gaussian_exp())
     np.testing.assert_allclose(balance_residuals(prob, np.array(PATH_F64))[1:],
                                mp_balance_at(prob, PATH_F64, 30)[1:], rtol=1e-6)
+
+
+def test_a_theta_of_the_wrong_length_is_refused_by_name():
+    prob = Problem.create(two_d(4, seed=0), TwoLayer(width=1, activation="power(2)"),
+                          Potential.quadratic())
+    mp_balance = pytest.importorskip("numerics.solvers.precise").mp_balance
+    for compute in (balance_residuals, mp_balance):
+        with pytest.raises(ValueError, match="each θ must have 3 parameters"):
+            compute(prob, [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="got rows of 3, 4"):
+        mp_balance(prob, [[1.0, 2.0, 3.0]], reference=[1.0, 2.0, 3.0, 4.0])

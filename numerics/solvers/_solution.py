@@ -263,6 +263,7 @@ def balance_residuals(problem, thetas) -> NDArray[np.float64]:
     [0.0, 0.16666666666666666]
     """
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+    check_theta_rows(problem, thetas)
     groups = problem.model.neuron_groups(problem.d)
     if not groups:
         return np.zeros(len(thetas))
@@ -272,6 +273,25 @@ def balance_residuals(problem, thetas) -> NDArray[np.float64]:
         dev, scale = np.abs(C - C[0]), 1 + np.maximum(S, S[0])
         rel = np.where(np.isfinite(scale), dev / scale, dev)
     return rel.max(axis=1)
+
+
+def check_theta_rows(problem, thetas) -> None:
+    """Raise a ``ValueError`` naming the expected length unless every row of ``thetas`` has
+    ``problem.n_params`` parameters (one θ per row).
+
+    >>> from theory import Potential
+    >>> from numerics import Linear, Problem, two_d
+    >>> check_theta_rows(Problem.create(two_d(4, seed=0), Linear(), Potential.quadratic()),
+    ...                  [[1.0, 2.0, 3.0]])
+    Traceback (most recent call last):
+    ...
+    ValueError: each θ must have 2 parameters (this model on d = 2), got rows of 3
+    """
+    lengths = {len(row) for row in thetas}
+    if lengths != {problem.n_params}:
+        got = ", ".join(str(n) for n in sorted(lengths)) or "none"
+        raise ValueError(f"each θ must have {problem.n_params} parameters (this model on "
+                         f"d = {problem.d}), got rows of {got}")
 
 
 def _per_neuron(terms: NDArray[np.float64], groups, sign: int) -> NDArray[np.float64]:

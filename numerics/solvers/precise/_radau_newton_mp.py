@@ -82,12 +82,18 @@ class EigenTableau:
 
 def bits_for(rows_max: float, working_bits: int) -> int:
     """Bits for a Newton matrix whose rows reach ``e^rows_max`` times their identity: the
-    condition's bits, 64 more for the contraction, at least the working precision.
+    condition's bits, 64 more for the contraction, at least the working precision; rounded up
+    to a multiple of 64 (a few precisions only: their eigen-decompositions are kept).
 
     >>> bits_for(36.0, 199), bits_for(150.0, 199)
-    (199, 281)
+    (256, 320)
     """
-    return max(working_bits, math.ceil(rows_max / math.log(2)) + 64)
+    return _round64(max(working_bits, math.ceil(rows_max / math.log(2)) + 64))
+
+
+def _round64(bits: float) -> int:
+    """``bits`` rounded up to a multiple of 64."""
+    return 64 * -(-math.ceil(bits) // 64)
 
 
 def jacobian_rows_limit(working_bits: int) -> float:
@@ -108,7 +114,7 @@ def raised_bits(working_bits: int) -> int:
     >>> raised_bits(199), jacobian_rows_limit(raised_bits(199)) > 150
     (512, True)
     """
-    return 64 * -(-int(2.5 * working_bits) // 64)
+    return _round64(2.5 * working_bits)
 
 
 def to_arb(value: Any) -> Any:

@@ -247,7 +247,6 @@ class RadauStep:
         """The Newton solve in ball arithmetic (:mod:`._radau_newton_mp`): with Jacobians at
         the predicted stage values (as the float64 matrix), else the step start's."""
         prec = bits_for(float(np.max(rows)), self.bits)
-        prec = 64 * -(-prec // 64)  # a few precisions only: their eigen-decompositions are kept
         self.stats["extended_solves"] += 1
         if predicted and self._stage_points is not None:
             sel = self._stage_points

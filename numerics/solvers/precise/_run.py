@@ -21,7 +21,7 @@ import sympy as sp
 from ...problem import MPMATH, NeuronGroup, Problem
 from .._plan import IntegrationPlan, plan_run
 from .._precision import Precision
-from .._solution import MirrorFlowSolution
+from .._solution import MirrorFlowSolution, check_theta_rows
 from .._stuck import StuckMonitor
 from ._compile import to_mpf
 from ._problem_system import problem_system
@@ -82,6 +82,7 @@ def mp_balance(problem: Problem, thetas: np.ndarray,
     >>> mp_balance(prob, [th0, th1]).tolist(), mp_balance(prob, [th0], reference=th1).tolist()
     ([0.0, 0.16666666666666666], [0.16666666666666666])
     """
+    check_theta_rows(problem, [*thetas, *([] if reference is None else [reference])])
     if not problem.model.neuron_groups(problem.d):
         return np.zeros(len(thetas))
     ref = thetas[0] if reference is None else reference
