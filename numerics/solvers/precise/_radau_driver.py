@@ -21,10 +21,11 @@ import numpy as np
 from .._precision import LOG10_2, RADAU_GUARD_BITS, Precision
 from .._status import Status
 from ._compile import converter, to_mpf
+from ._radau_errors import SlidingModeError
 from ._radau_kinks import KinkLocator
 from ._radau_newton_mp import raised_bits
 from ._radau_step import DoubleStep, Poly, RadauStep
-from ._radau_switches import KinkPattern, SlidingModeError
+from ._radau_switches import KinkPattern
 from ._record import RunRecord
 
 #: Newton failures beyond the Jacobian's digits (``RadauStep.precision_short``) that end a run

@@ -26,8 +26,9 @@ from scipy.optimize import brentq
 
 from ._compile import converter
 from ._radau_compile import ImplicitFunctions
+from ._radau_errors import SlidingModeError
 from ._radau_step import Poly
-from ._radau_switches import KinkPattern, SlidingModeError
+from ._radau_switches import KinkPattern
 from ._radau_tableau import RadauTableau
 
 __all__: list[str] = []

@@ -41,6 +41,8 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import converter
+from ._radau_errors import MeetingKinksError, SlidingModeError
+from ._radau_meeting import meeting_kinks
 from ._radau_sliding import MAX_JOINT, coinciding_groups, filippov_modes
 
 if TYPE_CHECKING:
@@ -48,35 +50,6 @@ if TYPE_CHECKING:
     from ._radau_surfaces import SurfaceProjection
 
 __all__: list[str] = []
-
-
-class SlidingModeError(ArithmeticError):
-    """A kink whose fields on both sides push the state onto it (a Filippov sliding mode)."""
-
-    def __init__(self, kink: int, rates: tuple[float, float] | None = None,
-                 coupled: Sequence[int] = (), coinciding: Sequence[int] = (),
-                 separated: Sequence[int] = ()) -> None:
-        self.kink, self.coupled, self.coinciding = kink, sorted(coupled), sorted(coinciding)
-        self.separated = sorted(separated)
-        how = ("" if rates is None else f" (d h / d clock = {rates[0]:.3g} with the unit active, "
-               f"{rates[1]:.3g} inactive)")
-        why = ""
-        if coupled:
-            why = (f", while pre-activations {self.coupled} of the same sample in another layer "
-                   "slide: their rates couple bilinearly (a path through both units), a Filippov "
-                   "sliding mode whose set is not a point, which Radau does not follow")
-        elif coinciding:
-            why = (f", on a surface that coincides with those of pre-activations "
-                   f"{self.coinciding} (e.g. a weight at 0 that is the unit's only active input "
-                   "on several samples), where they cannot share one sliding switch (their "
-                   "gradients point opposite ways, or a kink of the same sample in another "
-                   "layer switches there), which Radau does not follow")
-        elif separated:
-            why = (f", whose surface no longer coincides with those of pre-activations "
-                   f"{self.separated} it slid with under one switch (they parted within a "
-                   "step), which Radau does not follow")
-        super().__init__(f"ReLU pre-activation {kink} (of system.kinks) slides on its kink: the "
-                         f"flow pushes it back onto h = 0 from both sides{how}{why}")
 
 
 def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> list[Any] | None:
@@ -333,7 +306,27 @@ class KinkPattern:
         else:
             events[row] = -1 if self.on[row] else 1
         self._switch(clock, y, dict(sorted(events.items())), logt, rel)
+        near = [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
+                if not self._potential[j] and j not in self.held]
+        met = meeting_kinks(near, self.held, self.modes, lambda: self._rates(clock, y),
+                            lambda ks: self._rates_all_off(clock, y, ks), self._bits)
+        if met is not None:  # kinks at 0 together: a unit's w_j = 0
+            raise MeetingKinksError(*met, logt)
         self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.held)
+
+    def _rates_all_off(self, clock: Any, y: np.ndarray, kinks: Sequence[int]) -> np.ndarray:
+        """The kinks' rates at ``(clock, y)`` with ``kinks`` switched off and nothing sliding
+        (the pattern is restored after)."""
+        on, groups = self.on.copy(), [self.group(k) for k in self.sliding]
+        self._set_groups([])
+        self.on[list(kinks)] = False
+        self._apply()
+        try:
+            return self._rates(clock, y)
+        finally:
+            self.on = on
+            self._set_groups(groups)
+            self._apply()
 
     def _switch(self, clock: Any, y: np.ndarray, events: dict[int, int], logt: float,
                 rel: np.ndarray) -> None:
