@@ -56,7 +56,8 @@ class RunRecord:
         the potential; those stepped with a sliding flow's slope); the Radau driver adds
         ``kink_crossings`` and ``kink_modes`` (per ReLU kink +1 active, -1 inactive, 0 sliding
         at the last point: what a resumed run starts from); and, for every status but
-        ``"reached"``, ``reason`` (what happened, where).
+        ``"reached"``, ``reason`` (what happened, where).  The counts of a continued segment
+        (``proceed`` of either driver) are that segment's own.
     """
 
     clock: np.ndarray

@@ -156,9 +156,10 @@ class PreciseRun:
     """One planned arbitrary-precision run: the heyoka system is built and compiled once,
     and every checkpoint segment (:meth:`segment`) reuses the compiled integrator.
 
-    A Radau segment that continues the one before (``start`` ends where that segment's
-    budget stopped it, with the same target and ``per_decade``) continues its integration
-    (:meth:`~numerics.solvers.precise.RadauIntegrator.proceed`) instead of restarting from
+    A segment that continues the one before (``start`` ends where that segment's budget
+    stopped it, with the same target and ``per_decade``) continues its integration
+    (:meth:`~numerics.solvers.precise.RadauIntegrator.proceed`,
+    :meth:`~numerics.solvers.precise.TaylorIntegrator.proceed`) instead of restarting from
     the stopped point, so checkpoint segments, cut by the wall clock, do not change the
     trajectory: it is the uninterrupted run's to the last bit.  Any other ``start`` (a saved
     file, rounded to its stored digits) restarts the integrator there.
@@ -189,40 +190,57 @@ class PreciseRun:
             self.integrator = TaylorIntegrator(
                 system, precision=plan.precision, tol=plan.tol, logt_mode=plan.logt_mode,
                 heyoka_options=dict(plan.heyoka_options))
-        self._paused_at: tuple[Any, ...] | None = None  # where the last Radau segment stopped
+        self._paused_at: tuple[Any, ...] | None = None  # where the last segment stopped
 
     def segment(self, *, log_t: float, max_seconds: float, per_decade: int = 8,
                 start: MirrorFlowSolution | None = None,
                 progress: Callable[[float], None] | None = None) -> MirrorFlowSolution:
-        """Integrate from θ0 (or from where ``start`` ended) to ``log_t`` or the budget."""
+        """Integrate from θ0 (or from where ``start`` ended) to ``log_t`` or the budget.
+
+        If ``start`` ends where the last segment's budget stopped it (same ``log_t`` and
+        ``per_decade``), that integration is continued (``integrator.proceed``): the
+        segment's counters (``meta["solver"]["steps"]``, kinks, sliding statistics) are then
+        its own, as for a restarted segment.
+        """
+        go_on = (self._paused_at is not None
+                 and _end_key(start, log_t, per_decade) == self._paused_at)
         if self.plan.method == "radau":
             with _one_blas_thread():
-                run = self._radau(log_t, max_seconds, per_decade, start, progress)
+                run = self._radau(log_t, max_seconds, per_decade, start, progress, go_on)
         else:
-            start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
-            theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
-            monitor = StuckMonitor(self.problem).update if self.plan.network else None
-            run = self.integrator.run(theta0, float(log_t), start=start_arg,
-                                      budget_seconds=max_seconds, per_decade=per_decade,
-                                      progress=progress, monitor=monitor)
+            run = self._taylor(log_t, max_seconds, per_decade, start, progress, go_on)
         reference = None if start is None else start.theta_mp[0]
         sol = to_solution(self.problem, run, self.plan, balance_reference=reference)
-        paused = self.plan.method == "radau" and self.integrator.can_proceed
+        paused = self.integrator.can_proceed
         self._paused_at = _end_key(sol, log_t, per_decade) if paused else None
         return sol
 
     def _radau(self, log_t: float, max_seconds: float, per_decade: int,
                start: MirrorFlowSolution | None,
-               progress: Callable[[float], None] | None) -> RunRecord:
-        """The Radau run of :meth:`segment`: the last segment continued if ``start`` ends
-        where its budget stopped it (same target), else a run from θ0 or ``start``."""
-        if self._paused_at is not None and _end_key(start, log_t, per_decade) == self._paused_at:
+               progress: Callable[[float], None] | None, go_on: bool) -> RunRecord:
+        """The Radau run of :meth:`segment`: the last segment continued (``go_on``: ``start``
+        ends where its budget stopped it, same target), else a run from θ0 or ``start``."""
+        if go_on:
             return self.integrator.proceed(budget_seconds=max_seconds, progress=progress)
         start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
         theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
         return self.integrator.run(theta0, float(log_t), start=start_arg,
                                    budget_seconds=max_seconds, per_decade=per_decade,
                                    progress=progress, modes=_saved_modes(start))
+
+    def _taylor(self, log_t: float, max_seconds: float, per_decade: int,
+                start: MirrorFlowSolution | None,
+                progress: Callable[[float], None] | None, go_on: bool) -> RunRecord:
+        """The Taylor run of :meth:`segment`, as :meth:`_radau`; a continued run keeps its
+        stuck monitor (a new run, on a network, gets a new one)."""
+        if go_on:
+            return self.integrator.proceed(budget_seconds=max_seconds, progress=progress)
+        start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
+        theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
+        monitor = StuckMonitor(self.problem).update if self.plan.network else None
+        return self.integrator.run(theta0, float(log_t), start=start_arg,
+                                   budget_seconds=max_seconds, per_decade=per_decade,
+                                   progress=progress, monitor=monitor)
 
 
 def solve_precise(problem: Problem, *, log_t: float, dps: int, log_loss: float | None = None,

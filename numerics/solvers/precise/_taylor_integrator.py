@@ -5,7 +5,8 @@ expansion and of the read-out) once; :meth:`TaylorIntegrator.run` resets its tim
 runtime parameters and event cooldowns to a start and propagates one run with a
 :class:`~numerics.solvers.precise._taylor_driver.TaylorDriver`.  A run that needs more output
 levels (``logt_mode="ode"``) than the compiled integrator has level events recompiles it once,
-with as many as that run needs.
+with as many as that run needs.  :meth:`TaylorIntegrator.proceed` continues the last run, which
+its wall-clock budget stopped, exactly as if it had not stopped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import mpmath
 import numpy as np
 
 from .._precision import FpType, Precision
+from .._status import Status
 from ._compile import cfunc_options, compile_functions, n_pars, to_mpf
 from ._native_output import capture_native_stdout
 from ._record import RunRecord, initial_state, output_levels, start_state
@@ -51,6 +53,11 @@ _OWN_OPTIONS = {"fp_type", "compact_mode", "time", "tol", "prec", "pars", "t_eve
 
 class TaylorIntegrator:
     """``heyoka.taylor_adaptive`` of a :class:`MirrorFlowSystem`, compiled once, run many times.
+
+    Each :meth:`run` starts afresh (reset time, state, parameters, cooldowns); :meth:`proceed`
+    continues the last run where its wall-clock budget stopped it, exactly as if it had not
+    stopped (checkpoint segments: the wall clock decides where a segment ends, never the
+    steps).
 
     Parameters
     ----------
@@ -131,6 +138,7 @@ class TaylorIntegrator:
         self.sliding = SlidingModes(self)   # sliding flows, compiled on demand
         self.crossings = (BranchCrossings(self) if kink_events and system.crossing is not None
                           else None)          # the flow in theta_k, compiled on demand
+        self._paused: tuple[TaylorDriver, float] | None = None   # a run stopped by its budget
 
     # ------------------------------------------------------------------ compilation
     def function(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -397,34 +405,101 @@ class TaylorIntegrator:
         if not s0_f > 0:
             raise ValueError(f"s0 must be positive, got {s0}")
         n_before = self.n_compiles
+        self._paused = None     # a new run resets the integrator a paused one was on
         setup = self._setup(theta0, logt_target, start, s0_f, per_decade, budget_seconds,
                             max_clock, progress)
         with capture_native_stdout() as messages:
             layout = self._reset(setup)
-            post = self._function("post")
             switches = (KinkSwitches(layout, self._function, self.precision.converter(),
                                      self.system.n_params, self.tol_f)
                         if layout.n_kinks else None)
-            driver = TaylorDriver(self.ta, setup, layout, monitor=monitor, post=post,
-                                  switches=switches,
+            driver = TaylorDriver(self.ta, setup, layout, monitor=monitor,
+                                  post=self._function("post"), switches=switches,
                                   potential_kinks=self._potential_kinks(),
                                   crossings=self.crossings,
                                   sliding=self.sliding if layout.n_kinks else None)
-            for relay in self._relays[: len(setup.levels)]:   # the others are parked
-                relay.target = driver.on_level
-            try:
-                driver.propagate()
-            finally:
-                for relay in self._relays:
-                    relay.target = None
-        info = self._info(setup, s0_f, compiled=self.n_compiles > n_before)
-        info["heyoka_messages"] = messages.summary()
+            self._propagate(driver)
+        return self._finish(driver, s0_f, messages.summary(),
+                            compiled=self.n_compiles > n_before)
+
+    def proceed(self, *, budget_seconds: float = 60.0,
+                progress: Callable[[float], None] | None = None) -> RunRecord:
+        """Continue the last :meth:`run` (or :meth:`proceed`), which ended on its budget, to
+        its target: the same integration as if it had never stopped, bit for bit
+        (:meth:`~._taylor_driver.TaylorDriver.extend`), with ``budget_seconds`` more.
+
+        The record starts at the point where the last one ended; its counters (``steps``,
+        ``kinks_crossed``, the sliding and crossing statistics, ``seconds``) are this
+        segment's, and ``stats["compiled"]`` is False.  Only the last run can be continued: a
+        new :meth:`run` resets the compiled ``taylor_adaptive`` a stopped run was on.
+
+        Raises
+        ------
+        ValueError
+            The last run did not end on its budget (or there was none).
+
+        Examples
+        --------
+        A run cut by a budget of 0 s (one step), continued to its target, ends on the bits of
+        the uninterrupted run (gradient flow, one point):
+
+        >>> import numpy as np, sympy as sp
+        >>> from numerics.solvers.precise import ScalarPotential, build_mirror_flow_system
+        >>> x = sp.Symbol("x", real=True)
+        >>> gd = ScalarPotential(x, x, sp.Integer(1), x, "gd")
+        >>> X = np.array([[1.0, 1.0]])
+        >>> sysm = build_mirror_flow_system(lambda th: (X @ th, X.astype(object)), 2, gd)
+        >>> integ = TaylorIntegrator(sysm, precision=Precision.of_type("real128"))
+        >>> whole = integ.run([0.0, 0.0], 50.0)
+        >>> part = integ.run([0.0, 0.0], 50.0, budget_seconds=0.0)
+        >>> part.status, integ.can_proceed
+        ('budget', True)
+        >>> rest = integ.proceed()
+        >>> same = list(rest.theta[-1]) == list(whole.theta[-1])
+        >>> rest.status, rest.logt[0] == part.logt[-1], same
+        ('reached', True, True)
+        >>> part.stats["steps"] + rest.stats["steps"] == whole.stats["steps"]
+        True
+        """
+        if self._paused is None:
+            raise ValueError("no run to continue: the last run did not end on its budget")
+        driver, s0_f = self._paused
+        self._paused = None
+        driver.extend(budget_seconds, progress)
+        with capture_native_stdout() as messages:
+            self._propagate(driver)
+        return self._finish(driver, s0_f, messages.summary(), compiled=False)
+
+    @property
+    def can_proceed(self) -> bool:
+        """Whether the last run ended on its budget (so :meth:`proceed` continues it)."""
+        return self._paused is not None
+
+    def _propagate(self, driver: TaylorDriver) -> None:
+        """``driver.propagate()`` with the level events reporting to it."""
+        for relay in self._relays[: len(driver.setup.levels)]:   # the others are parked
+            relay.target = driver.on_level
+        try:
+            driver.propagate()
+        finally:
+            for relay in self._relays:
+                relay.target = None
+
+    def _finish(self, driver: TaylorDriver, s0_f: float, messages: dict[str, Any], *,
+                compiled: bool) -> RunRecord:
+        """The record of the run (or segment) ``driver`` propagated; keep the driver if it
+        ended on its budget (:meth:`proceed`)."""
+        info = self._info(driver.setup, s0_f, compiled=compiled)
+        info["heyoka_messages"] = messages
         info["sliding_compile_seconds"] = self.sliding.take_seconds()
         if self.crossings is not None:
             info["crossing_compile_seconds"] = self.crossings.compile_seconds
             self.crossings.compile_seconds = 0.0
         self._compile_seconds = 0.0
-        return driver.finish(post, info)
+        record = driver.finish(self._function("post"), info)
+        if record.status == Status.BUDGET:
+            self._paused = (driver, s0_f)
+        return record
 
     def _info(self, setup: RunSetup, s0_f: float, *, compiled: bool) -> dict[str, Any]:
         """The run's stats that do not come from the driver."""

@@ -371,6 +371,13 @@ class SlideControl:
         """Leave every surface: back to the base flow."""
         self._follow(run, (), None)
 
+    def new_segment(self) -> None:
+        """Count the statistics from 0 (a continued run's next segment reports its own): the
+        episodes are those still open (reported again, with the ``log t`` they began at);
+        the surfaces followed and the chattering cluster are kept."""
+        self.records = [rec for rec in self.records if rec[2] is None]
+        self.left_at_kinks = 0
+
     def stats(self) -> dict[str, Any]:
         """``slides`` (kinks that slid, counted per episode), ``sliding_kinks``,
         ``sliding_at_end``, ``sliding_episodes`` (``[kink, log t in, log t out]``, out
