@@ -89,6 +89,7 @@ class KinkLocator:
         self._nodes_mp = [half] + [half + half * cj for cj in tab.c]  # the second half step's
         self._weights_mp = _barycentric_weights(self._nodes_mp, self._one)
         self._eps_root = 2.0 ** (-fns.bits + 12)
+        self._bits = fns.bits
 
     def values(self, a: Poly, b: Poly) -> np.ndarray:
         """Kink values (nk, 2s + 1) at the collocation nodes of the two half steps (float64)."""
@@ -234,3 +235,91 @@ class KinkLocator:
             if abs(float(t1 - t0)) < self._eps_root:
                 break
         return t1 if abs(float(t1 - 1)) < 1e-3 else None
+
+    def locate(self, a: Poly, b: Poly, i: int, pattern: KinkPattern | None = None) -> Any:
+        """The first root of event ``i`` along a double step (an MPFR fraction), or None.
+
+        For a root :meth:`refine` does not reach from the step end: e.g. one at the very start
+        of the step, where the float64 root of :meth:`first_crossing` lands on 0 (below about
+        ``1e-16`` of the step) and the step is cut at the floor fraction ``1e-12``, past it.
+        The event's values at the ``2s + 1`` nodes of the two half steps (MPFR) bracket its
+        first change to the wrong side (the side of ``pattern``; without one, of the start);
+        the root is found in that bracket on its half step's collocation polynomial by
+        Illinois iterations (:func:`_illinois`), to ``2^(12 - bits)`` relative to the root
+        itself, so that a root at ``1e-30`` of the step is located to working precision.
+
+        Returns
+        -------
+        Any or None
+            ``0`` if the event starts on its wrong side (or at 0, crossing at the next node):
+            it crosses at the start; the fraction of its first root; None if it stays on its
+            side along the step.
+        """
+        rows = []
+        for poly in (a, b):
+            if pattern is not None and i >= pattern.n_kinks:
+                rows.append(list(pattern.exit_values(poly)[i - pattern.n_kinks]))
+            else:
+                pts = np.ascontiguousarray(poly.values[:, : self._P].T)
+                rows.append(list(np.asarray(self._fn_mp(pts))[i]))
+        values = rows[0] + rows[1][1:]
+        side = (float(pattern.sides[i]) if pattern is not None
+                else next((float(np.sign(float(v))) for v in values if v != 0), 1.0))
+        wrong = [float(v) * side < 0 for v in values]
+        # a kink switched here (fresh) starts at a rounding-level zero of either sign
+        fresh = pattern is not None and i in pattern.fresh
+        if (wrong[0] and not fresh) or (values[0] == 0 and wrong[1]):
+            return self._zero
+        if not any(wrong[1:]):
+            return None
+        j = wrong.index(True, 1)  # the root lies between nodes j - 1 and j
+        s = len(rows[0]) - 1
+        second = j > s
+        shift = self._conv(0.5) if second else self._zero
+        vals = rows[1] if second else rows[0]
+        nodes = [x - self._conv(0.5) + shift for x in self._nodes_mp]  # the half step's nodes
+
+        def p(t: Any) -> Any:
+            return _barycentric(t, nodes, self._weights_mp, vals, self._zero)
+
+        lo = j - 1 - (s if second else 0)
+        return _illinois(p, nodes[lo], nodes[lo + 1], 2.0 ** (12 - self._bits))
+
+
+def _illinois(p: Any, lo: Any, hi: Any, rel_tol: float) -> Any:
+    """A root of ``p`` in ``[lo, hi]`` (``p(lo)``, ``p(hi)`` of opposite signs, or one 0) by the
+    Illinois variant of regula falsi: it keeps the bracket and converges superlinearly, also
+    onto a root close to an end (no absolute tolerance: a root at ``1e-30`` keeps its digits).
+    Without a bracket (a fresh kink's rounding-level zero at ``lo``), ``lo``.
+
+    Examples
+    --------
+    >>> root = _illinois(lambda t: 1e-30 - t * (1 + 10 * t), 0.0, 0.01, 2.0 ** -40)
+    >>> bool(abs(root / 1e-30 - 1) < 1e-12)
+    True
+    """
+    f_lo, f_hi = p(lo), p(hi)
+    if f_lo == 0:
+        return lo
+    if f_hi == 0:
+        return hi
+    if (f_lo > 0) == (f_hi > 0):
+        return lo
+    x, kept = hi, 0
+    for _ in range(200):
+        new = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        if not lo <= new <= hi:
+            new = (lo + hi) / 2
+        f_new, step = p(new), abs(float(new - x))
+        x = new
+        if f_new == 0:
+            return x
+        if (f_new > 0) == (f_hi > 0):
+            hi, f_hi = x, f_new
+            f_lo, kept = (f_lo / 2 if kept == -1 else f_lo), -1
+        else:
+            lo, f_lo = x, f_new
+            f_hi, kept = (f_hi / 2 if kept == 1 else f_hi), 1
+        if step <= rel_tol * abs(float(x)):
+            return x
+    return x
