@@ -141,8 +141,11 @@ class BranchCrossings:
     def _compile(self, equations: list[tuple[Any, Any]], events: Sequence[Any]) -> Any:
         t0 = time.perf_counter()
         host, prc, cs = self.host, self.host.precision, self.cs
-        dirs = [hy.event_direction.any, hy.event_direction.positive]
-        dirs += [hy.event_direction.any] * (len(events) - 2)
+        # every direction, also the output level's: heyoka's directions are in the independent
+        # variable, and w = theta_k runs backwards from theta_k > 0 (log t still increases):
+        # "positive" missed the level there (the target log t = -5 of the |x|^4/4 square-ReLU
+        # net was stepped over in a crossing from log t = -5.09 to -4.95)
+        dirs = [hy.event_direction.any] * len(events)
         t_events = [hy.t_event(ev, callback=Fired(self.fired, "index", i), fp_type=prc.hy_type,
                                direction=d)
                     for i, (ev, d) in enumerate(zip(events, dirs, strict=True))]

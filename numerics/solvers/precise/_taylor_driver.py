@@ -32,6 +32,7 @@ from ._taylor_crossing import BranchCrossings, CrossingWatch
 from ._taylor_events import EventLayout
 from ._taylor_kinks import PotentialKinks
 from ._taylor_slide import SlideControl, SlidingModes
+from ._taylor_stiff import SlavedStall
 from ._taylor_switches import KinkSwitches
 
 __all__ = ["RunSetup", "TaylorDriver"]
@@ -79,8 +80,10 @@ class TaylorDriver:
                  switches: KinkSwitches | None = None,
                  sliding: SlidingModes | None = None,
                  potential_kinks: PotentialKinks | None = None,
-                 crossings: BranchCrossings | None = None) -> None:
+                 crossings: BranchCrossings | None = None,
+                 stall: SlavedStall | None = None) -> None:
         self.ta, self.setup, self.layout, self.switches = ta, setup, layout, switches
+        self.stall = stall      # a stiff approach of a slaved coordinate to 0 (p > 3)
         self.slide = (None if sliding is None
                       else SlideControl(sliding, (ta, layout)))
         self.good: tuple[Any, np.ndarray] | None = None   # last good (clock, state), sliding
@@ -189,6 +192,9 @@ class TaylorDriver:
             self.good = (ta.time, np.array(ta.state, copy=True))
         if not fired and self._watch_crossing(ta):
             return False      # a coordinate is about to cross a branch point: _branch
+        if (self.stall is not None and not fired and not (self.slide is not None and self.slide.on)
+                and self.stall.check(ta)):
+            return False      # explicit steps cannot cross it: stop (status "stalled")
         # The budget stops heyoka only where extend can continue the run exactly: in the main
         # propagate_until (not in a kink's crossing step), and not on a step that ended on an
         # event (stopping it here would hide the event's outcome: heyoka returns cb_stop)
@@ -563,6 +569,8 @@ class TaylorDriver:
             return Status.INTERRUPTED
         if self.stuck:
             return Status.STUCK
+        if self.stall is not None and self.stall.reason:
+            return Status.STALLED
         if self.slide is not None and self.slide.chatter:
             return Status.STALLED
         if self.flags["budget"]:
@@ -587,6 +595,8 @@ class TaylorDriver:
             return f"interrupted (Ctrl-C) at {at}"
         if status == Status.STUCK:
             return f"{self.stuck} (at {at})"
+        if status == Status.STALLED and self.stall is not None and self.stall.reason:
+            return f"{self.stall.reason} (at {at})"
         if status == Status.STALLED:
             assert self.slide is not None
             return f"{self.slide.chatter} (at {at})"

@@ -32,6 +32,7 @@ from ._taylor_events import EventLayout, Relay, event_pars, make_events
 from ._taylor_kinks import PotentialKinks, invert_monotone
 from ._taylor_slide import SlidingModes
 from ._taylor_sliding import SlidingFlow
+from ._taylor_stiff import SlavedStall
 from ._taylor_switches import KinkSwitches, kink_rates
 
 __all__ = ["LOG_CLOCK_LIMIT", "S_CLOCK_LIMIT", "TaylorIntegrator"]
@@ -184,6 +185,16 @@ class TaylorIntegrator:
             coordinates=sysm.kink_coordinates, mask_pars=dict(sysm.mask_pars),
             n_params=sysm.n_params, tol=self.tol_f,
             lipschitz=sysm.lipschitz_kink_coordinates)
+
+    def _stall(self, setup: RunSetup) -> SlavedStall | None:
+        """The watch for a coordinate slaved to the zero of its force through a branch point
+        (:mod:`._taylor_stiff`): dual state, coordinates with ``f''(0) = 0`` only."""
+        sysm = self.system
+        if sysm.state != "dual" or not sysm.crossing_coordinates:
+            return None
+        return SlavedStall(self._function("post"), self._function("force"),
+                           sysm.crossing_coordinates, setup.log_clock,
+                           self.precision.converter(), self.precision.mp_bits)
 
     def _sliding_slope(self, groups: Any) -> Callable[[np.ndarray, Any, np.ndarray], np.ndarray]:
         """``slope(state, clock, pars)``: the right-hand side of the sliding flow on ``groups``
@@ -416,7 +427,7 @@ class TaylorIntegrator:
             driver = TaylorDriver(self.ta, setup, layout, monitor=monitor,
                                   post=self._function("post"), switches=switches,
                                   potential_kinks=self._potential_kinks(),
-                                  crossings=self.crossings,
+                                  crossings=self.crossings, stall=self._stall(setup),
                                   sliding=self.sliding if layout.n_kinks else None)
             self._propagate(driver)
         return self._finish(driver, s0_f, messages.summary(),
