@@ -97,7 +97,7 @@ def test_precision_rules():
     assert bits_for(100.0, 53) >= 100 / math.log(2) + 64
 
 
-def _twin_system(K: float):
+def twin_system(K: float):
     # gradient flow (x²/2), one sample, exp loss, clock s: dtheta/ds = grad q with
     # q = u + v - K (u - v)^2.  From u = v = 1/4 the twins stay equal: u = v = (1/2 + 2 s)/2,
     # q = 1/2 + 2 s and t = int_0^s e^q = e^(1/2) expm1(2 s) / 2, while the Jacobian keeps the
@@ -114,7 +114,7 @@ def _twin_system(K: float):
     return build_mirror_flow_system(margins, 2, gd, state="primal", clock="log_s")
 
 
-def _closed_form_errors(run) -> tuple[float, float, float]:
+def closed_form_errors(run) -> tuple[float, float, float]:
     with mpmath.workdps(50):
         s = to_mpf(run.s[-1])
         u, v = (to_mpf(c) for c in run.theta[-1])
@@ -128,7 +128,7 @@ def test_twins_beyond_the_jacobian_digits_ask_for_more_bits():
     # e^51: the run stops (stalled) asking for 384 bits, and at 384 bits it reaches, the
     # Newton corrections in ball arithmetic (with float64 ones the run crawled: log t = -40.8
     # after 120 s and 3357 steps)
-    system = _twin_system(1e25)
+    system = twin_system(1e25)
     short = integrate_implicit(system, [0.25, 0.25], 20.0, dps=30)
     assert short.status == "stalled" and short.stats["prec"] == 139
     assert short.stats["raise_bits"] == raised_bits(139) == 384
@@ -138,7 +138,7 @@ def test_twins_beyond_the_jacobian_digits_ask_for_more_bits():
                              tol=short.stats["tol"])
     assert run.status == "reached", run.stats.get("reason")
     assert run.stats["extended_solves"] > 0
-    twins, theta, logt = _closed_form_errors(run)
+    twins, theta, logt = closed_form_errors(run)
     assert twins <= 1e-30 and theta <= 1e-30 and logt <= 1e-30
 
 

@@ -65,6 +65,7 @@ class RadauSettings:
     jacobian_stages: tuple[int, ...] | None
     reuse_jacobians: bool
     kink_events: bool
+    eliminate_fast: bool = False
 
     @classmethod
     def create(
@@ -72,7 +73,7 @@ class RadauSettings:
         h0: float | None, newton_tol: float, max_newton: int, max_steps: int,
         loglogt_after: float | None,
         newton_jacobian: str, jacobian_points: int | None, reuse_jacobians: bool,
-        kink_events: bool,
+        kink_events: bool, eliminate_fast: bool = False,
     ) -> RadauSettings:
         """Check the options (errors name the option) and fill in the defaults at ``bits``."""
         digits_avail = (bits - RADAU_GUARD_BITS) * _TOL_DIGITS_PER_BIT
@@ -101,7 +102,7 @@ class RadauSettings:
             raise ValueError(f"loglogt_after must be positive or None, got {loglogt_after}")
         return cls(stages, tol_f, s0_f, None if h0 is None else float(h0), newton_tol,
                    max_newton, max_steps, switch, sel if newton_jacobian == "stages" else None,
-                   reuse_jacobians, kink_events)
+                   reuse_jacobians, kink_events, bool(eliminate_fast))
 
 
 def default_stages(tol: float) -> int:

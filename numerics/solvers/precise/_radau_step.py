@@ -24,6 +24,7 @@ import numpy as np
 
 from ._compile import converter
 from ._radau_compile import ImplicitFunctions
+from ._radau_elimination import FastDirections, settled
 from ._radau_newton import (
     FLOAT64_LOG_RANGE,
     Float64Solve,
@@ -111,11 +112,18 @@ class RadauStep:
     jacobian_stages
         Stages whose predicted values get Jacobians for the Newton matrix, or ``None`` for the
         Jacobian at the step start.
+    eliminate_fast
+        Before each Newton correction in ball arithmetic, settle the stage values along the
+        Jacobian's fastest directions (:mod:`._radau_elimination`).  Off by default: on the
+        ``exp(x**2/2)`` ReLU cell it carried Newton from log t = 651 to 710 in the same
+        minutes, but the run then stopped at log t = 579 from scratch on a non-finite force of
+        a sliding twin pair (not yet understood).
     """
 
     def __init__(
         self, fns: ImplicitFunctions, tab: RadauTableau, bufs: WorkBuffers, *, tol: float,
         newton_tol: float, max_iter: int, jacobian_stages: Sequence[int] | None,
+        eliminate_fast: bool = False,
     ) -> None:
         self.fns, self.tab, self._bufs = fns, tab, bufs
         self.rhs: Any = fns.rhs  # the right-hand side (a Filippov field while kinks slide)
@@ -131,7 +139,7 @@ class RadauStep:
                               else np.array(list(jacobian_stages), dtype=int))
         self.stats = {"newton_iterations": 0, "jacobian_evaluations": 0, "rhs_evaluations": 0,
                       "lu_factorizations": 0, "newton_failures": 0, "extended_solves": 0,
-                      "jacobian_refreshes": 0}
+                      "jacobian_refreshes": 0, "fast_eliminations": 0}
         self.mapped = False
         self.last_failure = ""  # why the last step returned None
         self._J: Jacobians | None = None  # scaled Jacobian at the last accepted point
@@ -142,6 +150,10 @@ class RadauStep:
         #: the row scale (log) of the last Newton failure beyond :func:`jacobian_rows_limit`
         #: (the Jacobian's digits, not the step size, are short), else None
         self.precision_short: float | None = None
+        #: the step's fast directions, eliminated before each ball-arithmetic Newton correction
+        #: (:mod:`._radau_elimination`), or None
+        self._fast: FastDirections | None = None
+        self._eliminate_fast = eliminate_fast
 
     # ---------------------------------------------------------------- evaluations
     def f(self, clocks: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -245,9 +257,12 @@ class RadauStep:
                   clocks: np.ndarray, Yb: np.ndarray, predicted: bool
                   ) -> ExtendedNewtonSolve | StageNewtonSolve:
         """The Newton solve in ball arithmetic (:mod:`._radau_newton_mp`): with Jacobians at
-        the predicted stage values (as the float64 matrix), else the step start's."""
+        the predicted stage values (as the float64 matrix), else the step start's; the stage
+        values (``n_z``, ``n_y``) are first settled along the fast directions."""
         prec = bits_for(float(np.max(rows)), self.bits)
         self.stats["extended_solves"] += 1
+        self._fast = self._fast_directions(clocks, h) if self._eliminate_fast else None
+        self._eliminate(clocks, h)  # the Jacobians of the matrix at stage values settled along them
         if predicted and self._stage_points is not None:
             sel = self._stage_points
             Js = [self._mp_jacobian(clocks[k], Yb[k], prec) for k in sel]
@@ -261,6 +276,52 @@ class RadauStep:
             solve = ExtendedNewtonSolve(h, self._mp_jacobian(clock, y, prec), self._eig[prec])
         solve.rows = rows
         return solve
+
+    def _residual(self, clocks: np.ndarray) -> np.ndarray:
+        """The scaled collocation residual ``(h A F - Z) / sc`` at the stage values (work
+        buffer ``n_r`` (s, N); ``n_y`` set from ``n_z``, ``n_ha`` holding ``h A``)."""
+        s, N = self.s, self.N
+        Zb, Yb, R = (self._bufs.get(k, (s, N)) for k in ("n_z", "n_y", "n_r"))
+        np.add(self._bufs.get("n_y0", (s, N)), Zb, out=Yb)
+        F = self.f(clocks, Yb.T)  # (N, s)
+        np.matmul(self._bufs.get("n_ha", (s, s)), F.T, out=R)
+        np.subtract(R, Zb, out=R)
+        np.divide(R, self._bufs.get("n_sc", (s, N)), out=R)
+        return R
+
+    def _fast_directions(self, clocks: np.ndarray, h: Any) -> FastDirections | None:
+        """The fast directions of the scaled Jacobian at the middle stage's values."""
+        s, N = self.s, self.N
+        mid = s // 2
+        assert self._sc is not None
+        J = mp_scaled_jacobian(self.f, self._bufs, clocks[mid], self._bufs.get("n_y", (s, N))[mid],
+                               self._sc, self._eps, self.one)
+        self.stats["jacobian_evaluations"] += 1
+        with np.errstate(over="ignore", invalid="ignore"):
+            Jf = J.astype(float)
+        return FastDirections.of(Jf, np.asarray(self.tab.A, dtype=float) * float(h))
+
+    def _eliminate(self, clocks: np.ndarray, h: Any) -> None:
+        """Settle the stage values (``n_z``, ``n_y``) along the step's fast directions, the
+        others held (nonlinear elimination, :mod:`._radau_elimination`)."""
+        if self._fast is None:
+            return
+        s, N = self.s, self.N
+        Zb, D = self._bufs.get("n_z", (s, N)), self._bufs.get("n_dz", (s, N))
+        sc_s = self._bufs.get("n_sc", (s, N))
+        np.multiply(self.tab.A, h, out=self._bufs.get("n_ha", (s, s)))
+        moves: list[float] = []
+        while not moves or not settled(moves):
+            with np.errstate(over="ignore", invalid="ignore"):
+                dz = self._fast.correction(self._residual(clocks).astype(float))
+            moves.append(float(np.sqrt(np.mean(dz * dz))))
+            if not math.isfinite(moves[-1]) or (len(moves) > 1 and moves[-1] > moves[-2]):
+                break  # a move that grew is not taken (Newton's own correction follows)
+            np.copyto(D, dz, casting="unsafe")
+            np.multiply(D, sc_s, out=D)
+            np.add(Zb, D, out=Zb)
+            self.stats["fast_eliminations"] += 1
+        np.add(self._bufs.get("n_y0", (s, N)), Zb, out=self._bufs.get("n_y", (s, N)))
 
     # ---------------------------------------------------------------- one step
     def predict(
@@ -331,7 +392,7 @@ class RadauStep:
     ) -> StepResult | None:
         assert self._sc is not None
         s, N = self.s, self.N
-        self.precision_short = None
+        self.precision_short, self._fast = None, None
         clocks = clock + h * self.tab.c
         Zb, Yb = self._bufs.get("n_z", (s, N)), self._bufs.get("n_y", (s, N))
         y_s, sc_s = self._bufs.get("n_y0", (s, N)), self._bufs.get("n_sc", (s, N))
@@ -371,13 +432,12 @@ class RadauStep:
         hA = self._bufs.get("n_ha", (s, s))
         np.multiply(self.tab.A, h, out=hA)
         dn_prev, refreshed, it = None, 0, 0
+        fast = not isinstance(solve, Float64Solve)
         while it < self.max_iter:
             it += 1
-            np.add(y_s, Zb, out=Yb)
-            F = self.f(clocks, Yb.T)  # (N, s)
-            np.matmul(hA, F.T, out=R)
-            np.subtract(R, Zb, out=R)
-            np.divide(R, sc_s, out=R)
+            if fast:
+                self._eliminate(clocks, h)
+            R = self._residual(clocks)
             try:
                 dz = solve(R)
             except FloatingPointError as exc:
