@@ -466,7 +466,7 @@ def integrate_implicit(
         THEORY.md §7.3).  Off by default: measured on the ``exp(x**2/2)`` ReLU cell of the
         coverage table it carried Newton from log t = 651 to 710 in the same two minutes, but
         a run from scratch then stopped at log t = 579 on a non-finite force of a sliding twin
-        pair, not yet understood.
+        pair (a zero pivot in its Filippov solve; THEORY.md §7.3).
     start : (clock, parameters, log t), optional
         Continue a previous run instead of starting at ``t = 0``, as ``start`` of
         :func:`numerics.solvers.precise.integrate_taylor`: the system's clock (``s`` or
