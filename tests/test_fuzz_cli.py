@@ -346,6 +346,7 @@ def check_derive(argv: list[str]) -> None:
 @example(argv=["derive", "--", "x**2 + 9**9**9"])
 @example(argv=["derive", "--", "x**2 + floor(x)"])
 @example(argv=["derive", "--", "x**2/0"])
+@example(argv=["derive", "--timeout=3", "--", "x**2/2 + ()**(0)"])  # was an internal error
 def test_fuzz_derive(argv):
     check_derive(argv)
 

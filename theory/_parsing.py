@@ -124,7 +124,7 @@ def _digits(expr: sp.Basic) -> float:
         value = abs(complex(sp.N(expr, 15)))
         if value and math.isfinite(value):
             size = max(size, abs(math.log10(value)))
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, AttributeError):
         pass
     return max(size, math.log10(2))
 
@@ -139,6 +139,10 @@ def check_number_sizes(expr: sp.Basic, text: str = "", what: str = "expression")
     Examples
     --------
     >>> check_number_sizes(sp.Pow(10, 3000, evaluate=False))
+    >>> check_number_sizes(sp.Pow(sp.Tuple(), 0, evaluate=False))
+    Traceback (most recent call last):
+    ...
+    ValueError: () in the expression is a tuple, not a number: write a scalar expression
     >>> check_number_sizes(sp.factorial(sp.Integer(10) ** 8, evaluate=False))
     Traceback (most recent call last):
     ...
@@ -146,6 +150,9 @@ def check_number_sizes(expr: sp.Basic, text: str = "", what: str = "expression")
     """
     where = f" in the {what} {short(text)!r}" if text else f" in the {what}"
     for node in sp.postorder_traversal(expr):
+        if isinstance(node, sp.Tuple):
+            raise ValueError(f"{short(node, 40)}{where} is a tuple, not a number: write a "
+                             "scalar expression")
         if not isinstance(node, sp.Basic) or node.free_symbols:
             continue
         if isinstance(node, sp.Float) and node.is_finite and node != 0:
