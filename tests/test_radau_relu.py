@@ -19,6 +19,7 @@ import sympy as sp
 
 from numerics import MLP, Dataset, Problem, TwoLayer, agreeing_digits, solve_mirror_flow
 from numerics.solvers.precise import (
+    RadauIntegrator,
     build_mirror_flow_system,
     integrate_implicit,
     integrate_taylor,
@@ -26,6 +27,9 @@ from numerics.solvers.precise import (
     scalar_potential,
     to_mpf,
 )
+from numerics.solvers.precise._compile import converter
+from numerics.solvers.precise._radau_newton import WorkBuffers
+from numerics.solvers.precise._radau_sliding import FilippovField
 from theory import Potential
 
 M, N, D = 2, 4, 2  # width, samples, inputs: the small net of test_implicit.py, with ReLU
@@ -217,3 +221,44 @@ def test_mlp_unit_with_all_inputs_off_stays_on_its_kink():
     W1 = np.array(sol.theta_mp[-1][:4], dtype=object).reshape(2, 2)
     for i in (0, 3):
         assert all(X[i] @ W1[j] <= 0 for j in range(2))  # both first-layer units off
+
+
+def test_filippov_field_recovers_after_a_non_finite_evaluation():
+    # A rejected Newton iterate can be wild (measured: a twin pair's weights at 1e7 on the
+    # coverage exp(x²/2) ReLU cell): its sample weights underflow MPFR, the force is exactly 0,
+    # the Filippov solve divides 0 by 0.  Its work buffers were then zeroed as x - x, which
+    # kept the NaN: every later evaluation, at any sane point, was NaN and the run died.  A
+    # field that saw such a point must evaluate a sane one exactly as a fresh field does.
+    th0 = _data()[2]
+    sysm = problem_system(_problem("relu"), state="primal", clock="log_s")
+    integ = RadauIntegrator(sysm, dps=30)
+    run = integ.run(th0, 3.0)
+    slides = [c for c in run.stats["kink_crossings"] if c[3] == 0]
+    assert slides, "the net's unit 0 slides from log t = 2.28"
+    fns, bits = integ.functions, integ.precision.bits
+    conv = converter("real", bits)
+    state = [*run.states[-1][:-1], run.states[-1][-1]]
+    sane = np.array([[conv(v)] for v in [*state, run.clock[-1]]], dtype=hy.real)
+    wild = sane.copy()
+    wild[: sysm.n_params] = wild[: sysm.n_params] * conv(1e9)
+    kinks = np.asarray(fns.kinks_mp(np.ascontiguousarray(sane[: sysm.n_params])))[:, 0]
+    # the sliding kink and another kink of its unit (kinks are h_ij row by row): two coupled
+    # surfaces, so the solve eliminates (a 1 x 1 solve keeps no NaN in its buffers)
+    slide = int(slides[-1][1])
+    held = [slide, (slide + M) % (M * N)]
+    on = [conv(1.0 if (float(v) > 0 and k not in held) else 0.0) for k, v in enumerate(kinks)]
+
+    def field() -> FilippovField:
+        f = FilippovField(fns.sliding_rhs, fns.slope_rows, integ.kink_gradient_matrix(),
+                          WorkBuffers(conv(0.0)), fns.gradient_rows)
+        f.set_sliding([[k] for k in held], on + on)
+        return f
+
+    used, fresh = field(), field()
+    out = np.zeros((sane.shape[0] - 1, 1)).astype(hy.real) * conv(0.0)
+    used(wild, out)
+    with np.errstate(invalid="ignore"):
+        assert not np.all(np.isfinite(used.alpha.astype(float)))  # the wild point's 0 / 0
+        after = used(sane, out.copy()).astype(float)
+        expected = fresh(sane, out.copy()).astype(float)
+    assert np.all(np.isfinite(expected)) and np.array_equal(after, expected)

@@ -212,10 +212,10 @@ class RadauIntegrator:
         self._kink_gradients: np.ndarray | None = None
         self._paused: RadauDriver | None = None  # the last run, if it ended on its budget
 
-    def _gradients(self) -> np.ndarray:
+    def kink_gradient_matrix(self) -> np.ndarray:
         """``(nk, P)`` gradients of the kinks, exact for the linear ones (the only ones read:
         the others' are compiled, ``functions.gradient_rows``): their values at the unit
-        vectors."""
+        vectors (MPFR)."""
         if self._kink_gradients is None:
             fns, conv = self.functions, converter("real", self.precision.bits)
             P = self.system.n_params
@@ -276,9 +276,10 @@ class RadauIntegrator:
         if fns.switched:
             filippov = projection = None
             if fns.sliding_rhs is not None:
-                filippov = FilippovField(fns.sliding_rhs, fns.slope_rows, self._gradients(),
+                grads = self.kink_gradient_matrix()
+                filippov = FilippovField(fns.sliding_rhs, fns.slope_rows, grads,
                                          self._buffers, fns.gradient_rows)
-                projection = SurfaceProjection(fns.sliding_rhs, fns.kinks_mp, self._gradients(),
+                projection = SurfaceProjection(fns.sliding_rhs, fns.kinks_mp, grads,
                                                fns.gradient_rows, fns.weight_rows,
                                                self._buffers, self.precision.bits)
             pattern = KinkPattern(step, fns.kinks_mp, filippov, fns.coupled_kinks,

@@ -315,7 +315,10 @@ class FilippovField:
         """``into = sum g Fd[o]`` over ``terms`` (pairs ``(o, g)``; an int ``g`` is the output
         row of a compiled gradient entry, anything else a constant)."""
         t = self._bufs.get("fl_t", (into.shape[0],))
-        np.subtract(into, into, out=into)
+        # an exact zero (a pool buffer never written): ``into - into`` kept the inf / NaN a
+        # wild Newton iterate had left in the work buffers, and every later evaluation of the
+        # field was NaN (measured: exp(x**2/2), 4-unit ReLU net, log t = 579, all steps refused)
+        np.copyto(into, self._bufs.get("fl_zero", into.shape))
         for o, g in terms:
             np.multiply(Fd[o], Fd[g] if isinstance(g, int) else g, out=t)
             np.add(into, t, out=into)
