@@ -227,6 +227,11 @@ class KinkLocator:
 
         t0, t1 = self._one, self._one - self._conv(1e-6)
         p0, p1 = p(t0), p(t1)
+        if p1 == p0:
+            # flat at the end: a pre-activation identically 0 there (an MLP's deeper kink with
+            # every unit before it off: the coverage MLP under cosh, kink 30 at log t = 1.12)
+            # is not crossed; the end is as good as any point (else: no root near the end)
+            return self._one if p0 == 0 else None
         for _ in range(30):
             if p1 == p0:
                 break

@@ -114,10 +114,8 @@ class RadauStep:
         Jacobian at the step start.
     eliminate_fast
         Before each Newton correction in ball arithmetic, settle the stage values along the
-        Jacobian's fastest directions (:mod:`._radau_elimination`).  Off by default: on the
-        ``exp(x**2/2)`` ReLU cell it carried Newton from log t = 651 to 710 in the same
-        minutes, but the run then stopped at log t = 579 from scratch on a non-finite force of
-        a sliding twin pair (not yet understood).
+        Jacobian's fastest directions (:mod:`._radau_elimination`; ``RadauIntegrator``
+        turns it on by default).
     """
 
     def __init__(
