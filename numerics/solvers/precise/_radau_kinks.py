@@ -225,13 +225,16 @@ class KinkLocator:
         def p(t: Any) -> Any:
             return _barycentric(t, self._nodes_mp, self._weights_mp, kv, self._zero)
 
+        if max(abs(float(v)) for v in kv) <= 2.0 ** (-self._bits / 2):
+            # 0 along the half step up to rounding: a pre-activation identically 0 there (an
+            # MLP's deeper kink with every unit before it off: the coverage MLP, kink 30 at
+            # log t = 1.12 under cosh, kink 36 at 1.09 under exp(x**2/2) at 38 digits) is not
+            # crossed; the end is as good as any point (the secant went nowhere on its noise)
+            return self._one
         t0, t1 = self._one, self._one - self._conv(1e-6)
         p0, p1 = p(t0), p(t1)
         if p1 == p0:
-            # flat at the end: a pre-activation identically 0 there (an MLP's deeper kink with
-            # every unit before it off: the coverage MLP under cosh, kink 30 at log t = 1.12)
-            # is not crossed; the end is as good as any point (else: no root near the end)
-            return self._one if p0 == 0 else None
+            return None  # flat and not 0: no root near the end
         for _ in range(30):
             if p1 == p0:
                 break
