@@ -12,16 +12,9 @@ from __future__ import annotations
 
 import mpmath
 
-from numerics import agreeing_digits
+from numerics import agreeing_digits, unit_direction_mp
 from numerics.problem import parse_problem
 from numerics.solvers import solve_mirror_flow
-
-
-def _direction(theta) -> list:
-    with mpmath.workdps(60):
-        v = [mpmath.mpf(x) for x in theta]
-        n = mpmath.sqrt(mpmath.fsum(x * x for x in v))
-        return [x / n for x in v]
 
 
 def test_identically_zero_deeper_kink_is_not_a_crossing():
@@ -35,4 +28,6 @@ def test_identically_zero_deeper_kink_is_not_a_crossing():
     tay = solve_mirror_flow(prob, log_t=1.2, dps=30, method="taylor", certify=False,
                             max_seconds=300)
     assert tay.status == "reached", tay.meta.get("reason")
-    assert agreeing_digits(_direction(rad.theta_mp[-1]), _direction(tay.theta_mp[-1])) >= 25
+    with mpmath.workdps(60):
+        rd, td = unit_direction_mp(rad.theta_mp[-1]), unit_direction_mp(tay.theta_mp[-1])
+    assert agreeing_digits(rd, td) >= 25

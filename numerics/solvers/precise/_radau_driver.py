@@ -100,12 +100,14 @@ class RadauSettings:
                                  f"{jacobian_points!r}")
             spread = np.round(np.linspace(0, stages - 1, jacobian_points)).astype(int)
             sel = tuple(int(k) for k in np.unique(spread))
+        if not isinstance(eliminate_fast, bool):
+            raise ValueError(f"eliminate_fast must be True or False, got {eliminate_fast!r}")
         switch = None if loglogt_after is None else float(loglogt_after)
         if switch is not None and not switch > 0:
             raise ValueError(f"loglogt_after must be positive or None, got {loglogt_after}")
         return cls(stages, tol_f, s0_f, None if h0 is None else float(h0), newton_tol,
                    max_newton, max_steps, switch, sel if newton_jacobian == "stages" else None,
-                   reuse_jacobians, kink_events, bool(eliminate_fast))
+                   reuse_jacobians, kink_events, eliminate_fast)
 
 
 def default_stages(tol: float) -> int:

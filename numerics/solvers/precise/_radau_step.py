@@ -114,14 +114,14 @@ class RadauStep:
         Jacobian at the step start.
     eliminate_fast
         Before each Newton correction in ball arithmetic, settle the stage values along the
-        Jacobian's fastest directions (:mod:`._radau_elimination`; ``RadauIntegrator``
-        turns it on by default).
+        Jacobian's fastest directions (:mod:`._radau_elimination`; the default is
+        ``RadauSettings``').
     """
 
     def __init__(
         self, fns: ImplicitFunctions, tab: RadauTableau, bufs: WorkBuffers, *, tol: float,
         newton_tol: float, max_iter: int, jacobian_stages: Sequence[int] | None,
-        eliminate_fast: bool = False,
+        eliminate_fast: bool,
     ) -> None:
         self.fns, self.tab, self._bufs = fns, tab, bufs
         self.rhs: Any = fns.rhs  # the right-hand side (a Filippov field while kinks slide)
@@ -425,16 +425,13 @@ class RadauStep:
         """Simplified Newton on the stage increments (work buffer ``n_z``, predicted on entry):
         the collocation values (a ring buffer (s + 1, N)), or None."""
         s, N = self.s, self.N
-        Zb, Yb, R, D = (self._bufs.get(k, (s, N)) for k in ("n_z", "n_y", "n_r", "n_dz"))
+        Zb, Yb, D = (self._bufs.get(k, (s, N)) for k in ("n_z", "n_y", "n_dz"))
         y_s, sc_s = self._bufs.get("n_y0", (s, N)), self._bufs.get("n_sc", (s, N))
-        hA = self._bufs.get("n_ha", (s, s))
-        np.multiply(self.tab.A, h, out=hA)
+        np.multiply(self.tab.A, h, out=self._bufs.get("n_ha", (s, s)))
         dn_prev, refreshed, it = None, 0, 0
-        fast = not isinstance(solve, Float64Solve)
         while it < self.max_iter:
             it += 1
-            if fast:
-                self._eliminate(clocks, h)
+            self._eliminate(clocks, h)  # no-op unless a ball-arithmetic solve found directions
             R = self._residual(clocks)
             try:
                 dz = solve(R)
