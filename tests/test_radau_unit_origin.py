@@ -4,8 +4,9 @@ x²/2 on a width-2 ReLU net, ``separable_gaussian(4, 2, seed 0)``, init scale 0.
 (unit 0 on sample 0) slides from log t = -1.997, so ``w_0`` moves along ``x_0^perp`` and reaches
 0 at log t = -1.78840181645882, where kinks 0, 2, 4, 6 (unit 0 on every sample) vanish
 together.  There the flow may keep the unit dead or let it leave (heyoka's Taylor run to
-log t = -1.7 leaves it, sliding on kink 6; its run to log t = 3 keeps it at 0), and Radau ends
-the run naming the kinks (``numerics/solvers/precise/_radau_meeting.py``); it used to step
+log t = -1.7 used to leave it, sliding on kink 6, and its run to log t = 3 to keep it at 0; it
+now ends there as well: ``tests/test_taylor_unit_origin.py``), and Radau ends the run naming
+the kinks (``numerics/solvers/precise/_meeting.py``); it used to step
 through ``w_0 = 0`` one kink at a time and end in an error ("kink 6 starts a step on the wrong
 side of the activation pattern").  Expected values: Taylor (heyoka, an independent integrator
 with its own kink events) before the meeting point.

@@ -2,12 +2,14 @@
 
 :class:`SlidingModeError`: a Filippov sliding mode Radau does not follow (its set is not a
 point, or surfaces that part); :class:`MeetingKinksError`: a unit's pre-activations reaching 0
-together where the continuation is not unique (:mod:`._radau_meeting`).
+together where the continuation is not unique (:mod:`._meeting`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from ._meeting import meeting_reason
 
 __all__: list[str] = []
 
@@ -59,11 +61,4 @@ class MeetingKinksError(SlidingModeError):
     def __init__(self, kinks: Sequence[int], across: Sequence[int], logt: float) -> None:
         self.kinks, self.across = sorted(kinks), sorted(across)
         self.kink, self.coupled, self.coinciding, self.separated = self.kinks[0], [], [], []
-        ArithmeticError.__init__(
-            self,
-            f"ReLU pre-activations {self.kinks} (of system.kinks) reach 0 together (a unit's "
-            f"incoming weights reach 0 at log t = {logt:.10g}, where all its pre-activations "
-            f"meet), and {self.across} cross at once there: the flow's continuation is not "
-            "unique (the unit receives no force with all of them off and may stay at 0, or "
-            "leave along one of them), which Radau IIA does not choose; end the run before this "
-            "log t, or start from another init (seed or scale)")
+        ArithmeticError.__init__(self, meeting_reason(kinks, across, logt, "Radau IIA"))

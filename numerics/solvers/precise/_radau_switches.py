@@ -41,8 +41,8 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import converter
+from ._meeting import meeting_kinks
 from ._radau_errors import MeetingKinksError, SlidingModeError
-from ._radau_meeting import meeting_kinks
 from ._radau_sliding import MAX_JOINT, coinciding_groups, filippov_modes
 
 if TYPE_CHECKING:

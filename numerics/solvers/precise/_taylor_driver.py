@@ -31,6 +31,7 @@ from ._system import MirrorFlowSystem
 from ._taylor_crossing import BranchCrossings, CrossingWatch
 from ._taylor_events import EventLayout
 from ._taylor_kinks import PotentialKinks
+from ._taylor_meeting import MeetingWatch
 from ._taylor_slide import SlideControl, SlidingModes
 from ._taylor_stiff import SlavedStall
 from ._taylor_switches import KinkSwitches
@@ -81,8 +82,11 @@ class TaylorDriver:
                  sliding: SlidingModes | None = None,
                  potential_kinks: PotentialKinks | None = None,
                  crossings: BranchCrossings | None = None,
-                 stall: SlavedStall | None = None) -> None:
+                 stall: SlavedStall | None = None,
+                 meeting: MeetingWatch | None = None) -> None:
         self.ta, self.setup, self.layout, self.switches = ta, setup, layout, switches
+        self.meeting = meeting  # a unit's kinks meeting at its origin: the run ends there
+        self.met: str | None = None   # ... and why (status "sliding")
         self.stall = stall      # a stiff approach of a slaved coordinate to 0 (p > 3)
         self.slide = (None if sliding is None
                       else SlideControl(sliding, (ta, layout)))
@@ -167,6 +171,8 @@ class TaylorDriver:
 
     def step(self, ta: Any) -> bool:
         """Step callback: quadrature of log t, progress reports, budget; False stops heyoka."""
+        if self.meeting is not None:
+            self.meeting.remember(ta.state)
         if self.flags["interrupted"]:
             return False
         if self.setup.quad and not self._quad_step(ta):
@@ -451,6 +457,16 @@ class TaylorDriver:
         return self.slide.at_kink(self, self.layout.kink_index(outcome),
                                   float(to_mpf(self.ta.time)), self._delta())
 
+    def _meets(self, outcome: Any) -> bool:
+        """A stop on a ReLU kink where a unit's kinks meet at its origin (:mod:`._taylor_meeting`):
+        True, with the reason in :attr:`met`, if the run ends here."""
+        if self.meeting is None or self._potential_kink(outcome) is not None:
+            return False
+        self.met = self.meeting.check(np.array(self.ta.state, copy=True),
+                                      self.slide.on if self.slide is not None else (),
+                                      self.current_logt())
+        return self.met is not None
+
     def _kinks(self, outcome: Any, kw: dict[str, Any]) -> Any:
         """Handle a stop on a kink, and every kink the crossing step stops on in turn; the
         outcome that ends it (``None`` to go on propagating, e.g. on a sliding flow).
@@ -460,6 +476,8 @@ class TaylorDriver:
         pushed straight back would be crossed unseen, its step taken on the wrong branch.
         """
         while self.layout.is_kink(outcome):
+            if self._meets(outcome):
+                return outcome
             if self._at_kink(outcome):
                 return None
             if self.slide is not None and self.slide.chatter:
@@ -509,7 +527,7 @@ class TaylorDriver:
                 self.slide.leave(self, outcome)
                 continue
             self.outcome = outcome
-            if self.layout.is_kink(outcome):   # a chattering kink (SlideControl.chatter)
+            if self.layout.is_kink(outcome):   # chattering (SlideControl.chatter), or met
                 break
             if (outcome == hy.taylor_outcome.time_limit
                     and float(to_mpf(self.ta.time)) < self.setup.max_clock):
@@ -567,6 +585,8 @@ class TaylorDriver:
             return Status.REACHED
         if self.flags["interrupted"]:
             return Status.INTERRUPTED
+        if self.met:
+            return Status.SLIDING
         if self.stuck:
             return Status.STUCK
         if self.stall is not None and self.stall.reason:
@@ -595,6 +615,8 @@ class TaylorDriver:
             return f"interrupted (Ctrl-C) at {at}"
         if status == Status.STUCK:
             return f"{self.stuck} (at {at})"
+        if status == Status.SLIDING:
+            return f"{self.met} (at {at})"
         if status == Status.STALLED and self.stall is not None and self.stall.reason:
             return f"{self.stall.reason} (at {at})"
         if status == Status.STALLED:

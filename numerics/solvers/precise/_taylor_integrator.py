@@ -30,6 +30,7 @@ from ._taylor_crossing import BranchCrossings
 from ._taylor_driver import RunSetup, TaylorDriver
 from ._taylor_events import EventLayout, Relay, event_pars, make_events
 from ._taylor_kinks import PotentialKinks, invert_monotone
+from ._taylor_meeting import MeetingWatch, PatternRates
 from ._taylor_slide import SlidingModes
 from ._taylor_sliding import SlidingFlow
 from ._taylor_stiff import SlavedStall
@@ -137,6 +138,7 @@ class TaylorIntegrator:
         self._relays: list[Relay] = []   # one per level event (ode mode)
         self._functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
         self.sliding = SlidingModes(self)   # sliding flows, compiled on demand
+        self.pattern_rates = PatternRates(self)   # for a unit's kinks meeting, on demand
         self.crossings = (BranchCrossings(self) if kink_events and system.crossing is not None
                           else None)          # the flow in theta_k, compiled on demand
         self._paused: tuple[TaylorDriver, float] | None = None   # a run stopped by its budget
@@ -428,7 +430,10 @@ class TaylorIntegrator:
                                   post=self._function("post"), switches=switches,
                                   potential_kinks=self._potential_kinks(),
                                   crossings=self.crossings, stall=self._stall(setup),
-                                  sliding=self.sliding if layout.n_kinks else None)
+                                  sliding=self.sliding if layout.n_kinks else None,
+                                  meeting=(MeetingWatch(self, self.pattern_rates)
+                                           if self.pattern_rates.n_relu and layout.n_kinks
+                                           else None))
             self._propagate(driver)
         return self._finish(driver, s0_f, messages.summary(),
                             compiled=self.n_compiles > n_before)
