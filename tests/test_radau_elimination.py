@@ -1,14 +1,16 @@
-"""Nonlinear elimination of Radau IIA's fastest directions (``_radau_elimination``).
+"""Nonlinear elimination of Radau IIA's fast directions (``_radau_elimination``).
 
-Expectations come from the linear algebra itself: for a residual that is affine in the stage
-values, one elimination move must zero the residual's fast components ``U^T R`` (computed
-here independently, with numpy on the assembled stage system), leave the move inside the fast
-directions' span, and be found exactly when the Jacobian has a fast direction that float64
-resolves.
+Expectations come from the linear algebra itself: the scaled Jacobians are built in ball
+arithmetic from singular vectors orthonormal at 400 bits and chosen singular values, so the
+fast directions and the residual's components along them are known exactly; for a residual
+affine in the stage values, the elimination moves must zero those components.
 """
 
 from __future__ import annotations
 
+import math
+
+import flint
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,37 +18,99 @@ from test_radau_extended_newton import closed_form_errors, twin_system
 
 from numerics.solvers._precision import Precision
 from numerics.solvers.precise import integrate_implicit
-from numerics.solvers.precise._radau_elimination import FastDirections, settled
+from numerics.solvers.precise._radau_elimination import (
+    FastDirections,
+    graded_directions,
+    settled,
+)
 from numerics.solvers.precise._radau_tableau import RadauTableau
 
-
-def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))
+PREC = 400
 
 
-@settings(max_examples=25, deadline=None)
-@given(stages=st.sampled_from([3, 5, 9]), N=st.integers(3, 9),
-       log_fast=st.floats(12.0, 60.0), h=st.floats(1e-4, 1e-1), seed=st.integers(0, 2**31))
-def test_one_move_zeroes_the_fast_residual_of_an_affine_system(stages, N, log_fast, h, seed):
+def _orthonormal(rng: np.random.Generator, n: int) -> flint.arb_mat:
+    """An (n, n) matrix orthonormal at :data:`PREC` bits (Gram-Schmidt in ball arithmetic)."""
+    cols: list[flint.arb_mat] = []
+    for _ in range(n):
+        w = flint.arb_mat(n, 1, [flint.arb(float(x)) for x in rng.standard_normal(n)])
+        for _ in range(2):
+            for c in cols:
+                w = w - c * (c.transpose() * w)[0, 0]
+        cols.append((w * (1 / (w.transpose() * w)[0, 0].sqrt())).mid())
+    return flint.arb_mat(n, n, [cols[j][i, 0] for i in range(n) for j in range(n)])
+
+
+def _graded_jacobian(rng, N, log_sigmas):
+    """``U diag(sigma) V^T`` with ``sigma = exp(log_sigmas)`` then O(1) values."""
+    U, V = _orthonormal(rng, N), _orthonormal(rng, N)
+    sig = [flint.arb(x).exp() for x in log_sigmas]
+    sig += [flint.arb(float(x)) for x in rng.uniform(0.1, 2.0, N - len(sig))]
+    S = flint.arb_mat(N, N, [sig[i] if i == j else 0 for i in range(N) for j in range(N)])
+    return (U * S * V.transpose()).mid(), U, V
+
+
+def _column(M, j):
+    return flint.arb_mat(M.nrows(), 1, [M[i, j] for i in range(M.nrows())])
+
+
+def _spectra():
+    """Up to three fast log singular values, ``e^20`` to ``e^100``, 5 to 45 apart."""
+    return st.tuples(st.floats(20.0, 100.0), st.lists(st.floats(5.0, 45.0), max_size=2)).map(
+        lambda tg: [tg[0] - sum(tg[1][:i]) for i in range(len(tg[1]) + 1)])
+
+
+@settings(max_examples=50, deadline=None)
+@given(N=st.integers(3, 7), log_sigmas=_spectra(), seed=st.integers(0, 2**31))
+def test_graded_directions_resolve_every_fast_direction(N, log_sigmas, seed):
+    # every direction above the threshold is found however far below the largest it lies
+    # (one float64 SVD resolves only values within 1e12 of its largest), each along its true
+    # singular vector; the vectors are orthonormal at the working precision
+    log_sigmas = [x for x in log_sigmas if x > 12.0][:N - 1]
     rng = np.random.default_rng(seed)
-    U, V = _orthogonal(rng, N), _orthogonal(rng, N)
-    sigma = np.concatenate([[np.exp(log_fast) / h], rng.uniform(0.1, 2.0, N - 1)])
-    J = U @ np.diag(sigma) @ V.T  # one fast direction, the rest O(1)
+    with flint.ctx.workprec(PREC):
+        J, _, Vt = _graded_jacobian(rng, N, log_sigmas)
+        U, V, logs = graded_directions(J, 10.0)
+        assert len(V) == len(log_sigmas)
+        for a, (va, la) in enumerate(zip(V, log_sigmas, strict=True)):
+            assert abs(logs[a] - la) < 1e-4
+            assert abs(abs(float((va.transpose() * _column(Vt, a))[0, 0].mid())) - 1) < 1e-9
+            for b in range(a + 1):
+                for W in (U, V):
+                    dot = float((W[a].transpose() * W[b])[0, 0].mid())
+                    assert abs(dot - (a == b)) < 1e-100
+
+
+@settings(max_examples=50, deadline=None)
+@given(stages=st.sampled_from([3, 5]), N=st.integers(3, 7), log_sigmas=_spectra(),
+       h=st.floats(1e-4, 1e-1), seed=st.integers(0, 2**31))
+def test_moves_zero_the_fast_residual_of_an_affine_system(stages, N, log_sigmas, h, seed):
+    # R(Z) = R0 + (hA (x) J - I) vec(Z): the collocation residual of a linear flow, in ball
+    # arithmetic; its components along the true fast left vectors must vanish after the
+    # moves (three, as an elimination's refinement), and the moves stay in the fast span
+    rng = np.random.default_rng(seed)
+    log_sigmas = [x - math.log(h) for x in log_sigmas if x > 12.0][:N - 1]
     A = np.array(RadauTableau.build(stages, 64).A, dtype=float)
     hA = h * A
-    fast = FastDirections.of(J, hA)
-    assert fast is not None and fast.V.shape == (N, 1)
-    # R(Z) = R0 + (hA (x) J - I) vec(Z): the collocation residual of a linear flow
-    big = np.kron(hA, J) - np.eye(stages * N)
-    R0 = rng.standard_normal((stages, N)) * np.exp(log_fast / 2)
-    dZ = fast.correction(R0)
-    R1 = R0 + (big @ dZ.ravel()).reshape(stages, N)
-    # the move lies in the fast span and zeroes the fast components
-    inside = dZ - (dZ @ fast.V) @ fast.V.T
-    assert np.max(np.abs(inside)) <= 1e-12 * np.max(np.abs(dZ)) + 1e-300
-    before = np.max(np.abs(R0 @ fast.U))
-    assert np.max(np.abs(R1 @ fast.U)) <= 1e-9 * before
+    with flint.ctx.workprec(PREC):
+        J, Ut, _ = _graded_jacobian(rng, N, log_sigmas)
+        fast = FastDirections.of(J, hA, PREC)
+        assert fast is not None and len(fast.log_sigma) == len(log_sigmas)
+        big = flint.arb_mat(stages * N, stages * N, [
+            flint.arb(hA[i, j]) * J[r, c] - (1 if (i, r) == (j, c) else 0)
+            for i in range(stages) for r in range(N) for j in range(stages) for c in range(N)])
+        R = flint.arb_mat(stages, N, [flint.arb(float(x)) for x in
+                                      rng.standard_normal(stages * N) * 1e20])
+        before = [max(abs(float((R * _column(Ut, a))[i, 0].mid())) for i in range(stages))
+                  for a in range(len(log_sigmas))]
+        for _ in range(3):
+            _, move = fast.correction(R)
+            vec = flint.arb_mat(stages * N, 1, [move[i, c] for i in range(stages)
+                                                for c in range(N)])
+            dR = big * vec
+            R = (R + flint.arb_mat(stages, N, [dR[q, 0] for q in range(stages * N)])).mid()
+        for a in range(len(log_sigmas)):
+            after = max(abs(float((R * _column(Ut, a))[i, 0].mid())) for i in range(stages))
+            assert after <= 1e-12 * max(before), (a, after, before)
 
 
 def test_no_fast_direction_no_elimination():
@@ -54,17 +118,9 @@ def test_no_fast_direction_no_elimination():
     hA = 0.01 * np.array(RadauTableau.build(3, 64).A, dtype=float)
     assert FastDirections.of(J, hA) is None
     assert FastDirections.of(np.full((3, 3), np.inf), hA) is None
-
-
-def test_directions_float64_cannot_resolve_are_left_to_newton():
-    # two fast directions 1e20 apart: the smaller is below 1e-12 of the larger, so only the
-    # larger is eliminated (float64 singular vectors of the smaller would be noise)
-    rng = np.random.default_rng(0)
-    U, V = _orthogonal(rng, 4), _orthogonal(rng, 4)
-    J = U @ np.diag([1e40, 1e20, 1.0, 0.5]) @ V.T
-    fast = FastDirections.of(J, np.array([[0.5]]))
-    assert fast is not None and fast.V.shape == (4, 1)
-    assert abs(abs(float(fast.V[:, 0] @ V[:, 0])) - 1) < 1e-12
+    with flint.ctx.workprec(PREC):  # a non-finite MPFR Jacobian (an overflowed difference)
+        bad = flint.arb_mat([[flint.arb("nan"), 1e40], [1e40, -1e40]])
+    assert FastDirections.of(bad, hA, PREC) is None
 
 
 def test_settled_rule():

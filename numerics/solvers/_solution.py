@@ -97,7 +97,7 @@ class MirrorFlowSolution:
     def message(self) -> str:
         """What the status means and what to do next, with the solver's reason if it gave one
         (:func:`numerics.solvers.status_message`)."""
-        return status_message(self.status, self.meta.get("reason"))
+        return status_message(self.status, self.meta.get("reason"), self.method)
 
     def with_precise(self, theta_mp, log_loss_mp, min_margin_mp, balance_residual_max,
                      dps: int) -> MirrorFlowSolution:

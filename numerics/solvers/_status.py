@@ -76,10 +76,25 @@ _MESSAGES = {
 }
 
 
-def status_message(status: str, reason: str | None = None) -> str:
+#: What changes for a run that already used Radau IIA (advice to switch to it would be void).
+_RADAU_MESSAGES = {
+    Status.CLOCK_LIMIT: ("the integration clock hit its upper limit before the target: the "
+                         "flow has left the range the time change covers; ask for a smaller "
+                         "log_t"),
+    Status.STALLED: ("the step size collapsed (Newton's iterations kept failing as the steps "
+                     "shrank): raise the precision (dps), or try method='taylor' where the "
+                     "potential is not of l_inf type"),
+    Status.ERROR: ("the integrator reported an error: try a higher precision (dps) or "
+                   "method='taylor'; please report it if it persists"),
+}
+
+
+def status_message(status: str, reason: str | None = None, method: str | None = None) -> str:
     """The message of ``status``, followed by the solver's ``reason`` when it gave one.
 
-    Unknown strings (results files from older versions) are returned as they are.
+    ``method`` is the run's method (``"float64"``, ``"taylor"``, ``"radau"``): a Radau run is
+    not told to try Radau.  Unknown strings (results files from older versions) are returned
+    as they are.
 
     Examples
     --------
@@ -87,9 +102,15 @@ def status_message(status: str, reason: str | None = None) -> str:
     'reached the target log t'
     >>> status_message("failed", "non-finite theta at step 3")
     'non-finite theta at step 3; the solver failed (non-finite values or a singular ...'
+    >>> "method='radau'" in status_message("error"), "method='radau'" in status_message(
+    ...     "error", method="radau")
+    (True, False)
     """
     try:
-        text = _MESSAGES[Status(status)]
+        code = Status(status)
     except ValueError:
         return str(status) if not reason else f"{status}: {reason}"
+    text = _MESSAGES[code]
+    if method == "radau":
+        text = _RADAU_MESSAGES.get(code, text)
     return text if not reason else f"{reason}; {text}"

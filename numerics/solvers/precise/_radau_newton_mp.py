@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import flint
+import heyoka as hy
 import mpmath
 import numpy as np
 
@@ -135,6 +136,23 @@ def to_arb_matrix(values: np.ndarray, prec: int) -> Any:
     """An ``arb_mat`` of the MPFR (or float) 2-d array ``values``, read at ``prec`` bits."""
     with flint.ctx.workprec(prec):
         return flint.arb_mat([[to_arb(v) for v in row] for row in values])
+
+
+def write_arb_matrix(values: Any, out: np.ndarray, bits: int) -> None:
+    """Write the midpoints of the ``arb_mat`` ``values`` into the MPFR array ``out`` (same
+    shape) at ``bits`` bits, through their decimal strings (the inverse of
+    :func:`to_arb_matrix`).
+
+    >>> out = np.zeros((1, 2)).astype(hy.real)
+    >>> with flint.ctx.workprec(200):
+    ...     write_arb_matrix(flint.arb_mat([[1, 3]]) / 7, out, 200)
+    >>> str(out[0, 1])[:12], out[0, 1].prec
+    ('4.2857142857', 200)
+    """
+    digits = int(bits * math.log10(2.0)) + 6
+    for i in range(values.nrows()):
+        for j in range(values.ncols()):
+            out[i, j] = hy.real(values[i, j].mid().str(digits, radius=False), bits)
 
 
 class ExtendedNewtonSolve:

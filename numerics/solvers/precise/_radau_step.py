@@ -43,13 +43,14 @@ from ._radau_newton_mp import (
     bits_for,
     jacobian_rows_limit,
     to_arb_matrix,
+    write_arb_matrix,
 )
 from ._radau_tableau import RadauTableau
 
 __all__: list[str] = []
 
 #: Newton matrices rebuilt at the current iterate (ball-arithmetic stage solves) per step.
-_REFRESHES = 2
+_REFRESHES = 6
 #: ``log(1 / eps)`` of float64: rows past it are solved in ball arithmetic at once (between
 #: :data:`~._radau_newton.FLOAT64_LOG_RANGE` and it, after a float64 failure).
 _FLOAT64_HARD = 52 * math.log(2)
@@ -58,6 +59,17 @@ _RING = 12
 #: Farthest step end, in lengths of a polynomial from its start, that it predicts (an unchanged
 #: ``h`` after a full step ends at 3 lengths of its second half step, a doubled one at 5).
 _MAX_EXTRAPOLATION = 8.0
+
+
+def _too_slow(dn: float, dn_prev: float, left: int, tol: float) -> bool:
+    """Whether Newton contracting as from ``dn_prev`` to ``dn`` misses ``tol`` within ``left``
+    more iterations (the estimate of Hairer & Wanner's RADAU5: ``dn theta^left / (1 - theta)``).
+
+    >>> _too_slow(0.13, 0.28, 2, 1e-3), _too_slow(1e-2, 1e-1, 3, 1e-3)
+    (True, False)
+    """
+    theta = dn / dn_prev
+    return theta >= 1.0 or dn * theta**left / (1.0 - theta) > tol
 
 
 @dataclass(frozen=True)
@@ -295,9 +307,11 @@ class RadauStep:
         J = mp_scaled_jacobian(self.f, self._bufs, clocks[mid], self._bufs.get("n_y", (s, N))[mid],
                                self._sc, self._eps, self.one)
         self.stats["jacobian_evaluations"] += 1
-        with np.errstate(over="ignore", invalid="ignore"):
-            Jf = J.astype(float)
-        return FastDirections.of(Jf, np.asarray(self.tab.A, dtype=float) * float(h))
+        hA = np.asarray(self.tab.A, dtype=float) * float(h)
+        # forward differences with steps 2^(-bits/2) keep about half the bits (the margin
+        # 2^16: at 199 bits, noise directions at e^-66 of the largest were taken otherwise)
+        return FastDirections.of(to_arb_matrix(J, self.bits), hA, self.bits,
+                                 accuracy=2.0 ** (16 - self.bits / 2))
 
     def _eliminate(self, clocks: np.ndarray, h: Any) -> None:
         """Settle the stage values (``n_z``, ``n_y``) along the step's fast directions, the
@@ -310,12 +324,11 @@ class RadauStep:
         np.multiply(self.tab.A, h, out=self._bufs.get("n_ha", (s, s)))
         moves: list[float] = []
         while not moves or not settled(moves):
-            with np.errstate(over="ignore", invalid="ignore"):
-                dz = self._fast.correction(self._residual(clocks).astype(float))
-            moves.append(float(np.sqrt(np.mean(dz * dz))))
-            if not math.isfinite(moves[-1]) or (len(moves) > 1 and moves[-1] > moves[-2]):
+            size, move = self._fast.correction(self._residual(clocks))
+            moves.append(size)
+            if move is None or (len(moves) > 1 and moves[-1] > moves[-2]):
                 break  # a move that grew is not taken (Newton's own correction follows)
-            np.copyto(D, dz, casting="unsafe")
+            write_arb_matrix(move, D, self.bits)
             np.multiply(D, sc_s, out=D)
             np.add(Zb, D, out=Zb)
             self.stats["fast_eliminations"] += 1
@@ -452,8 +465,10 @@ class RadauStep:
                 np.copyto(values[0], y)
                 np.add(y_s, Zb, out=values[1:])
                 return values
-            if dn_prev is not None and dn > 0.9 * dn_prev:
-                if not (isinstance(solve, StageNewtonSolve) and refreshed < _REFRESHES):
+            refreshable = isinstance(solve, StageNewtonSolve) and refreshed < _REFRESHES
+            if dn_prev is not None and (dn > 0.9 * dn_prev or (
+                    refreshable and _too_slow(dn, dn_prev, self.max_iter - it, self.newton_tol))):
+                if not refreshable:
                     break
                 # Jacobians at the current iterate: the slow direction needs them within
                 # ~e^-rows, and the predicted stage values can be farther off (by ~tol at
