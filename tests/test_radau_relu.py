@@ -163,6 +163,37 @@ def test_relu_needs_kink_events():
         integrate_implicit(sysm, _data()[2], 1.0, kink_events=False)
 
 
+def _net_8_8_4(activation: str = "relu") -> Problem:
+    X, y, th0 = _data(8, 8, 4)
+    return Problem.create(Dataset(X, y), TwoLayer(8, activation), Potential.cosh(), theta0=th0)
+
+
+def test_sliding_exit_at_a_steps_start_is_taken():     # ~25 s
+    # The 8/8/4 ReLU net: sliding kink 54's alpha reaches 1 within rounding of a step's start
+    # at log t = -0.3556. The exit is tangent (the field is continuous across it); switched
+    # at the start it stayed undecided (alpha = 1 - tiny), fired again at once, and the run
+    # ended "kink event 77 crosses at once" (every 8/8/4 ReLU / leaky-ReLU Radau run since the
+    # root-at-start rule). Expected: the run goes on past it, kink 54 leaving its surface.
+    sol = solve_mirror_flow(_net_8_8_4(), log_t=-0.3, dps=30, method="radau", certify=False,
+                            max_seconds=300)
+    assert sol.status == "reached", sol.message
+    exits = [c for c in sol.meta["solver"]["kink_crossings"] if c[1] == 54 and c[3] != 0]
+    assert any(abs(c[0] + 0.3556) < 1e-3 for c in exits), exits
+
+
+@pytest.mark.slow
+def test_sliding_exit_at_a_steps_start_keeps_the_digits():
+    # ... and the run past the exit agrees with the same run at 40 digits (an independent
+    # reference: another tolerance and step sequence; its own exit is not at a step's start)
+    prob = _net_8_8_4()
+    sol = solve_mirror_flow(prob, log_t=-0.3, dps=30, method="radau", certify=False,
+                            max_seconds=300)
+    ref = solve_mirror_flow(prob, log_t=-0.3, dps=40, method="radau", certify=False,
+                            max_seconds=300)
+    assert sol.status == ref.status == "reached", (sol.message, ref.message)
+    assert agreeing_digits(_direction(sol.theta_mp[-1]), _direction(ref.theta_mp[-1]), 99) > 28
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu(0.1)"])
 def test_cosh_8_8_4_net_log_t_1e3(activation):
@@ -170,9 +201,8 @@ def test_cosh_8_8_4_net_log_t_1e3(activation):
     # sliding mode (log t = -3.5 / -2.3): Radau reaches log t = 1e3 in minutes (226 / 348 s
     # measured on a shared machine; 35.7 digits of direction against a 40-digit ReLU run).
     # The balance law (THEORY.md §2) holds relative to the size of its terms, g(theta) ~ 1e17.
-    X, y, th0 = _data(8, 8, 4)
-    prob = Problem.create(Dataset(X, y), TwoLayer(8, activation), Potential.cosh(), theta0=th0)
-    sol = solve_mirror_flow(prob, log_t=1e3, dps=30, certify=False, max_seconds=1500)
+    sol = solve_mirror_flow(_net_8_8_4(activation), log_t=1e3, dps=30, certify=False,
+                            max_seconds=1500)
     assert sol.status == "reached", sol.message
     crossings = sol.meta["solver"]["kink_crossings"]
     assert any(c[3] == 0 for c in crossings) and all(c[2] <= 1e-28 for c in crossings)

@@ -346,7 +346,8 @@ class RadauDriver:
         first_crossing`) lands past it (the step was accepted there: measured, kink 5 of the
         width-2 ReLU net of ``tests/test_radau_relu.py`` switched at ``|h| = 6e-18`` instead
         of rounding, 17 digits instead of 40 against Taylor).  A root within rounding of the
-        current point is switched there (:meth:`_settle_at_start`; None is returned: no step).
+        current point is switched there (:meth:`_settle_at_start`; None is returned: no step),
+        except a sliding exit's, whose step is taken as cut (the field is continuous there).
 
         Raises
         ------
@@ -370,6 +371,13 @@ class RadauDriver:
                     raise FloatingPointError(f"kink event {cut[1]} could not be located: no "
                                              "root along the step cut at its float64 root")
                 if float(sig * abs(h_try)) <= self._rounding():
+                    if self._pattern is not None and cut[1] >= self._pattern.n_kinks:
+                        # a sliding exit (alpha at 0 or 1) is tangent there: the field is
+                        # continuous across it, so the step cut just past it costs O(cut^2);
+                        # settled at the start instead, the exit was undecided (alpha 1 - tiny)
+                        # and fired at once again (8/8/4 ReLU net, cosh: sliding kink 54 at
+                        # log t = -0.356, an error since the root-at-start rule)
+                        return h_try, res
                     self._settle_at_start(cut[1])
                     return None
                 continue
