@@ -15,23 +15,14 @@ independent integrator) from the same start.
 from __future__ import annotations
 
 import mpmath
-import numpy as np
+from test_radau_relu import small_net_problem
 
-from numerics import Dataset, Problem, TwoLayer, agreeing_digits
+from numerics import Problem, agreeing_digits
 from numerics.solvers._precision import Precision
 from numerics.solvers.precise import RadauIntegrator, integrate_taylor, problem_system, to_mpf
-from theory import Potential
 
 M, N, D = 2, 4, 2  # the width-2 ReLU net of tests/test_radau_relu.py
 DPS = 50  # 206 bits: a kink at 1e-26 is not within half the digits of 0 at a start
-
-
-def _problem() -> Problem:
-    X = np.round(np.random.default_rng(1).standard_normal((N, D)), 3)
-    y = np.where(np.arange(N) % 2 == 0, 1.0, -1.0)
-    th0 = np.round(np.random.default_rng(3).standard_normal(M * D + M) * 0.5, 3)
-    return Problem.create(Dataset(X, y), TwoLayer(M, "relu"), Potential.cosh(),
-                          theta0=[float(v) for v in th0])
 
 
 def _start_next_to_kink(prob: Problem, run, kink: int, delta: float) -> tuple:
@@ -54,7 +45,7 @@ def test_kink_root_at_the_start_of_a_step_is_not_overshot():     # ~10 s
     # with it at 1e-26 (not within sqrt(2^(24 - bits)) = 4e-28 of 0: a plain start), it
     # crosses 1e-22 of the first double step (h0 = 1e-3 in log s) after the start: the float64
     # root is 0, the first cut 1e-12 of the step lands past it.
-    prob = _problem()
+    prob = small_net_problem()
     sysm = problem_system(prob, state="primal", clock="log_s")
     integ = RadauIntegrator(sysm, dps=DPS)
     head = integ.run([float(v) for v in prob.theta0], -1.1)

@@ -12,25 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_radau_relu import small_net_problem
 
-from numerics import Dataset, Problem, TwoLayer
 from numerics.solvers import solve_mirror_flow
 from numerics.solvers.precise._radau_kinks import KinkLocator
-from theory import Potential
-
-M, N, D = 2, 4, 2
-
-
-def _problem() -> Problem:
-    X = np.round(np.random.default_rng(1).standard_normal((N, D)), 3)
-    y = np.where(np.arange(N) % 2 == 0, 1.0, -1.0)
-    th0 = np.round(np.random.default_rng(3).standard_normal(M * D + M) * 0.5, 3)
-    return Problem.create(Dataset(X, y), TwoLayer(M, "relu"), Potential.cosh(),
-                          theta0=[float(v) for v in th0])
 
 
 def _run():
-    return solve_mirror_flow(_problem(), log_t=0.0, dps=30, method="radau", certify=False)
+    return solve_mirror_flow(small_net_problem(), log_t=0.0, dps=30, method="radau",
+                             certify=False)
 
 
 @pytest.fixture(scope="module")

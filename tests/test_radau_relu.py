@@ -43,7 +43,8 @@ def _data(m: int = M, n: int = N, d: int = D) -> tuple[np.ndarray, np.ndarray, l
     return X, y, [float(v) for v in th0]
 
 
-def _problem(activation: str) -> Problem:
+def small_net_problem(activation: str = "relu") -> Problem:
+    """The width-2 net (4 samples in d = 2) under cosh, shared with the other Radau kink tests."""
     X, y, th0 = _data()
     return Problem.create(Dataset(X, y), TwoLayer(M, activation), Potential.cosh(), theta0=th0)
 
@@ -56,7 +57,7 @@ def _direction(theta) -> list:
 
 
 def _check_against_taylor(activation: str, log_t: float, kinks: int) -> None:
-    prob = _problem(activation)
+    prob = small_net_problem(activation)
     run = solve_mirror_flow(prob, log_t=log_t, dps=30, certify=False, max_seconds=120)
     # Taylor crosses a kink with a step of 0.1 sqrt(tol) past heyoka's event, an error of that
     # size where the force jumps: 200 bits (tol 2^-199) put it far below 30 digits (at 45
@@ -127,7 +128,7 @@ def test_sliding_unit_follows_filippov_equivalent_control():
     # equivalent-control system (written independently above) must reach the same point as
     # the Radau run.
     X, y, th0 = _data()
-    sysm = problem_system(_problem("relu"), state="primal", clock="log_s")
+    sysm = problem_system(small_net_problem("relu"), state="primal", clock="log_s")
     run = integrate_implicit(sysm, th0, 6.0, dps=30)
     assert run.status == "reached"
     slides = [c for c in run.stats["kink_crossings"] if c[3] == 0]
@@ -150,7 +151,7 @@ def test_sliding_unit_follows_filippov_equivalent_control():
 def test_sliding_keeps_the_balance_law():
     # THEORY.md §2: C_j is conserved when sigma'(h) h = sigma(h); the Clarke slope alpha at
     # h = 0 keeps it, so the residual stays at working precision through the sliding mode.
-    sol = solve_mirror_flow(_problem("relu"), log_t=100.0, dps=30, certify=False,
+    sol = solve_mirror_flow(small_net_problem("relu"), log_t=100.0, dps=30, certify=False,
                             max_seconds=120)
     assert sol.status == "reached", sol.message
     assert any(c[3] == 0 for c in sol.meta["solver"]["kink_crossings"])
@@ -158,7 +159,7 @@ def test_sliding_keeps_the_balance_law():
 
 
 def test_relu_needs_kink_events():
-    sysm = problem_system(_problem("relu"), state="primal", clock="log_s")
+    sysm = problem_system(small_net_problem("relu"), state="primal", clock="log_s")
     with pytest.raises(ValueError, match="kink_events=False"):
         integrate_implicit(sysm, _data()[2], 1.0, kink_events=False)
 
@@ -260,7 +261,7 @@ def test_filippov_field_recovers_after_a_non_finite_evaluation():
     # kept the NaN: every later evaluation, at any sane point, was NaN and the run died.  A
     # field that saw such a point must evaluate a sane one exactly as a fresh field does.
     th0 = _data()[2]
-    sysm = problem_system(_problem("relu"), state="primal", clock="log_s")
+    sysm = problem_system(small_net_problem("relu"), state="primal", clock="log_s")
     integ = RadauIntegrator(sysm, dps=30)
     run = integ.run(th0, 3.0)
     slides = [c for c in run.stats["kink_crossings"] if c[3] == 0]
