@@ -106,3 +106,5 @@ def test_checkpointed_solve_is_the_uninterrupted_run(tmp_path):
     assert all(points.get(lt) == th for lt, th in _points(whole).items())
     assert list(cut.theta_mp[-1]) == list(whole.theta_mp[-1])
     assert MirrorFlowSolution.load(ckpt).status == "reached"
+    # the counters are the whole run's, not the last segment's
+    assert cut.meta["solver"]["steps"] == whole.meta["solver"]["steps"] == whole.rhs_evals

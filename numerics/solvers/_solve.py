@@ -11,6 +11,7 @@ import math
 import os
 import time
 from dataclasses import replace
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -119,6 +120,40 @@ class _LogProgress:
         self.bar.close()
 
 
+#: The integrators' counters (``meta["solver"]``) that add up over a run's segments; the other
+#: entries describe the last segment (its precision, tolerance, activation pattern, reason).
+ADDITIVE_STATS = frozenset({
+    "steps", "rejected", "seconds", "cpu_seconds", "compile_seconds", "sliding_compile_seconds",
+    "newton_iterations", "newton_failures", "jacobian_evaluations", "jacobian_refreshes",
+    "rhs_evaluations", "lu_factorizations", "extended_solves", "fast_eliminations",
+    "kinks_cut", "kinks_refined", "kinks_crossed", "kink_bridges", "sliding_bridges",
+    "sliding_projections", "kinks_switched_off", "kinks_nudged"})
+
+
+def merge_solver_stats(head: dict[str, Any], tail: dict[str, Any]) -> dict[str, Any]:
+    """The solver statistics of a run made of two segments: :data:`ADDITIVE_STATS` summed,
+    the kink crossings listed, the largest sliding drift and heyoka's log lines of both;
+    the rest the tail's.
+
+    >>> merge_solver_stats({"steps": 3, "prec": 199, "kink_crossings": [[1.0, 2.0, 0.0, 1.0]]},
+    ...                    {"steps": 4, "prec": 512, "kink_crossings": []})
+    {'steps': 7, 'prec': 512, 'kink_crossings': [[1.0, 2.0, 0.0, 1.0]]}
+    """
+    out = dict(tail)
+    for key in ADDITIVE_STATS & head.keys() & tail.keys():
+        out[key] = head[key] + tail[key]
+    if isinstance(head.get("kink_crossings"), list) and "kink_crossings" in tail:
+        out["kink_crossings"] = [*head["kink_crossings"], *tail["kink_crossings"]]
+    if "sliding_drift_max" in head and "sliding_drift_max" in tail:
+        out["sliding_drift_max"] = max(head["sliding_drift_max"], tail["sliding_drift_max"])
+    messages = [head.get("heyoka_messages"), tail.get("heyoka_messages")]
+    if all(messages):     # heyoka's log lines of the whole run, not of the last segment
+        first = [m["first"] for m in messages if "first" in m]
+        out["heyoka_messages"] = {"count": sum(m["count"] for m in messages),
+                                  **({"first": first[0]} if first else {})}
+    return out
+
+
 def _concat_precise(head: MirrorFlowSolution, tail: MirrorFlowSolution) -> MirrorFlowSolution:
     """``head`` followed by ``tail`` (which starts where ``head`` ended and measures its
     balance residuals from ``head``'s first point: nothing is recomputed)."""
@@ -128,11 +163,7 @@ def _concat_precise(head: MirrorFlowSolution, tail: MirrorFlowSolution) -> Mirro
     meta = {**tail.meta, "segments": head.meta.get("segments", 1) + 1}
     if "bits_raised" in head.meta:     # the working precisions the run was continued at
         meta["bits_raised"] = head.meta["bits_raised"]
-    messages = [s.meta.get("solver", {}).get("heyoka_messages") for s in (head, tail)]
-    if all(messages):     # heyoka's log lines of the whole run, not of the last segment
-        first = [m["first"] for m in messages if "first" in m]
-        meta["solver"] = {**meta.get("solver", {}), "heyoka_messages": {
-            "count": sum(m["count"] for m in messages), **({"first": first[0]} if first else {})}}
+    meta["solver"] = merge_solver_stats(head.meta.get("solver", {}), tail.meta.get("solver", {}))
     return replace(tail, **cat, rhs_evals=head.rhs_evals + tail.rhs_evals,
                    seconds=head.seconds + tail.seconds, meta=meta)
 
