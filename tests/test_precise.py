@@ -6,6 +6,8 @@ precision, from the float64 path, and from the balance law (THEORY.md §2).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import mpmath
 import numpy as np
 import pytest
@@ -115,6 +117,21 @@ def test_save_load_resume_round_trip(tmp_path) -> None:
     assert float(more.log_t[0]) == float(first.log_t[0])
     with mpmath.workdps(50):
         assert agreeing_digits(list(more.theta_mp[-1]), list(whole.theta_mp[-1]), 100) > 28
+
+
+def test_resumed_run_carries_no_certificate_of_its_head() -> None:
+    """The head's certified digits, and what was said of a shortfall in them, do not describe
+    the continuation: resume drops both and says why."""
+    X = np.array([[1.0, 0.25], [0.5, -1.0]])
+    prob = Problem.create(Dataset.from_arrays(X, np.array([1.0, -1.0])), Linear(),
+                          Potential.quadratic(), theta0=[0.0, 0.0])
+    first = solve_mirror_flow(prob, log_t=10.0, dps=30, certify=False)
+    head = replace(first, meta={**first.meta, "digits": {"direction": 29.0},
+                                "digits_short": "29.0 digits; the repeat at 40 digits failed"})
+    more = resume(head, prob, log_t=20.0)
+    assert more.status == "reached", more.message
+    assert "digits" not in more.meta and "digits_short" not in more.meta
+    assert more.meta["certificate"].startswith("none: resumed at log t = 10")
 
 
 def test_bad_precision_is_named() -> None:

@@ -513,8 +513,9 @@ def resume(solution: MirrorFlowSolution, problem: Problem, *, log_t: float,
 
 
 def _uncertified(sol: MirrorFlowSolution, resumed_at: float) -> MirrorFlowSolution:
-    """The earlier run's digits do not certify the continuation: drop them and say why."""
-    meta = {k: v for k, v in sol.meta.items() if k != "digits"}
+    """The earlier run's digits do not certify the continuation: drop them (and what was said
+    of them, ``digits_short``) and say why."""
+    meta = {k: v for k, v in sol.meta.items() if k not in ("digits", "digits_short")}
     meta["resumed_at_log_t"] = resumed_at
     meta["certificate"] = (f"none: resumed at log t = {resumed_at:g}, and the earlier "
                            "certificate covers only the run before that; repeat the whole "
