@@ -121,17 +121,19 @@ def test_save_load_resume_round_trip(tmp_path) -> None:
 
 def test_resumed_run_carries_no_certificate_of_its_head() -> None:
     """The head's certified digits, and what was said of a shortfall in them, do not describe
-    the continuation: resume drops both and says why."""
+    the continuation: resume drops both and says why (float64, whose continuation keeps the
+    head's meta, and 30 digits)."""
     X = np.array([[1.0, 0.25], [0.5, -1.0]])
     prob = Problem.create(Dataset.from_arrays(X, np.array([1.0, -1.0])), Linear(),
                           Potential.quadratic(), theta0=[0.0, 0.0])
-    first = solve_mirror_flow(prob, log_t=10.0, dps=30, certify=False)
-    head = replace(first, meta={**first.meta, "digits": {"direction": 29.0},
-                                "digits_short": "29.0 digits; the repeat at 40 digits failed"})
-    more = resume(head, prob, log_t=20.0)
-    assert more.status == "reached", more.message
-    assert "digits" not in more.meta and "digits_short" not in more.meta
-    assert more.meta["certificate"].startswith("none: resumed at log t = 10")
+    for dps in (None, 30):
+        first = solve_mirror_flow(prob, log_t=10.0, dps=dps, certify=False)
+        head = replace(first, meta={**first.meta, "digits": {"direction": 29.0},
+                                    "digits_short": "29.0 digits; the repeat at 40 failed"})
+        more = resume(head, prob, log_t=20.0)
+        assert more.status == "reached", more.message
+        assert "digits" not in more.meta and "digits_short" not in more.meta
+        assert more.meta["certificate"].startswith("none: resumed at log t = 10")
 
 
 def test_bad_precision_is_named() -> None:
