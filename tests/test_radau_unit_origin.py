@@ -24,7 +24,8 @@ from numerics.problem import parse_problem
 from numerics.solvers import solve_mirror_flow
 
 
-def _problem(width: int = 2, n: int = 4, data_seed: int = 0, init_seed: int = 0):
+def unit_origin_problem(width: int = 2, n: int = 4, data_seed: int = 0, init_seed: int = 0):
+    """x²/2 on a ReLU net over ``separable_gaussian(n, 2)`` (shared with the Taylor test)."""
     return parse_problem({"model": {"kind": "two_layer", "width": width, "activation": "relu"},
                           "potential": "x**2/2",
                           "data": {"kind": "separable_gaussian", "n": n, "d": 2,
@@ -38,7 +39,7 @@ def _digits(a, b) -> float:
 
 
 def test_radau_names_the_meeting_of_a_units_kinks():
-    prob = _problem()
+    prob = unit_origin_problem()
     sol = solve_mirror_flow(prob, log_t=3, dps=30, method="radau", certify=False)
     reason = sol.meta["reason"]
     assert sol.status == "sliding", sol.message
@@ -73,7 +74,7 @@ NAMED = {"reached", "sliding", "stalled", "stuck"}
 @example(width=2, n=4, data_seed=0, init_seed=0)  # the meeting above
 def test_radau_and_taylor_agree_or_stop_named_on_tiny_relu_nets(width, n, data_seed,
                                                                    init_seed):
-    prob = _problem(width, n, data_seed, init_seed)
+    prob = unit_origin_problem(width, n, data_seed, init_seed)
     radau = solve_mirror_flow(prob, log_t=0.5, dps=30, method="radau", certify=False)
     taylor = solve_mirror_flow(prob, log_t=0.5, dps=30, method="taylor", certify=False)
     assert radau.status in NAMED, radau.message

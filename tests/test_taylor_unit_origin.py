@@ -22,20 +22,12 @@ import mpmath
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_radau_unit_origin import unit_origin_problem
 
-from numerics.problem import parse_problem
 from numerics.solvers import solve_mirror_flow
 
 #: What a run's reason says at a meeting of a unit's kinks (both integrators).
 MEETING = "reach 0 together"
-
-
-def _problem(width: int = 2, n: int = 4, data_seed: int = 0, init_seed: int = 0):
-    return parse_problem({"model": {"kind": "two_layer", "width": width, "activation": "relu"},
-                          "potential": "x**2/2",
-                          "data": {"kind": "separable_gaussian", "n": n, "d": 2,
-                                   "seed": data_seed},
-                          "init": {"scale": 0.5, "seed": init_seed}})
 
 
 def _stop(sol) -> mpmath.mpf:
@@ -48,7 +40,7 @@ def _relative_gap(a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
 
 
 def test_taylor_ends_at_the_meeting_whatever_the_target():
-    prob = _problem()
+    prob = unit_origin_problem()
     runs = {target: solve_mirror_flow(prob, log_t=target, dps=30, method="taylor",
                                       certify=False)
             for target in (0, 2, 3)}
@@ -70,7 +62,7 @@ def test_taylor_ends_at_the_meeting_whatever_the_target():
 
 
 def test_taylor_stops_where_w0_reaches_zero_as_radau_does():
-    prob = _problem()
+    prob = unit_origin_problem()
     taylor = solve_mirror_flow(prob, log_t=3, dps=30, method="taylor", certify=False)
     radau = solve_mirror_flow(prob, log_t=3, dps=30, method="radau", certify=False)
     assert taylor.status == radau.status == "sliding", (taylor.message, radau.message)
@@ -93,7 +85,7 @@ NAMED = {"reached", "sliding", "stalled", "stuck"}
 @example(width=2, data_seed=0, init_seed=0)  # the meeting above
 @example(width=3, data_seed=1, init_seed=0)  # unit 1 dies beside unit 0's resting kink: no meeting
 def test_taylor_and_radau_meet_together_on_tiny_relu_nets(width, data_seed, init_seed):
-    prob = _problem(width, 4, data_seed, init_seed)
+    prob = unit_origin_problem(width, 4, data_seed, init_seed)
     radau = solve_mirror_flow(prob, log_t=1, dps=30, method="radau", certify=False)
     taylor = solve_mirror_flow(prob, log_t=1, dps=30, method="taylor", certify=False)
     assert radau.status in NAMED, radau.message
