@@ -88,6 +88,26 @@ def test_dead_sample_and_dying_unit_agree_with_float64(capfd):
     assert float(np.max(sol.balance_residual_max)) < 1e-30
 
 
+def test_sliding_group_with_the_potentials_kinks_agrees_with_45_digits(capfd):
+    # The coverage cell x²/2 + |x|³/3 on the 3/3 MLP (init scale 0.5, seed 18): from log
+    # t = 0.054 the flow slides on a second-layer pre-activation that equals +-theta_c, so
+    # its sliding group also holds the potential's kinks on theta_c.  Taylor's meeting check
+    # indexed its ReLU switches by those and ended in an IndexError at log t = 0.128 (and
+    # building this group's sliding flow took 93 s of heyoka subs, now 0.06 s)
+    prob = Problem.create(separable_gaussian(n=6, d=3, seed=0), MLP(widths=(3, 3)),
+                          Potential("x**2/2 + abs(x)**3/3"), scale=0.5, seed=18)
+    runs = [solve_mirror_flow(prob, log_t=1.0, dps=d, method="taylor", certify=False,
+                              max_seconds=300) for d in (30, 45)]
+    assert capfd.readouterr().out == ""
+    assert [r.status for r in runs] == ["reached", "reached"], runs[0].message
+    n_relu = 6 * (3 + 3)                   # the pre-activations' kinks come first
+    sliding = runs[0].meta["solver"]["sliding_kinks"]
+    assert any(k < n_relu for k in sliding) and any(k >= n_relu for k in sliding), sliding
+    a, b = (np.array([mpmath.mpf(v) for v in r.theta_mp[-1]], dtype=object) for r in runs)
+    assert agreeing_digits(a, b) > 25
+    assert float(np.max(runs[0].balance_residual_max)) < 1e-25        # THEORY.md §2
+
+
 def test_sliding_kink_matches_the_reduced_flow():
     # One ReLU unit a relu(w.x), gradient flow, x1 = (1, 0) y = +1, x2 = (1, 1) y = -1, from
     # w = (1/2, -1/2) on the kink w.x2 = 0, a = 1.  Above the kink sample 2 pushes w.x2 down

@@ -172,7 +172,10 @@ class MeetingWatch:
         with every kink at 0 off (:func:`~._meeting.meeting_kinks`)."""
         n = self.rates.n_relu
         values = self._kink_values(state)
-        held = sorted({int(k) for g in groups for k in g})
+        # the switches are the ReLU kinks'; a group may also hold the potential's kinks on
+        # the same surface (a pre-activation that is +-theta_c), which switch nothing
+        groups = [r for r in ([int(k) for k in g if k < n] for g in groups) if r]
+        held = sorted({k for g in groups for k in g})
         near = [k for k in np.flatnonzero(near_zero(values, self.host.precision.bits))
                 if k < n and k not in held]
         if len(near) < 2 or self.before is None:
