@@ -72,6 +72,7 @@ NAMED = {"reached", "sliding", "stalled", "stuck"}
 @given(width=st.integers(2, 3), n=st.integers(3, 5), data_seed=st.integers(0, 20),
        init_seed=st.integers(0, 20))
 @example(width=2, n=4, data_seed=0, init_seed=0)  # the meeting above
+@example(width=2, n=3, data_seed=2, init_seed=1)  # a meeting left consistently (both stop)
 def test_radau_and_taylor_agree_or_stop_named_on_tiny_relu_nets(width, n, data_seed,
                                                                    init_seed):
     prob = unit_origin_problem(width, n, data_seed, init_seed)

@@ -96,3 +96,32 @@ def test_taylor_and_radau_meet_together_on_tiny_relu_nets(width, data_seed, init
     if radau_met:
         with mpmath.workdps(40):
             assert _relative_gap(_stop(taylor), _stop(radau)) < 1e-10
+
+
+def test_both_paths_stop_where_a_unit_could_stay_dead_or_leave():
+    # width 2, separable_gaussian(3, 2, seed 2), init seed 1: unit 0's kinks [0, 2, 4] (its
+    # pre-activations on samples 0, 1, 2) meet at w_0 = 0 at log t = 0.5834, and neither
+    # integrator's own pattern is inconsistent there: Radau kept the unit dead, Taylor left,
+    # and at log t = 1 they agreed to 2 digits.  Both continuations solve the flow (theory,
+    # checked on the data below), so both runs now end there, named, at the same point.
+    prob = unit_origin_problem(2, 3, data_seed=2, init_seed=1)
+    runs = [solve_mirror_flow(prob, log_t=1, dps=30, method=m, certify=False)
+            for m in ("taylor", "radau")]
+    for sol in runs:
+        assert sol.status == "sliding", sol.message
+        reason = sol.meta["reason"]
+        assert "ReLU pre-activations [0, 2, 4]" in reason and MEETING in reason, reason
+        assert "left consistently" in reason, reason
+    with mpmath.workdps(40):
+        assert _relative_gap(_stop(runs[0]), _stop(runs[1])) < 1e-20
+        theta = runs[1].theta_mp[-1]
+        assert max(abs(v) for v in theta[:2]) < 1e-25 * max(abs(v) for v in theta)
+        assert max(abs(a - b) for a, b in zip(runs[0].theta_mp[-1][2:], theta[2:],
+                                              strict=True)) < 1e-25
+    # Theory (gradient flow, exp loss): at w_0 = 0 with only sample i on, w_0 moves along
+    # a_0 y_i x_i.  With all off it receives no force (staying dead solves the flow); the
+    # sector {sample i on} is left consistently iff a_0 y_i x_i . x_i > 0 >= a_0 y_i x_i . x_j
+    X, y, a0 = prob.data.X, prob.data.y, float(runs[1].theta_mp[-1][4])
+    leaving = [i for i in range(3)
+               if all((a0 * y[i] * X[i] @ X[j] > 0) == (j == i) for j in range(3))]
+    assert leaving, "no sector is left: the unit's staying dead would be the one solution"

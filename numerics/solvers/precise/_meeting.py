@@ -36,7 +36,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["meeting_kinks", "meeting_reason", "near_zero"]
+__all__ = ["MAX_SECTOR_SEARCH", "leaving_sector", "meeting_kinks", "meeting_reason",
+           "near_zero"]
 
 
 def near_zero(values: np.ndarray, bits: int, power: float = 0.5) -> np.ndarray:
@@ -56,60 +57,112 @@ def near_zero(values: np.ndarray, bits: int, power: float = 0.5) -> np.ndarray:
     return mags / max(float(np.max(mags)), 1.0) <= 2.0 ** ((24 - bits) * power)
 
 
+#: at most this many kinks at 0 are searched for a sector the flow leaves into (2^n - 1 rate
+#: evaluations); beyond it only the switched pattern's crossings are examined
+MAX_SECTOR_SEARCH = 10
+
+
+def leaving_sector(at_zero: Sequence[int],
+                   rates_with_on: Callable[[Sequence[int]], np.ndarray], bits: int,
+                   scale: float = 0.0) -> list[int] | None:
+    """The first nonempty set ``S`` of the kinks ``at_zero`` whose pattern (``S`` on, the
+    rest of ``at_zero`` off, nothing sliding) the flow leaves consistently: every kink of
+    ``S`` rises and none of the others does (to ``2^(-bits / 2)`` of the largest rate, or of
+    ``scale`` if larger: the rates of the flow around).  None
+    if there is none, or more than :data:`MAX_SECTOR_SEARCH` kinks.  ``rates_with_on(S)``:
+    the kinks' rates under that pattern.
+
+    Examples
+    --------
+    A unit at its origin over two samples: turned on, sample 0's pre-activation rises (the
+    force pushes the weights along ``x_0``), sample 1's falls; so ``{0}`` is left into.
+
+    >>> leaving_sector([0, 1], lambda on: np.array([1.0, -0.5]) * (0 in on), 64)
+    [0]
+    >>> leaving_sector([0, 1], lambda on: -np.ones(2) * len(on), 64) is None
+    True
+    """
+    at_zero = list(at_zero)
+    if len(at_zero) > MAX_SECTOR_SEARCH:
+        return None
+    for mask in range(1, 2 ** len(at_zero)):
+        on = [k for b, k in enumerate(at_zero) if mask >> b & 1]
+        r = rates_with_on(on)
+        tol = 2.0 ** (-bits / 2) * max(float(np.max(np.abs(r))), scale, 1e-300)
+        if all(r[k] > tol for k in on) and all(r[k] < tol for k in at_zero if k not in on):
+            return on
+    return None
+
+
 def meeting_kinks(
     near: Sequence[int], held: Sequence[int], modes: np.ndarray,
-    rates: Callable[[], np.ndarray], rates_all_off: Callable[[Sequence[int]], np.ndarray],
+    rates: Callable[[], np.ndarray], rates_with_on: Callable[[Sequence[int]], np.ndarray],
     bits: int,
-) -> tuple[list[int], list[int]] | None:
-    """``(kinks at 0, those moved across)`` if ReLU kinks at 0 together meet as at a unit's
-    ``w_j = 0`` after a switch (see the module docstring), else None.
+) -> tuple[list[int], list[int], list[int]] | None:
+    """``(kinks at 0, those moved across, a sector left into)`` if ReLU kinks at 0 together
+    meet as at a unit's ``w_j = 0`` (see the module docstring), else None.
 
     ``near`` are the ReLU kinks within ``sqrt`` of rounding of 0 that do not slide
     (:func:`near_zero`), ``held`` the sliding ones, ``modes`` the pattern's sides (+1 on, -1
-    off), ``rates()`` the kinks' rates with the pattern as switched and ``rates_all_off(ks)``
-    with ``ks`` off and nothing sliding.  Two or more near kinks cost one rate evaluation, and
-    one that the pattern moves across its side at once (``|rate| > 2^(-bits / 2)`` of the
-    largest rate) a second.  They meet if with every kink at 0 off none of them moves (to the
-    same tolerance): their unit receives no force, so that staying dead is a solution besides
-    the one that crosses.
+    off), ``rates()`` the kinks' rates with the pattern as switched and ``rates_with_on(S)``
+    with the kinks at 0 (``near`` and ``held``) off except ``S`` and nothing sliding.  They
+    meet if with every kink at 0 off none of the near ones moves (to ``2^(-bits / 2)`` of the
+    largest rate): their unit receives no force, so staying dead is a solution; and if
+    besides the switched pattern moves one of them across its side at once (``across``: the
+    integrator's own continuation is not consistent), or some other pattern of the kinks at 0
+    is left consistently (:func:`leaving_sector`: leaving is a solution too).  Two or more
+    near kinks cost two rate evaluations; a meeting that no crossing names costs the search.
 
     Examples
     --------
     Two kinks at 0, the first pushed across (off, rising), and no force with both off:
 
     >>> meeting_kinks([0, 1], [], np.array([-1, 1]), lambda: np.array([2.0, 1.0]),
-    ...               lambda ks: np.zeros(2), 64)
-    ([0, 1], [0])
+    ...               lambda on: np.zeros(2), 64)
+    ([0, 1], [0], [])
     >>> meeting_kinks([0, 1], [], np.array([-1, 1]), lambda: np.array([2.0, 1.0]),
-    ...               lambda ks: np.array([1.0, 0.0]), 64) is None
+    ...               lambda on: np.array([1.0, 0.0]), 64) is None
     True
+
+    Nothing moved across, but the pattern with kink 1 on is left (kink 1 rises, kink 0 does
+    not): staying dead and leaving both solve the flow.
+
+    >>> meeting_kinks([0, 1], [], np.array([-1, -1]), lambda: np.zeros(2),
+    ...               lambda on: np.array([-1.0, 1.0]) * (1 in on), 64)
+    ([0, 1], [], [1])
     """
     if len(near) < 2:
         return None
-    r = rates()
-    tol = 2.0 ** (-bits / 2) * max(float(np.max(np.abs(r))), 1e-300)
-    across = [j for j in near if r[j] * modes[j] < -tol]
-    if not across:
-        return None
     at_zero = sorted({*near, *held})
-    if np.all(np.abs(rates_all_off(at_zero)[list(near)]) <= tol):
-        return at_zero, across
-    return None
+    r, off = rates(), rates_with_on([])
+    scale = max(float(np.max(np.abs(r))), float(np.max(np.abs(off))), 1e-300)
+    tol = 2.0 ** (-bits / 2) * scale
+    if not np.all(np.abs(off[list(near)]) <= tol):
+        return None
+    across = [j for j in near if r[j] * modes[j] < -tol]
+    if across:
+        return at_zero, across, []
+    leaving = leaving_sector(at_zero, rates_with_on, bits, scale)
+    return None if leaving is None else (at_zero, [], leaving)
 
 
-def meeting_reason(kinks: Sequence[int], across: Sequence[int], logt: float,
-                   integrator: str) -> str:
+def meeting_reason(kinks: Sequence[int], across: Sequence[int], leaving: Sequence[int],
+                   logt: float, integrator: str) -> str:
     """Why a run ends at a meeting of ``kinks`` (:func:`meeting_kinks`) at ``logt``, which
     ``integrator`` (e.g. ``"Radau IIA"``) does not follow.
 
     Examples
     --------
-    >>> meeting_reason([0, 2], [2], -1.5, "Radau IIA")[:65]
+    >>> meeting_reason([0, 2], [2], [], -1.5, "Radau IIA")[:65]
     'ReLU pre-activations [0, 2] (of system.kinks) reach 0 together (a'
+    >>> "[2] on is left consistently" in meeting_reason([0, 2], [], [2], -1.5, "Radau IIA")
+    True
     """
+    how = (f"{sorted(across)} cross at once there" if across else
+           f"the pattern with {sorted(leaving)} on is left consistently there")
     return (f"ReLU pre-activations {sorted(kinks)} (of system.kinks) reach 0 together (a "
             f"unit's incoming weights reach 0 at log t = {logt:.10g}, where all its "
-            f"pre-activations meet), and {sorted(across)} cross at once there: the flow's "
+            f"pre-activations meet), and {how}: the flow's "
             "continuation is not unique (the unit receives no force with all of them off and "
             f"may stay at 0, or leave along one of them), which {integrator} does not choose; "
             "end the run before this log t, or start from another init (seed or scale)")

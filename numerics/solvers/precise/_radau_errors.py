@@ -54,11 +54,15 @@ class MeetingKinksError(SlidingModeError):
         The kinks at 0 there (sliding ones included), sorted.
     across
         Those that the pattern of the switch moves across their side at once.
+    leaving
+        Or, if none is, a pattern of them that the flow leaves into consistently.
     logt
         Where.
     """
 
-    def __init__(self, kinks: Sequence[int], across: Sequence[int], logt: float) -> None:
-        self.kinks, self.across = sorted(kinks), sorted(across)
+    def __init__(self, kinks: Sequence[int], across: Sequence[int], leaving: Sequence[int],
+                 logt: float) -> None:
+        self.kinks, self.across, self.leaving = sorted(kinks), sorted(across), sorted(leaving)
         self.kink, self.coupled, self.coinciding, self.separated = self.kinks[0], [], [], []
-        ArithmeticError.__init__(self, meeting_reason(kinks, across, logt, "Radau IIA"))
+        ArithmeticError.__init__(self, meeting_reason(kinks, across, leaving, logt,
+                                                      "Radau IIA"))

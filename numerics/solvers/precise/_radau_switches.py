@@ -308,18 +308,22 @@ class KinkPattern:
         self._switch(clock, y, dict(sorted(events.items())), logt, rel)
         near = [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
                 if not self._potential[j] and j not in self.held]
-        met = meeting_kinks(near, self.held, self.modes, lambda: self._rates(clock, y),
-                            lambda ks: self._rates_all_off(clock, y, ks), self._bits)
+        held = [k for k in self.held if not self._potential[k]]
+        at_zero = sorted({*near, *held})
+        met = meeting_kinks(near, held, self.modes, lambda: self._rates(clock, y),
+                            lambda on: self._rates_with_on(clock, y, at_zero, on), self._bits)
         if met is not None:  # kinks at 0 together: a unit's w_j = 0
             raise MeetingKinksError(*met, logt)
         self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.held)
 
-    def _rates_all_off(self, clock: Any, y: np.ndarray, kinks: Sequence[int]) -> np.ndarray:
-        """The kinks' rates at ``(clock, y)`` with ``kinks`` switched off and nothing sliding
-        (the pattern is restored after)."""
+    def _rates_with_on(self, clock: Any, y: np.ndarray, kinks: Sequence[int],
+                       turned_on: Sequence[int]) -> np.ndarray:
+        """The kinks' rates at ``(clock, y)`` with ``kinks`` switched off except
+        ``turned_on``, and nothing sliding (the pattern is restored after)."""
         on, groups = self.on.copy(), [self.group(k) for k in self.sliding]
         self._set_groups([])
         self.on[list(kinks)] = False
+        self.on[list(turned_on)] = True
         self._apply()
         try:
             return self._rates(clock, y)

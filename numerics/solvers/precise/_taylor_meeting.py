@@ -168,8 +168,9 @@ class MeetingWatch:
               logt: float) -> str | None:
         """The reason to end the run at a stop on a ReLU kink at ``state`` (``groups``: the
         surfaces the flow slides on), or None: two or more kinks that do not slide at 0 there,
-        which the pattern with all of them switched moves across at once, and which do not move
-        with every kink at 0 off (:func:`~._meeting.meeting_kinks`)."""
+        which do not move with every kink at 0 off, and which the pattern with all of them
+        switched moves across at once, or some other pattern leaves consistently
+        (:func:`~._meeting.meeting_kinks`)."""
         n = self.rates.n_relu
         values = self._kink_values(state)
         # the switches are the ReLU kinks'; a group may also hold the potential's kinks on
@@ -193,12 +194,15 @@ class MeetingWatch:
         modes = np.where(pattern > 0, 1, -1)
         modes[held] = 0
 
-        def all_off(kinks: Sequence[int]) -> np.ndarray:
-            off = pattern.copy()
-            off[list(kinks)] = 0.0
-            return self.rates(state, off)
+        at_zero = sorted({*(int(k) for k in near), *held})
+
+        def with_on(turned_on: Sequence[int]) -> np.ndarray:
+            other = pattern.copy()
+            other[at_zero] = 0.0
+            other[list(turned_on)] = 1.0
+            return self.rates(state, other)
 
         met = meeting_kinks([int(k) for k in near], held, modes,
-                            lambda: self.rates(state, pattern), all_off,
+                            lambda: self.rates(state, pattern), with_on,
                             self.host.precision.bits)
         return None if met is None else meeting_reason(*met, logt, "the Taylor integrator")
