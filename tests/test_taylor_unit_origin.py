@@ -125,3 +125,6 @@ def test_both_paths_stop_where_a_unit_could_stay_dead_or_leave():
     leaving = [i for i in range(3)
                if all((a0 * y[i] * X[i] @ X[j] > 0) == (j == i) for j in range(3))]
     assert leaving, "no sector is left: the unit's staying dead would be the one solution"
+    # the sector the runs name is that one: kink 2 i + 0 is unit 0 on sample i (width 2)
+    named = f"the pattern with [{2 * leaving[0]}] on is left consistently"
+    assert all(named in sol.meta["reason"] for sol in runs), runs[0].meta["reason"]
