@@ -112,6 +112,8 @@ def test_both_paths_stop_where_a_unit_could_stay_dead_or_leave():
         reason = sol.meta["reason"]
         assert "ReLU pre-activations [0, 2, 4]" in reason and MEETING in reason, reason
         assert "left consistently" in reason, reason
+        # the message keeps the reason's advice, not the sliding status's ("try Taylor")
+        assert "method='taylor'" not in sol.message, sol.message
     with mpmath.workdps(40):
         assert _relative_gap(_stop(runs[0]), _stop(runs[1])) < 1e-20
         theta = runs[1].theta_mp[-1]

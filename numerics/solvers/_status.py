@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Status", "status_message"]
+__all__ = ["MEETING_ADVICE", "Status", "status_message"]
 
 
 class Status(StrEnum):
@@ -89,6 +89,11 @@ _RADAU_MESSAGES = {
 }
 
 
+#: What to do at a meeting of a unit's kinks (:mod:`.precise._meeting`): its reason says it, and
+#: the status's own advice (for ``"sliding"``: try Taylor, which stops there as well) is left off
+MEETING_ADVICE = "end the run before this log t, or start from another init (seed or scale)"
+
+
 def status_message(status: str, reason: str | None = None, method: str | None = None) -> str:
     """The message of ``status``, followed by the solver's ``reason`` when it gave one.
 
@@ -105,11 +110,16 @@ def status_message(status: str, reason: str | None = None, method: str | None = 
     >>> "method='radau'" in status_message("error"), "method='radau'" in status_message(
     ...     "error", method="radau")
     (True, False)
+    >>> met = f"kinks meet: {MEETING_ADVICE}"
+    >>> status_message("sliding", met) == met
+    True
     """
     try:
         code = Status(status)
     except ValueError:
         return str(status) if not reason else f"{status}: {reason}"
+    if reason and MEETING_ADVICE in reason:
+        return reason
     text = _MESSAGES[code]
     if method == "radau":
         text = _RADAU_MESSAGES.get(code, text)

@@ -36,6 +36,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .._status import MEETING_ADVICE
+
 __all__ = ["MAX_SECTOR_SEARCH", "leaving_sector", "meeting_kinks", "meeting_reason",
            "near_zero"]
 
@@ -165,4 +167,4 @@ def meeting_reason(kinks: Sequence[int], across: Sequence[int], leaving: Sequenc
             f"pre-activations meet), and {how}: the flow's "
             "continuation is not unique (the unit receives no force with all of them off and "
             f"may stay at 0, or leave along one of them), which {integrator} does not choose; "
-            "end the run before this log t, or start from another init (seed or scale)")
+            + MEETING_ADVICE)
