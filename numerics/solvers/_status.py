@@ -97,9 +97,9 @@ MEETING_ADVICE = "end the run before this log t, or start from another init (see
 def status_message(status: str, reason: str | None = None, method: str | None = None) -> str:
     """The message of ``status``, followed by the solver's ``reason`` when it gave one.
 
-    ``method`` is the run's method (``"float64"``, ``"taylor"``, ``"radau"``): a Radau run is
-    not told to try Radau.  Unknown strings (results files from older versions) are returned
-    as they are.
+    ``method`` is the run's method (``"float64"``, ``"taylor-real128"``, ``"radau"``, or a
+    solution's ``method`` such as ``"radau-iia-mpfr"``): a Radau run is not told to try
+    Radau.  Unknown strings (results files from older versions) are returned as they are.
 
     Examples
     --------
@@ -110,6 +110,8 @@ def status_message(status: str, reason: str | None = None, method: str | None = 
     >>> "method='radau'" in status_message("error"), "method='radau'" in status_message(
     ...     "error", method="radau")
     (True, False)
+    >>> "method='radau'" in status_message("error", method="radau-iia-mpfr")
+    False
     >>> met = f"kinks meet: {MEETING_ADVICE}"
     >>> status_message("sliding", met) == met
     True
@@ -121,6 +123,6 @@ def status_message(status: str, reason: str | None = None, method: str | None = 
     if reason and MEETING_ADVICE in reason:
         return reason
     text = _MESSAGES[code]
-    if method == "radau":
+    if method is not None and method.startswith("radau"):
         text = _RADAU_MESSAGES.get(code, text)
     return text if not reason else f"{reason}; {text}"

@@ -490,7 +490,9 @@ def integrate_implicit(
         ``max_steps``); ``stats`` with ``steps``, ``rejected``, ``seconds``,
         ``compile_seconds``, ``compiled``, ``newton_iterations``, ``jacobian_evaluations``,
         ``rhs_evaluations``, ``lu_factorizations``, ``newton_failures``, ``kinks_cut``,
-        ``kinks_refined``, ``record_seconds`` (wall time at each recorded level), ``order``,
+        ``kinks_refined``, ``kinks_loose`` (kinks of the potential whose location stalled above
+        half the working digits, taken as cut), ``record_seconds`` (wall time at each recorded
+        level), ``order``,
         ``stages``, ``tol``, ``s0``, ``prec`` (the working bits), ``fp_type`` (``"real"``),
         ``error_message`` (the exception's text, or ``""``) and, for every status but
         ``"reached"``, ``reason`` (what ended the run, where: log t, steps, step size, and the

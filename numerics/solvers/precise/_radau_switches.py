@@ -306,8 +306,7 @@ class KinkPattern:
         else:
             events[row] = -1 if self.on[row] else 1
         self._switch(clock, y, dict(sorted(events.items())), logt, rel)
-        near = [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
-                if not self._potential[j] and j not in self.held]
+        near = self.relu_kinks_at_zero(y)
         held = [k for k in self.held if not self._potential[k]]
         at_zero = sorted({*near, *held})
         met = meeting_kinks(near, held, self.modes, lambda: self._rates(clock, y),
@@ -315,6 +314,19 @@ class KinkPattern:
         if met is not None:  # kinks at 0 together: a unit's w_j = 0
             raise MeetingKinksError(*met, logt)
         self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.held)
+
+    def is_potential_kink(self, row: int) -> bool:
+        """Whether the kink event ``row`` is one of the potential's (``theta_k = 0`` of an
+        ``abs(x)`` term: it switches nothing, and the field is continuous across it)."""
+        return row < self.n_kinks and bool(self._potential[row])
+
+    def relu_kinks_at_zero(self, y: np.ndarray) -> list[int]:
+        """The ReLU kinks (not the potential's) at 0 at ``y`` to about half the working digits,
+        other than the held ones: where two or more of a unit's are, its weights are at 0 (a
+        meeting, :func:`~._meeting.meeting_kinks`)."""
+        rel = self._relative(self.values(y))
+        return [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
+                if not self._potential[j] and j not in self.held]
 
     def _rates_with_on(self, clock: Any, y: np.ndarray, kinks: Sequence[int],
                        turned_on: Sequence[int]) -> np.ndarray:

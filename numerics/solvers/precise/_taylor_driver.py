@@ -459,8 +459,14 @@ class TaylorDriver:
 
     def _meets(self, outcome: Any) -> bool:
         """A stop on a ReLU kink where a unit's kinks meet at its origin (:mod:`._taylor_meeting`):
-        True, with the reason in :attr:`met`, if the run ends here."""
-        if self.meeting is None or self._potential_kink(outcome) is not None:
+        True, with the reason in :attr:`met`, if the run ends here.
+
+        A stop on a kink of the potential is examined too: at a unit's origin every one of its
+        weights is 0, so the potential's kinks there (``abs(x)`` terms) arrive with the ReLU
+        kinks, and heyoka may stop on one of them first (measured: x²/2 + abs(x)**(5/2) and
+        x²/2 + 2 x² abs(x)/3 + ... on the width-2 net of ``tests/test_taylor_unit_origin.py``,
+        where the crossing of the potential's kink carried the unit through its origin)."""
+        if self.meeting is None:
             return False
         self.met = self.meeting.check(np.array(self.ta.state, copy=True),
                                       self.slide.on if self.slide is not None else (),

@@ -156,6 +156,7 @@ class MeetingWatch:
         self.host, self.rates = host, rates
         self.before: np.ndarray | None = None   # the state at the end of the step before
         self.latest: np.ndarray | None = None   # ... and of the last step
+        self.last_stop: np.ndarray | None = None  # the state at the last stop examined
 
     def remember(self, state: Any) -> None:
         """Note the state at the end of a step (the driver's step callback)."""
@@ -163,6 +164,15 @@ class MeetingWatch:
 
     def _kink_values(self, state: np.ndarray) -> np.ndarray:
         return np.array([float(to_mpf(v)) for v in self.host.function("kinks")(state)])
+
+    def _arrived(self, earlier: np.ndarray, values: np.ndarray, near: Sequence[int]
+                 ) -> tuple[np.ndarray, list[int]]:
+        """The kink values at the state ``earlier`` and which of ``near`` (at 0 now) were away
+        from 0 there: not at 0 to rounding, and more than ``2^10`` times their value now."""
+        before = self._kink_values(earlier)
+        resting = near_zero(before, self.host.precision.bits, power=1)
+        return before, [k for k in near
+                        if not resting[k] and abs(before[k]) > 2.0**10 * abs(values[k])]
 
     def check(self, state: np.ndarray, groups: Sequence[Sequence[int]],
               logt: float) -> str | None:
@@ -179,12 +189,15 @@ class MeetingWatch:
         held = sorted({k for g in groups for k in g})
         near = [k for k in np.flatnonzero(near_zero(values, self.host.precision.bits))
                 if k < n and k not in held]
+        last_stop, self.last_stop = self.last_stop, state
         if len(near) < 2 or self.before is None:
             return None
-        before = self._kink_values(self.before)
-        resting = near_zero(before, self.host.precision.bits, power=1)
-        arrived = [k for k in near
-                   if not resting[k] and abs(before[k]) > 2.0**10 * abs(values[k])]
+        before, arrived = self._arrived(self.before, values, near)
+        if not arrived and last_stop is not None:
+            # steps that shrink on the way in (a kink of the potential at the same point:
+            # abs(x)**(5/2) is not analytic at 0) can end the step before within 1e-37 of the
+            # meeting: then the kinks arrived since the last stop examined
+            before, arrived = self._arrived(last_stop, values, near)
         if not arrived:      # a later stop at a point a stop before examined
             return None
         pattern = (values[:n] > 0).astype(float)
