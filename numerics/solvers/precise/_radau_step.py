@@ -54,6 +54,13 @@ _REFRESHES = 6
 #: ``log(1 / eps)`` of float64: rows past it are solved in ball arithmetic at once (between
 #: :data:`~._radau_newton.FLOAT64_LOG_RANGE` and it, after a float64 failure).
 _FLOAT64_HARD = 52 * math.log(2)
+#: A Newton correction that stops shrinking (above 0.9 times the one before) at this size, in
+#: units of the error tolerance, has reached the floor of the residual's rounding (amplified
+#: by the Newton matrix's rows, ~e^22 on the leaky-ReLU 8/8/4 net from log t ~ 600, where the
+#: corrections stalled at 1e-3 - 3e-3 after a contraction from 1e3): the step is taken, as
+#: its stage values are within a few percent of the tolerance (the cap of RADAU5's Newton
+#: tolerance, min(0.03, sqrt(rtol))).
+_FLOOR = 0.03
 #: Collocation values live in a ring of this many work buffers (the latest few steps' polys).
 _RING = 12
 #: Farthest step end, in lengths of a polynomial from its start, that it predicts (an unchanged
@@ -461,10 +468,9 @@ class RadauStep:
             np.multiply(D, sc_s, out=D)
             np.add(Zb, D, out=Zb)
             if dn <= self.newton_tol:
-                values = self._slot()
-                np.copyto(values[0], y)
-                np.add(y_s, Zb, out=values[1:])
-                return values
+                return self._converged(y)
+            if dn_prev is not None and dn > 0.9 * dn_prev and max(dn, dn_prev) <= _FLOOR:
+                return self._converged(y)  # stalled at the residual's rounding, far below tol
             refreshable = isinstance(solve, StageNewtonSolve) and refreshed < _REFRESHES
             if dn_prev is not None and (dn > 0.9 * dn_prev or (
                     refreshable and _too_slow(dn, dn_prev, self.max_iter - it, self.newton_tol))):
@@ -485,6 +491,15 @@ class RadauStep:
         if not isinstance(solve, Float64Solve) and top > jacobian_rows_limit(self.bits) - 6:
             self.precision_short = top
         return None
+
+    def _converged(self, y: np.ndarray) -> np.ndarray:
+        """The collocation values (a ring buffer (s + 1, N)) of the step from ``y`` with the
+        stage increments now in ``n_z``."""
+        values = self._slot()
+        np.copyto(values[0], y)
+        np.add(self._bufs.get("n_y0", (self.s, self.N)),
+               self._bufs.get("n_z", (self.s, self.N)), out=values[1:])
+        return values
 
     # ---------------------------------------------------------------- step doubling
     def double_step(
