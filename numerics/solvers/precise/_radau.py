@@ -65,10 +65,13 @@ Measured (2 loaded cores, one process, ``OPENBLAS_NUM_THREADS=1``): cosh on the 
 (2175 steps, 33 kinks cut), agreeing with a 170-bit, tol 1e-38 run to at least 31.6 digits in
 ``theta / |theta|`` and 31.8 in the minimal margin at every recorded level; heyoka's Taylor
 method stalls near ``log t = 30-50`` on these cases.  cosh on the same net with ReLU / leaky ReLU
-(0.1), planned at 199 bits (60 more: late forces are differences of terms 1e12 times larger):
-``log t = 1e3`` after 226 / 348 s (646 / 987 steps, 34 / 41 kink events, 15 / 19 sliding modes
-entered), balance residuals 1e-40 relative to the terms, ReLU 35.7 digits of ``theta / |theta|``
-against a 40-digit run; Taylor is held at the first sliding mode (``log t = -3.5 / -2.3``).
+(0.1) at 140 bits (``--only rl``, session 16, one process beside another job): ``log t = 1e3``
+after 76 / 170 s (662 / 1381 steps, 36 / 41 kinks cut), 33.7 / 32.8 digits of
+``theta / |theta|`` against the 170-bit, tol 1e-38 run; the leaky net's float64 Newton
+corrections stall from ``log t ~ 600`` at the residual's rounding (1e-3 - 3e-2 of the
+tolerance), which ends Newton (``_FLOOR`` in :mod:`._radau_step`; before, each such step was
+retried at ``h / 4`` and the run spent 600 s at ``log t = 920``).  Taylor is held at the first
+sliding mode (``log t = -3.5 / -2.3``).
 
 The pieces: :mod:`._radau_compile` (compilation, :func:`compile_implicit`),
 :mod:`._radau_tableau` (:func:`radau_tableau`), :mod:`._radau_newton` (float64 Jacobians and
