@@ -142,3 +142,23 @@ def test_elimination_keeps_the_twin_toy_on_its_closed_form():
     assert run.stats["extended_solves"] > 0 and run.stats["fast_eliminations"] > 0
     twins, theta, logt = closed_form_errors(run)
     assert twins <= 1e-30 and theta <= 1e-30 and logt <= 1e-30
+
+
+def test_models_without_units_run_without_elimination():
+    """exp(x²/2) on diagonal(2), the coverage cell: with nonlinear elimination on (the default
+    of session 14) the run raised its bits to 960 and spent 400 s to log t = 627; without it
+    the run reaches log t = 1e3 in ~10 s.  There are no units to merge on such a model (the
+    fast directions eliminated are twin units' weight differences, THEORY.md §7.3), so
+    ``solve_mirror_flow`` turns it off.  Expected: the 30-digit run reaches, and agrees with
+    the same run at 38 digits (the certificate, an independent higher-precision run) to 30
+    digits."""
+    from numerics.problem import parse_problem
+    from numerics.solvers import solve_mirror_flow
+
+    prob = parse_problem({"model": {"kind": "diagonal", "depth": 2}, "potential": "exp(x**2/2)",
+                          "data": {"kind": "separable_gaussian", "n": 6, "d": 3, "seed": 0},
+                          "init": {"scale": 0.5, "seed": 0}})
+    sol = solve_mirror_flow(prob, log_t=700, dps=30, method="radau", max_seconds=120)
+    assert sol.status == "reached", sol.message
+    assert sol.meta["solver"]["fast_eliminations"] == 0
+    assert min(sol.meta["digits"].values()) >= 30, sol.meta["digits"]

@@ -468,7 +468,10 @@ def integrate_implicit(
         Settle the stage values along the Jacobian's fastest directions before each Newton
         correction in ball arithmetic (nonlinear elimination, :mod:`._radau_elimination`,
         THEORY.md §7.3).  Measured on the ``exp(x**2/2)`` ReLU cell of the coverage table:
-        log t = 725 in 400 s (637 without); the other l_inf Radau cells keep their digits.
+        log t = 725 in 400 s (637 without); the other l_inf Radau cells keep their digits,
+        but ``exp(x**2/2)`` on ``diagonal(2)`` raised its bits to 960 and reached log t = 627
+        in 400 s (1e3 in 10 s without): ``solve_mirror_flow`` turns it on for networks only
+        (twin units, THEORY.md §7.3).
     start : (clock, parameters, log t), optional
         Continue a previous run instead of starting at ``t = 0``, as ``start`` of
         :func:`numerics.solvers.precise.integrate_taylor`: the system's clock (``s`` or
