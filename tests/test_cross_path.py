@@ -223,6 +223,17 @@ def kink_gap(problem: Problem, theta) -> float:
     return float(np.min(np.abs(X_ @ W.T) / norms))
 
 
+def units_at_origin(problem: Problem, theta) -> list[int]:
+    """Units j of a two-layer net whose incoming weights are 0 to 1e-20 of |theta|: there all
+    their pre-activations meet, and the continuation is not unique (THEORY.md §7.2)."""
+    model = problem.model
+    if not isinstance(model, TwoLayer):
+        return []
+    W = np.asarray(theta[: model.width * problem.d], dtype=float).reshape(model.width, -1)
+    scale = float(np.linalg.norm(np.asarray(theta, dtype=float)))
+    return [j for j in range(model.width) if np.linalg.norm(W[j]) <= 1e-20 * scale]
+
+
 def stuck_samples(problem: Problem, theta) -> list[int]:
     """Samples with margin <= 0 and no active unit (every w_j·x_i <= KINK_GAP |w_j||x_i|):
     their loss gradient vanishes, so the flow cannot separate them (ReLU, square ReLU)."""
@@ -241,6 +252,8 @@ def _named_stop(sol: MirrorFlowSolution, drawn: Drawn) -> str | None:
     theta = sol.theta[-1]
     if sol.status in ("stuck", "budget") and (stuck := stuck_samples(drawn.problem, theta)):
         return f"samples {stuck} have margin <= 0 and no active unit (a stuck network)"
+    if sol.status == "sliding" and (units := units_at_origin(drawn.problem, theta)):
+        return f"units {units} at their origin (their kinks meet: the continuation is not unique)"
     gap = kink_gap(drawn.problem, theta)
     if sol.status in ("budget", "sliding") and gap < KINK_GAP:
         return (f"on a kink surface (pre-activation gap {gap:.1e}, "

@@ -146,3 +146,26 @@ def test_held_samples_matches_the_last_hidden_layer(widths, act, d, n, seed, pla
     sig = HELD_RTOL * M if act == "relu" else (HELD_RTOL * M) ** 2
     bound = np.abs(Ws[-1]).sum() * sig * (1 + 1e-12) + 1e-300
     assert np.all(np.abs(out[got]) <= bound)
+
+
+def test_a_run_and_its_certificate_rerun_decide_stuck_at_one_level():
+    # 3 x²/2 on a width-2 ReLU net, 2 samples: from log t ~ 3.7 both units are off on sample 1
+    # (a state, checked below on theta).  The monitor compared the log t of the first step past
+    # each check level: the run (rtol 1e-10) checked at 3.766, so it was due at 7.53 and
+    # reached log t = 8 'reached'; its certificate's rerun (rtol 3e-14) checked at 3.674, was
+    # due at 7.35 and stopped 'stuck', so the float64 run had no certificate (found by the
+    # slow cross-path battery).  Checks now count at their grid level.
+    from numerics.problem import make_dataset
+    from numerics.solvers import stuck_check_level
+
+    prob = Problem.create(make_dataset("separable_gaussian", n=2, d=2, margin=0.1, seed=2),
+                          TwoLayer(width=2, activation="relu"), Potential("3*x**2/2"),
+                          scale=1.0, seed=28)
+    runs = [solve_mirror_flow(prob, log_t=8.0, certify=False, rtol=rtol)
+            for rtol in (1e-10, 3e-14)]
+    for sol in runs:
+        assert sol.status == "stuck", sol.message
+        W = sol.theta[-1][:4].reshape(2, 2)
+        assert np.all(prob.data.X[1] @ W.T < 0)  # both units off on sample 1: no force on it
+    levels = {stuck_check_level(float(sol.log_t[-1])) for sol in runs}
+    assert len(levels) == 1, [float(sol.log_t[-1]) for sol in runs]

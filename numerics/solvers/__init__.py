@@ -54,6 +54,7 @@ from ._stuck import (
     StuckMonitor,
     held_samples,
     next_stuck_check,
+    stuck_check_level,
     stuck_reason,
     stuck_samples,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "solve_float64",
     "solve_mirror_flow",
     "status_message",
+    "stuck_check_level",
     "stuck_reason",
     "stuck_samples",
     "unit_direction_mp",
