@@ -234,17 +234,28 @@ def units_at_origin(problem: Problem, theta) -> list[int]:
     return [j for j in range(model.width) if np.linalg.norm(W[j]) <= 1e-20 * scale]
 
 
+#: A sample whose margin gradient is this small against the largest sample's gets no force
+#: (a dying square-ReLU unit: its gradient decays like its pre-activation)
+FORCELESS = 1e-3
+
+
 def stuck_samples(problem: Problem, theta) -> list[int]:
-    """Samples with margin <= 0 and no active unit (every w_j·x_i <= KINK_GAP |w_j||x_i|):
-    their loss gradient vanishes, so the flow cannot separate them (ReLU, square ReLU)."""
+    """Samples with margin <= 0 and no force: no active unit (every w_j·x_i <= KINK_GAP
+    |w_j||x_i|), or a gradient of q_i at most :data:`FORCELESS` of the largest sample's (a
+    square-ReLU unit dying on x_i at w_j·x_i ~ 1e-6 |w_j||x_i|: the float64 monitor stopped
+    'stuck' there, log t = 2.0, hyperbolic entropy, width 2): the flow cannot separate them."""
     model = problem.model
     if not isinstance(model, TwoLayer) or str(model.activation) not in ("relu", "square_relu"):
         return []
-    W = np.asarray(theta[: model.width * problem.d], dtype=float).reshape(model.width, -1)
+    th = np.asarray(theta, dtype=float)
+    W = th[: model.width * problem.d].reshape(model.width, -1)
     X_, y = problem.data.X, problem.data.y
     rel = (X_ @ W.T) / (np.linalg.norm(X_, axis=1)[:, None] * np.linalg.norm(W, axis=1)[None, :])
-    margins = y * model.outputs(np.asarray(theta, dtype=float), X_)
-    return [i for i in range(len(y)) if margins[i] <= 0 and np.max(rel[i]) < KINK_GAP]
+    outputs, grads = model.outputs_and_grads(th, X_)
+    force = np.linalg.norm(grads, axis=1)
+    forceless = force <= FORCELESS * np.max(force)
+    return [i for i in range(len(y)) if y[i] * outputs[i] <= 0
+            and (np.max(rel[i]) < KINK_GAP or forceless[i])]
 
 
 def _named_stop(sol: MirrorFlowSolution, drawn: Drawn) -> str | None:
