@@ -20,6 +20,10 @@ point already examined (crossing steps, a surface left) see every kink there res
 their state before is itself one of the cluster's (measured: ``separable_gaussian(3, 2, seed
 2)``, init seed 1, where kinks 0, 2, 4 meet at log t = 0.5834 with a pattern that leaves
 consistently, found a "meeting" at the third stop of the cluster, in a run to log t = 1 only).
+Where the steps shrink on the way in (a kink of the potential at the same point: every weight of
+the unit is 0 there, and ``abs(x)**(5/2)`` is not analytic at 0), the step before can end within
+1e-37 of the meeting; the kinks then count as arrived since the last stop examined.  Stops on a
+kink of the potential are examined as well: heyoka may locate one of those first.
 The sliding kinks take the Filippov ``alpha`` that holds them on their surfaces under that
 pattern (:func:`held_alpha`).  :func:`~._meeting.meeting_kinks` decides with the rates of that
 pattern (:class:`PatternRates`, at the stop) as Radau's switch does with its own.
