@@ -65,9 +65,18 @@ def next_stuck_check(log_t: float) -> float:
         return _FIRST_CHECK
     if log_t < 1.0:
         return math.floor(log_t) + 1.0
-    k = math.floor(STUCK_CHECKS_PER_DOUBLING * math.log2(log_t)) + 1
-    level = 2.0 ** (k / STUCK_CHECKS_PER_DOUBLING)
-    return level if level > log_t else 2.0 ** ((k + 1) / STUCK_CHECKS_PER_DOUBLING)
+    k = _grid_index(log_t) + 1
+    return _grid_level(k) if _grid_level(k) > log_t else _grid_level(k + 1)
+
+
+def _grid_index(log_t: float) -> int:
+    """``k`` of the grid level ``2^(k / STUCK_CHECKS_PER_DOUBLING)`` at about ``log_t >= 1``
+    (rounded down; the callers correct the rounding at a level)."""
+    return math.floor(STUCK_CHECKS_PER_DOUBLING * math.log2(log_t))
+
+
+def _grid_level(k: int) -> float:
+    return 2.0 ** (k / STUCK_CHECKS_PER_DOUBLING)
 
 
 def stuck_check_level(log_t: float) -> float:
@@ -84,9 +93,8 @@ def stuck_check_level(log_t: float) -> float:
         return log_t
     if log_t < 1.0:
         return float(math.floor(log_t))
-    k = math.floor(STUCK_CHECKS_PER_DOUBLING * math.log2(log_t))
-    level = 2.0 ** (k / STUCK_CHECKS_PER_DOUBLING)
-    return level if level <= log_t else 2.0 ** ((k - 1) / STUCK_CHECKS_PER_DOUBLING)
+    k = _grid_index(log_t)
+    return _grid_level(k) if _grid_level(k) <= log_t else _grid_level(k - 1)
 
 
 def held_samples(problem: Problem, theta: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -217,6 +225,12 @@ class StuckMonitor:
     >>> mon = StuckMonitor(prob)
     >>> mon.update(3.0, theta) is None, mon.update(6.5, theta)[:12]
     (True, 'samples [1] ')
+
+    Below log t = 1 the levels are the integers: stuck at -3, due at max(-6, -2) = -2.
+
+    >>> mon = StuckMonitor(prob)
+    >>> mon.update(-3.0, theta) is None, mon.update(-2.0, theta)[:12]
+    (True, 'samples [1] ')
     """
 
     def __init__(self, problem: Problem) -> None:
@@ -240,6 +254,6 @@ class StuckMonitor:
             self.since = level
             return None
         # the grid doubles every STUCK_CHECKS_PER_DOUBLING levels: 2 * since is a level, up to
-        # rounding
-        due = max(2 * self.since, self.since + 1) * (1 - 1e-12)
-        return reason if level >= due else None
+        # rounding (an absolute margin: below log t = 1 the levels are integers, some negative)
+        due = max(2 * self.since, self.since + 1)
+        return reason if level >= due - 1e-12 * max(1.0, abs(due)) else None
