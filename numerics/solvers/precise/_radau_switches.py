@@ -293,7 +293,13 @@ class KinkPattern:
         the coverage MLP 3/3 under exp(x²/2) at log t = 1.056, kink 10 at +1e-53 where the
         ``alpha`` of kink 34, proportional to ``relu`` of kink 10, reached 0; -5e-17 in
         float64).  One that the next step then finds on its wrong side twice is settled again
-        (:meth:`pushed_back`)."""
+        (:meth:`pushed_back`).
+
+        Where ReLU kinks meet at 0 (a unit's ``w_j = 0``) the run ends if the continuation is
+        not unique (:func:`~._meeting.meeting_kinks`); else (a leaky unit's origin: its force
+        does not vanish with every kink off) the ones on their wrong side within ``sqrt`` of
+        rounding cross here too: they are at 0 only to the accuracy of the located root
+        (measured: leaky ReLU, kinks 1 and 3 at 1e-52 where kink 7 was located, 140 bits)."""
         kv = self.values(y)
         rel = self._relative(kv)
         # kinks on their wrong side within rounding cross here too (also at the exit of a
@@ -305,6 +311,7 @@ class KinkPattern:
                 1 if (row - self.n_kinks) % 2 == 1 else -1)
         else:
             events[row] = -1 if self.on[row] else 1
+        before = self.modes
         self._switch(clock, y, dict(sorted(events.items())), logt, rel)
         near = self.relu_kinks_at_zero(y)
         held = [k for k in self.held if not self._potential[k]]
@@ -313,6 +320,13 @@ class KinkPattern:
                             lambda on: self._rates_with_on(clock, y, at_zero, on), self._bits)
         if met is not None:  # kinks at 0 together: a unit's w_j = 0
             raise MeetingKinksError(*met, logt)
+        # no meeting (e.g. a leaky unit's origin: it has a force with every kink off): the
+        # kinks at 0 with the located one are there only to the location's accuracy, and
+        # those on their wrong side beyond rounding (within it they are fresh) cross here too
+        late = [k for k in near if k not in events and self.modes[k] == before[k]
+                and rel[k] > self._tiny and float(kv[k]) * self.sides[k] < 0]
+        if late:
+            self._switch(clock, y, {k: -1 if self.on[k] else 1 for k in late}, logt, rel)
         self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.held)
 
     def is_potential_kink(self, row: int) -> bool:
