@@ -493,16 +493,27 @@ def test_infinite_curvature_keeps_balance_on_networks(potential):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("model", "potential", "path"), [
-    (Diagonal(depth=2), Potential.lp(3), "taylor"),
-    (TwoLayer(width=2, activation="square_relu"), Potential("abs(x)**(3/2)/(3/2)"), "taylor"),
+@pytest.mark.parametrize(("model", "potential", "path", "outcome"), [
+    (Diagonal(depth=2), Potential.lp(3), "taylor", "reached"),
+    (TwoLayer(width=2, activation="square_relu"), Potential("abs(x)**(3/2)/(3/2)"), "taylor",
+     "stuck"),
 ], ids=["diagonal-lp3-taylor", "net-abs1.5-taylor"])
-def test_zero_curvature_crossing_reaches(model, potential, path):
-    """Each reaches log t = 8 in 20 s (the same problems with x²/2 take ~1-3 s): Taylor since
-    the potential's kinks are events (bridged or frozen, THEORY.md §7.1)."""
+def test_potential_kink_crossing_runs_on(model, potential, path, outcome):
+    """Each runs past its weights' crossings of 0 in 20 s (the same problems with x²/2 take
+    ~1-3 s): Taylor since the potential's kinks are events (bridged or frozen, THEORY.md
+    §7.1).  On the net, samples 0 and 2 then lose their last active unit (the flow's outcome,
+    as for Potential.lp(1.5) in test_infinite_curvature_keeps_balance_on_networks): the run
+    ends at the named 'stuck' stop (log t = 2.02 at its check level; 2.235 with session 15's
+    code, where this slow test, expecting log t = 8, already failed unnoticed)."""
     drawn = _problem(_TINY, model, potential, 0.5, 0, potential.name)
     sol = run_path(drawn, path, 20.0)
-    assert sol is not None and reached(sol, path, drawn)
+    assert sol is not None
+    if outcome == "reached":
+        assert reached(sol, path, drawn)
+        return
+    with pytest.warns(KinkStall, match=r"samples \[0, 2\] .* stuck network"):
+        assert not reached(sol, path, drawn)
+    assert sol.theta[0][3] > 0 > sol.theta[-1][3]          # a weight crossed 0 on the way
 
 
 @pytest.mark.parametrize("activation", ["square_relu", "relu"])
@@ -574,8 +585,7 @@ _ENTROPY = "x*asinh(x) - sqrt(x**2 + 1)"
 @pytest.mark.slow
 @pytest.mark.parametrize(("data", "model", "potential", "scale", "seed", "path"), [
     (_ENTROPY_DATA, TwoLayer(2, "relu"), _ENTROPY, 0.5716808268360999, 81, "taylor"),
-    (_ENTROPY_DATA, TwoLayer(3, "square_relu"), _ENTROPY, 0.5716808268360999, 81, "taylor"),
-], ids=["relu-taylor", "square_relu-taylor"])
+], ids=["relu-taylor"])
 def test_kink_stall(data, model, potential, scale, seed, path):
     """Named budget stops of the battery (KinkStall), held here so that a fix shows up."""
     drawn = _problem(make_dataset("separable_gaussian", **data), model, Potential(potential),
@@ -584,6 +594,22 @@ def test_kink_stall(data, model, potential, scale, seed, path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", KinkStall)
         assert sol is not None and reached(sol, path, drawn)
+
+
+def test_square_relu_units_have_no_meetings():
+    """Square ReLU's force 2 relu(h) is Lipschitz: the solution is unique, and a unit whose
+    pre-activations decay to 0 together is no meeting (THEORY.md §7.2).  Here every unit is
+    off on a sample from log t ~ 6.8 (pre-activations at 1e-18, rates at 1e-37); Taylor's
+    meeting test compared those rates with a tolerance relative to themselves and ended the
+    run there as a meeting (status 'sliding'), while Radau (no switches for a continuous
+    force) reached.  Now both reach log t = 8 and agree to 25 digits."""
+    drawn = _problem(make_dataset("separable_gaussian", **_ENTROPY_DATA),
+                     TwoLayer(3, "square_relu"), Potential(_ENTROPY), 0.5716808268360999, 81,
+                     _ENTROPY)
+    runs = [run_path(drawn, path, 60.0) for path in ("taylor", "radau")]
+    assert all(sol is not None and sol.status == "reached" for sol in runs), [
+        sol.message for sol in runs if sol is not None]
+    check_taylor_radau(*runs, drawn)
 
 
 @pytest.mark.parametrize("potential", ["x**2/2", "cosh(x)"])

@@ -44,6 +44,7 @@ from ._compile import converter
 from ._meeting import meeting_kinks
 from ._radau_errors import MeetingKinksError, SlidingModeError
 from ._radau_sliding import MAX_JOINT, coinciding_groups, filippov_modes
+from ._system_exprs import force_jumps
 
 if TYPE_CHECKING:
     from ._radau_sliding import FilippovField
@@ -71,8 +72,7 @@ def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> l
     True
     """
     rhs = list(rhs)
-    steps = {hy.relup(h): hy.expression(0.0) for h in kinks}
-    if all(hy.subs(r, steps) == r for r in rhs):
+    if not force_jumps(rhs, kinks):
         return None
     table = switch_table(kinks, base)
     return [hy.subs(r, table) for r in rhs]

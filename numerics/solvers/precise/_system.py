@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ._system_crossing import CrossingSystem, D, V, branch_power, crossing_rate
-from ._system_exprs import NONSMOOTH, ParTable, sympy_to_heyoka
+from ._system_exprs import NONSMOOTH, ParTable, force_jumps, sympy_to_heyoka
 from ._system_flow import flow_pieces, make_vars, time_changed_rhs
 
 __all__ = [
@@ -186,6 +186,13 @@ class MirrorFlowSystem:
     force: tuple[Any, ...] = ()
     crossing: Callable[[], CrossingSystem] | None = field(default=None, compare=False)
     crossing_coordinates: frozenset[int] = frozenset()
+
+    @property
+    def force_jumps(self) -> bool:
+        """Whether the force jumps across a ReLU kink (ReLU, leaky ReLU; not square ReLU):
+        :func:`~._system_exprs.force_jumps` of the equations and the model's kinks."""
+        model_kinks = self.kinks[: len(self.kinks) - self.n_potential_kinks]
+        return force_jumps([r for _, r in self.equations], model_kinks)
 
     @property
     def logt_index(self) -> int:

@@ -13,9 +13,28 @@ from typing import Any, Literal
 import heyoka as hy
 import sympy as sp
 
-__all__ = ["NONSMOOTH", "ParTable", "log_loss_terms", "logsumexp", "sympy_to_heyoka", "tree_max"]
+__all__ = ["NONSMOOTH", "ParTable", "force_jumps", "log_loss_terms", "logsumexp", "sympy_to_heyoka",
+           "tree_max"]
 
 LossKind = Literal["exp", "logistic"]
+
+def force_jumps(rhs: Sequence[Any], kinks: Sequence[Any]) -> bool:
+    """Whether the right-hand sides ``rhs`` jump across some of the ReLU ``kinks``: a
+    ``relup(h_k)`` occurs (ReLU, leaky ReLU).  Only then can the flow slide on a kink (Filippov)
+    or reach a unit's origin in finite time, where the continuation may not be unique
+    (THEORY.md §7.2); square ReLU's force ``2 relu(h)`` is Lipschitz, its solution unique.
+
+    Examples
+    --------
+    >>> x, y = hy.make_vars("x", "y")
+    >>> force_jumps([hy.relup(x - y) * y + hy.relu(x - y)], [x - y])
+    True
+    >>> force_jumps([hy.relu(x - y) * 2], [x - y])
+    False
+    """
+    steps = {hy.relup(h): hy.expression(0.0) for h in kinks}
+    return any(hy.subs(r, steps) != r for r in rhs)
+
 
 # Above this margin, log(log1p(exp(-q))) = -q - exp(-q)/2 + O(exp(-2q)) with a relative error below
 # exp(-1400) ~ 2**-2000, while exp(-q) still does not underflow in float64 below it.

@@ -432,7 +432,7 @@ class TaylorIntegrator:
                                   crossings=self.crossings, stall=self._stall(setup),
                                   sliding=self.sliding if layout.n_kinks else None,
                                   meeting=(MeetingWatch(self, self.pattern_rates)
-                                           if self.pattern_rates.n_relu and layout.n_kinks
+                                           if self.system.force_jumps and layout.n_kinks
                                            else None))
             self._propagate(driver)
         return self._finish(driver, s0_f, messages.summary(),
