@@ -421,8 +421,10 @@ def test_diagonal_depth2_reaches_predictor_exponent(name, data):
 @given(DIAGONAL_DATA)
 @pytest.mark.parametrize("name", list(DIAGONAL_CASES))
 def test_diagonal_depth2_reaches_predictor_exponent_slow(name, data):
-    """The diagonal statement above, every family to log t = 400 (cosh: 30-50 s per run)."""
-    _diagonal(name, data, 400.0)
+    """The diagonal statement above on more draws, at its horizons (log t = 400 for every
+    family failed on the default's own example: the l1 / l1.5 order is still wrong there, and
+    float64 spent its budget at log t = 364 on cosh)."""
+    _diagonal(name, data, 150.0 if "cosh" in name else 1600.0)
 
 
 @pytest.mark.slow
