@@ -18,6 +18,7 @@ __all__ = ["NONSMOOTH", "ParTable", "force_jumps", "log_loss_terms", "logsumexp"
 
 LossKind = Literal["exp", "logistic"]
 
+
 def force_jumps(rhs: Sequence[Any], kinks: Sequence[Any]) -> bool:
     """Whether the right-hand sides ``rhs`` jump across some of the ReLU ``kinks``: a
     ``relup(h_k)`` occurs (ReLU, leaky ReLU).  Only then can the flow slide on a kink (Filippov)
