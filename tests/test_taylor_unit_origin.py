@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_radau_unit_origin import unit_origin_problem
 
+from numerics import TwoLayer, agreeing_digits
 from numerics.solvers import solve_mirror_flow
 from numerics.testing import ALL_FAMILIES, potentials
 from theory import Potential
@@ -177,3 +178,28 @@ def test_both_paths_stop_where_a_unit_could_stay_dead_or_leave():
 def test_both_paths_stop_at_a_meeting_on_the_potentials_kinks(potential):
     prob = replace(unit_origin_problem(), potential=Potential(potential))
     _assert_one_stop_at_the_origin_of_unit_0(_both_paths_to_the_meeting(prob, "[0, 2, 4, 6]"))
+
+
+@pytest.mark.slow  # 6 examples of a Radau and a Taylor run each: ~1 min
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(width=st.integers(2, 3), data_seed=st.integers(0, 20), init_seed=st.integers(0, 20),
+       slope=st.sampled_from([0.05, 0.2, 0.5]), potential=MEETING_POTENTIALS)
+@example(width=2, data_seed=0, init_seed=0, slope=0.2, potential=Potential.quadratic())
+def test_leaky_units_never_meet_and_both_paths_agree(width, data_seed, init_seed, slope,
+                                                      potential):
+    # Leaky ReLU gives a unit a force with every kink off, so no continuation stays at a
+    # unit's origin (THEORY.md §7.2): neither path may name a meeting, and where both reach
+    # log t = 1 they agree to 25 digits (the nets of the meeting test above, leaky)
+    base = unit_origin_problem(width, 4, data_seed, init_seed)
+    prob = replace(base, potential=potential,
+                   model=TwoLayer(width, f"leaky_relu({slope})"))
+    runs = [solve_mirror_flow(prob, log_t=1, dps=30, method=m, certify=False)
+            for m in ("taylor", "radau")]
+    for sol in runs:
+        assert sol.status in NAMED, sol.message
+        assert MEETING not in sol.meta.get("reason", ""), sol.message
+    if all(sol.status == "reached" for sol in runs):
+        with mpmath.workdps(40):
+            digits = agreeing_digits(list(runs[0].theta_mp[-1]), list(runs[1].theta_mp[-1]), 40)
+        assert digits >= 25, digits
