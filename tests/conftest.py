@@ -15,4 +15,9 @@ settings.register_profile("dev", max_examples=15, derandomize=True, **_COMMON)
 settings.register_profile("ci", max_examples=25, derandomize=True, **_COMMON)
 settings.register_profile("explore", max_examples=15, print_blob=True, **_COMMON)
 settings.register_profile("thorough", max_examples=300, print_blob=True, **_COMMON)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+_PROFILES = ("dev", "ci", "explore", "thorough")
+_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+if _PROFILE not in _PROFILES:
+    raise ValueError(f"HYPOTHESIS_PROFILE={_PROFILE!r} is not a profile of this suite; use one "
+                     f"of {', '.join(_PROFILES)} (or unset it for dev)")
+settings.load_profile(_PROFILE)
