@@ -53,6 +53,7 @@ from .problem import (
 from .solvers import (
     MirrorFlowSolution,
     agreeing_digits,
+    margin_scale,
     mirror_descent,
     resume,
     solve_float64,
@@ -94,6 +95,7 @@ __all__ = [
     "log_loss_and_weights",
     "make_dataset",
     "make_model",
+    "margin_scale",
     "max_margin_gap",
     "mirror_alignment",
     "mirror_descent",

@@ -34,8 +34,8 @@ def _short_certificate(monkeypatch, lost: float) -> list[float]:
     real = solve_module._certify
     reported: list[float] = []
 
-    def certify(sol, ref):
-        digits = real(sol, ref)
+    def certify(problem, sol, ref):
+        digits = real(problem, sol, ref)
         if int(sol.meta["dps"]) == DPS:
             digits = {k: v - lost for k, v in digits.items()}
             reported.append(min(digits.values()))

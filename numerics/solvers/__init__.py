@@ -38,6 +38,7 @@ from ._solution import (
 )
 from ._solve import (
     agreeing_digits,
+    margin_scale,
     resume,
     solve_mirror_flow,
     unit_direction_mp,
@@ -85,6 +86,7 @@ __all__ = [
     "content_digest",
     "held_samples",
     "is_network",
+    "margin_scale",
     "mirror_descent",
     "next_stuck_check",
     "plan_run",

@@ -100,10 +100,10 @@ class _Watch:
     a sliding surface (:class:`ChatterMonitor`, every step: ReLU kinks, and θ_k = 0 on layers
     whose potential has f''(0) = 0)."""
 
-    def __init__(self, problem: Problem, rtol: float, zero_curvature_layers: tuple[int, ...]
-                 ) -> None:
+    def __init__(self, problem: Problem, rtol: float, zero_curvature_layers: tuple[int, ...],
+                 target: float) -> None:
         self.network = is_network(problem.model)
-        self.stuck = StuckMonitor(problem) if self.network else None
+        self.stuck = StuckMonitor(problem, target) if self.network else None
         self.chatter = ChatterMonitor(problem, rtol, zero_curvature_layers)
         self.active = self.chatter.active or self.network
         self.next_check = -np.inf
@@ -151,7 +151,7 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
     # own: f''(0) = 0 potentials in the dual state (the primal ODE is singular at θ_k = 0)
     zero_layers = tuple(k for k, lim in curvature_limits_by_layer(problem).items() if 0 in lim)
     dual = choose_state(problem) == "dual" or bool(zero_layers)
-    watch = _Watch(problem, rtol, zero_layers)
+    watch = _Watch(problem, rtol, zero_layers, float(log_t))
     theta_of = ((problem.inverse_mirror if problem.has_closed_form_inverse
                  else float64_inverse(problem)) if dual else (lambda v: v))
     n_rhs = 0

@@ -32,15 +32,19 @@ from ._solution import MirrorFlowSolution, balance_residuals
 from ._status import Status
 from ._stuck import at_rest_reason
 
-__all__ = ["agreeing_digits", "resume", "solve_mirror_flow", "unit_direction_mp"]
+__all__ = ["agreeing_digits", "margin_scale", "resume", "solve_mirror_flow",
+           "unit_direction_mp"]
 
 _PLAN_KEYS = ("method", "state", "logt_mode", "tol", "heyoka_options")
 
 
-def agreeing_digits(a, b, cap: float = 60.0) -> float:
-    """Significant digits on which ``a`` and ``b`` agree (max-norm, relative to ``b``).
+def agreeing_digits(a, b, cap: float = 60.0, scale: float = 0.0) -> float:
+    """Significant digits on which ``a`` and ``b`` agree (max-norm, relative to ``b``, or to
+    ``scale`` where that is larger).
 
-    mpmath numbers are compared in mpmath (no rounding to float64 first).
+    mpmath numbers are compared in mpmath (no rounding to float64 first). ``scale`` gives a
+    quantity that may be exactly 0 its size (:func:`margin_scale` for the minimum margin): its
+    digits then count at that scale, as absolute error.
 
     Examples
     --------
@@ -48,6 +52,8 @@ def agreeing_digits(a, b, cap: float = 60.0) -> float:
     6.3...
     >>> agreeing_digits([1.0], [1.0])
     60.0
+    >>> agreeing_digits([-0.0], [-5e-56]), round(agreeing_digits([-0.0], [-5e-56], scale=10.0), 3)
+    (0.0, 56.301)
     >>> import mpmath
     >>> with mpmath.workdps(50):
     ...     round(agreeing_digits([mpmath.mpf(1)], [1 + mpmath.mpf(10) ** -40]), 6)
@@ -57,13 +63,35 @@ def agreeing_digits(a, b, cap: float = 60.0) -> float:
         with mpmath.workdps(int(cap) + 20):
             av = [mpmath.mpf(v) for v in np.ravel(np.asarray(a, dtype=object))]
             bv = [mpmath.mpf(v) for v in np.ravel(np.asarray(b, dtype=object))]
-            scale = max(max(abs(v) for v in bv), mpmath.mpf(10) ** -300)
+            size = max(max(abs(v) for v in bv), mpmath.mpf(scale), mpmath.mpf(10) ** -300)
             err = max(abs(x - y) for x, y in zip(av, bv, strict=True))
-            return cap if err == 0 else float(min(cap, max(0, -mpmath.log10(err / scale))))
+            return cap if err == 0 else float(min(cap, max(0, -mpmath.log10(err / size))))
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    scale = max(float(np.max(np.abs(b))), 1e-300)
+    size = max(float(np.max(np.abs(b))), float(scale), 1e-300)
     err = float(np.max(np.abs(a - b)))
-    return cap if err == 0 else float(min(cap, max(0.0, -math.log10(err / scale))))
+    return cap if err == 0 else float(min(cap, max(0.0, -math.log10(err / size))))
+
+
+def margin_scale(problem: Problem, theta) -> float:
+    """The size the minimum margin's digits are counted at: the largest ``|q_i(θ)|`` (float64).
+
+    The minimum margin is a sum of terms of about that size, so its error at any precision is
+    relative to it; and it is exactly 0 on a network that holds a sample at its units' kinks
+    (a stuck sample), where relative digits mean nothing: a float64 run with -0.0 counted 0
+    digits against a 30-digit run's -5e-56, and a Radau run's certificate 0 against its own
+    reference (issue 10's battery, exp(x²/2) on a width-2 ReLU net).
+
+    Examples
+    --------
+    >>> from theory import Potential
+    >>> from numerics.problem import Linear, two_d
+    >>> prob = Problem.create(two_d(4, seed=0), Linear(), Potential.quadratic())
+    >>> theta = np.array([1.0, 0.0])
+    >>> margin_scale(prob, theta) == float(np.max(np.abs(prob.data.X[:, 0])))
+    True
+    """
+    th = np.array([float(v) for v in np.ravel(theta)])
+    return float(np.max(np.abs(problem.data.y * problem.model.outputs(th, problem.data.X))))
 
 
 def unit_direction_mp(theta) -> list:
@@ -83,13 +111,17 @@ def unit_direction_mp(theta) -> list:
     return [x / n for x in v]
 
 
-def _certify(sol: MirrorFlowSolution, ref: MirrorFlowSolution) -> dict[str, float]:
+def _certify(problem: Problem, sol: MirrorFlowSolution, ref: MirrorFlowSolution
+             ) -> dict[str, float]:
+    """Digits of ``sol`` against ``ref``: direction, minimum margin (at
+    :func:`margin_scale`), log loss."""
+    scale = margin_scale(problem, ref.theta[-1])
     if sol.theta_mp is not None and ref.theta_mp is not None:
         with mpmath.workdps(int(ref.meta.get("dps_stored", 40)) + 10):
             return {"direction": agreeing_digits(unit_direction_mp(sol.theta_mp[-1]),
                                                  unit_direction_mp(ref.theta_mp[-1]), 100),
                     "margin": agreeing_digits([sol.min_margin_mp[-1]], [ref.min_margin_mp[-1]],
-                                              100),
+                                              100, scale),
                     "log_loss": agreeing_digits([sol.log_loss_mp[-1]], [ref.log_loss_mp[-1]],
                                                 100)}
 
@@ -97,7 +129,7 @@ def _certify(sol: MirrorFlowSolution, ref: MirrorFlowSolution) -> dict[str, floa
         th = s.theta[-1]
         return th / np.linalg.norm(th)
     return {"direction": agreeing_digits(direction(sol), direction(ref)),
-            "margin": agreeing_digits([sol.min_margin[-1]], [ref.min_margin[-1]]),
+            "margin": agreeing_digits([sol.min_margin[-1]], [ref.min_margin[-1]], scale=scale),
             "log_loss": agreeing_digits([sol.log_loss[-1]], [ref.log_loss[-1]])}
 
 
@@ -294,7 +326,7 @@ def _solve_precise_certified(problem: Problem, *, log_t: float, dps: int, max_se
                                        "interrupted (Ctrl-C); the run itself is complete")
             ref = None
         if ref is not None and ref.status == "reached":
-            sol.meta["digits"] = _certify(sol, ref)
+            sol.meta["digits"] = _certify(problem, sol, ref)
             sol.meta["certificate"] = (f"same run at {ref_dps} digits "
                                        f"({ref.method}, {ref.precision_bits} bits)")
             if ensure_digits:
@@ -341,7 +373,7 @@ def _raise_if_short(problem: Problem, sol: MirrorFlowSolution, ref: MirrorFlowSo
         why = "interrupted (Ctrl-C)" if more is None else f"it ended: {more.status}"
         sol.meta["digits_short"] = f"{head}; the repeat at {raised} digits failed ({why})"
         return sol
-    more.meta["digits"] = _certify(more, ref)
+    more.meta["digits"] = _certify(problem, more, ref)
     more.meta["digits_asked"] = dps
     more.meta["certificate"] = sol.meta["certificate"]
     better = min(more.meta["digits"].values())
@@ -444,7 +476,7 @@ def solve_mirror_flow(problem: Problem, *, log_t: float, dps: int | None = None,
         floor = -math.log10(ref_rtol) - 1.0
         if ref.status == sol.status:
             sol.meta["digits"] = {k: -math.log10(10.0 ** -v + 10.0 ** -floor)
-                                  for k, v in _certify(sol, ref).items()}
+                                  for k, v in _certify(problem, sol, ref).items()}
             sol.meta["certificate"] = (f"float64 run at rtol={ref_rtol:g} (the reference's own "
                                        f"error, 10^-{floor:.1f}, added)")
         else:

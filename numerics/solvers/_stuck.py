@@ -231,10 +231,18 @@ class StuckMonitor:
     >>> mon = StuckMonitor(prob)
     >>> mon.update(-3.0, theta) is None, mon.update(-2.0, theta)[:12]
     (True, 'samples [1] ')
+
+    A run to log t = ``target`` makes no check at a level at or above its target: the run has
+    reached it (float64 stops there before it checks; a Taylor step may end a hair past it).
+
+    >>> mon = StuckMonitor(prob, target=-2.0)
+    >>> mon.update(-3.0, theta) is None, mon.update(-2.0, theta) is None
+    (True, True)
     """
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, target: float = math.inf) -> None:
         self.problem = problem
+        self.target = float(target)
         self.since: float | None = None
 
     def update(self, log_t: float, theta: NDArray[np.float64]) -> str | None:
@@ -246,6 +254,11 @@ class StuckMonitor:
         x²/2 scaled by 3 on a width-2 ReLU net, 2 samples).
         """
         level = stuck_check_level(float(log_t))
+        # the target is no check level: every path stops "reached" there (the level of a check
+        # at a due level equal to the target, log t = 8 from 4, used to be made by Taylor only:
+        # Taylor 'stuck', float64 'reached' on one net)
+        if level >= self.target - 1e-12 * max(1.0, abs(self.target)):
+            return None
         reason = stuck_reason(self.problem, theta)
         if reason is None:
             self.since = None
@@ -256,4 +269,6 @@ class StuckMonitor:
         # the grid doubles every STUCK_CHECKS_PER_DOUBLING levels: 2 * since is a level, up to
         # rounding (an absolute margin: below log t = 1 the levels are integers, some negative)
         due = max(2 * self.since, self.since + 1)
-        return reason if level >= due - 1e-12 * max(1.0, abs(due)) else None
+        if level < due - 1e-12 * max(1.0, abs(due)):
+            return None
+        return at_rest_reason(self.problem, theta) or reason   # the more precise one

@@ -242,6 +242,7 @@ class RadauIntegrator:
         per_decade: int = 4,
         progress: Callable[[float], None] | None = None,
         modes: Sequence[int] | None = None,
+        monitor: Callable[[float, np.ndarray], str | None] | None = None,
     ) -> RunRecord:
         """Integrate from ``theta0`` (at ``t = 0``) or from a point of an earlier run until
         ``log t = logt_target``.
@@ -256,7 +257,8 @@ class RadauIntegrator:
         (``stats["kink_modes"]``: per kink +1 active, -1 inactive, 0 sliding), so that units
         sliding there slide on (default: the kinks' signs at the start, and a kink at 0 to
         half the working digits slides if both sides push into it).  Other arguments and the
-        result as in :func:`integrate_implicit`.
+        result as in :func:`integrate_implicit`. ``monitor(log_t, theta)``: the stuck
+        monitor (:class:`~._radau_driver.RadauDriver`).
         """
         if start is None:
             start = _as_start(theta0_or_start)
@@ -290,7 +292,8 @@ class RadauIntegrator:
         driver = RadauDriver(step, self._kinks, st, self.precision, origin, levels,
                              budget_seconds=budget_seconds, progress=progress, pattern=pattern,
                              resumed=start is not None,
-                             modes=None if modes is None else [int(m) for m in modes])
+                             modes=None if modes is None else [int(m) for m in modes],
+                             monitor=monitor)
         return self._drive(driver)
 
     def proceed(self, *, budget_seconds: float = 60.0,

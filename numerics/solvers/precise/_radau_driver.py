@@ -20,6 +20,7 @@ import numpy as np
 
 from .._precision import LOG10_2, RADAU_GUARD_BITS, Precision
 from .._status import Status
+from .._stuck import next_stuck_check
 from ._compile import converter, to_mpf
 from ._radau_errors import SlidingModeError
 from ._radau_kinks import KinkLocator
@@ -177,6 +178,10 @@ class RadauDriver:
         :meth:`~._radau_switches.KinkPattern.resume`.
     modes
         Per kink +1 active, -1 inactive, 0 sliding, or None.
+    monitor
+        ``monitor(log_t, theta)`` (θ in float64) at the log t levels of
+        :func:`~numerics.solvers.next_stuck_check`, as on the other paths; a string it returns
+        ends the run with status ``"stuck"`` and that reason.
     """
 
     def __init__(
@@ -184,6 +189,7 @@ class RadauDriver:
         precision: Precision, origin: Cursor, levels: list[float], *, budget_seconds: float,
         progress: Callable[[float], None] | None, pattern: KinkPattern | None = None,
         resumed: bool = False, modes: list[int] | None = None,
+        monitor: Callable[[float, np.ndarray], str | None] | None = None,
     ) -> None:
         self._step, self._kinks, self._set = step, kinks, settings
         self._pattern, self._resumed, self._modes = pattern, resumed, modes
@@ -210,6 +216,7 @@ class RadauDriver:
         self._next_report = self._t_start
         self._started = False
         self._settled_here: set[int] = set()  # kink events switched at the current point
+        self._monitor, self._next_check = monitor, -math.inf
 
     # ---------------------------------------------------------------- the loop
     def run(self) -> None:
@@ -451,7 +458,28 @@ class RadauDriver:
             self._end(Status.ERROR, f"max_steps = {self._set.max_steps} accepted steps "
                       f"{self._where()}")
             return True
-        return False
+        return self._stuck()
+
+    def _stuck(self) -> bool:
+        """End the run if the monitor calls it stuck (at the log t levels of
+        :func:`~numerics.solvers.next_stuck_check`, like float64 and Taylor: Radau had no stuck
+        monitor and "reached" log t = 8 on a net whose sample 2 had been held at margin 0
+        since log t = 1.3, where the other paths stop 'stuck')."""
+        logt = self._logt()
+        if self._monitor is None or logt < self._next_check:
+            return False
+        self._next_check = next_stuck_check(logt)
+        reason = self._monitor(logt, self._theta_now())
+        if reason:
+            self._end(Status.STUCK, f"{reason} {self._where()}")
+        return bool(reason)
+
+    def _theta_now(self) -> np.ndarray:
+        """θ at the current point, rounded to float64 (for the monitor)."""
+        fns = self._step.fns
+        state = self._step.to_system(self.cur.clock, self.cur.y)[1]
+        post = np.asarray(fns.post(np.ascontiguousarray(np.array([state], dtype=hy.real).T)))
+        return np.array([float(to_mpf(v)) for v in post[:fns.system.n_params, 0]])
 
     def _aim(self) -> tuple[Any, float | None]:
         """The step to try, and the level it ends on (in the ``log log t`` clock levels are

@@ -228,20 +228,24 @@ class PreciseRun:
             return self.integrator.proceed(budget_seconds=max_seconds, progress=progress)
         start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
         theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
+        monitor = (StuckMonitor(self.problem, float(log_t)).update if self.plan.network
+                   else None)
         return self.integrator.run(theta0, float(log_t), start=start_arg,
                                    budget_seconds=max_seconds, per_decade=per_decade,
-                                   progress=progress, modes=_saved_modes(start))
+                                   progress=progress, modes=_saved_modes(start),
+                                   monitor=monitor)
 
     def _taylor(self, log_t: float, max_seconds: float, per_decade: int,
                 start: MirrorFlowSolution | None,
                 progress: Callable[[float], None] | None, go_on: bool) -> RunRecord:
-        """The Taylor run of :meth:`segment`, as :meth:`_radau`; a continued run keeps its
-        stuck monitor (a new run, on a network, gets a new one)."""
+        """The Taylor run of :meth:`segment`, as :meth:`_radau` (a continued run keeps its
+        stuck monitor; a new run, on a network, gets a new one)."""
         if go_on:
             return self.integrator.proceed(budget_seconds=max_seconds, progress=progress)
         start_arg = None if start is None else _start_arg(self.problem, self.plan, start)
         theta0 = None if start is not None else [float(v) for v in self.problem.theta0]
-        monitor = StuckMonitor(self.problem).update if self.plan.network else None
+        monitor = (StuckMonitor(self.problem, float(log_t)).update if self.plan.network
+                   else None)
         return self.integrator.run(theta0, float(log_t), start=start_arg,
                                    budget_seconds=max_seconds, per_decade=per_decade,
                                    progress=progress, monitor=monitor)
