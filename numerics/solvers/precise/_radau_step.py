@@ -301,7 +301,8 @@ class RadauStep:
             cf = np.array([float(c) for c in clocks])
             idx = np.argmin(np.abs(cf[:, None] - cf[sel][None, :]), axis=1)
             solve: ExtendedNewtonSolve | StageNewtonSolve = StageNewtonSolve(
-                h, Js, [int(i) for i in idx], self.tab.A, prec)
+                h, Js, [int(i) for i in idx], self.tab.A, prec,
+                bits_for(float(np.max(rows)), 0))
         else:
             if prec not in self._eig:
                 self._eig[prec] = EigenTableau.build(self.tab.A, prec)
