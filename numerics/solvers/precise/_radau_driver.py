@@ -463,8 +463,8 @@ class RadauDriver:
     def _stuck(self) -> bool:
         """End the run if the monitor calls it stuck (at the log t levels of
         :func:`~numerics.solvers.next_stuck_check`, like float64 and Taylor: Radau had no stuck
-        monitor and "reached" log t = 8 on a net whose sample 2 had been held at margin 0
-        since log t = 1.3, where the other paths stop 'stuck')."""
+        monitor and "reached" log t = 9 on a net whose sample 2 had been held at margin 0
+        since log t ~ 0, where the other paths stop 'stuck')."""
         logt = self._logt()
         if self._monitor is None or logt < self._next_check:
             return False
