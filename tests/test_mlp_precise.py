@@ -245,20 +245,24 @@ def test_dependent_sliding_surfaces_end_with_a_named_status():
 def _tie_problem() -> Problem:
     """Init seed 1 of the coverage MLP's data: kink 15 (a first-layer unit on sample 3) turns
     off at log t = 1.1166 while kink 21 slides, and the sliding ``alpha`` of kink 21 jumps to 0
-    exactly (-2e-39 at 30 digits, +8e-73 at 60: rounding decided whether it slid on)."""
+    exactly (-2e-39 at 30 digits, +8e-73 at 60: rounding decided whether it slid on); at
+    log t = 1.2666 kink 27 parts from the sliding group (18, 24, 27) at a crossing."""
     return Problem.create(separable_gaussian(n=6, d=3, seed=0), MLP(widths=(3, 3)), HYP,
                           scale=0.5, seed=1)
 
 
-def test_sliding_alpha_tie_at_a_crossing_does_not_depend_on_the_precision():
+def test_sliding_at_a_crossing_does_not_depend_on_the_precision():
     # The run at 60 digits went on sliding on kink 21 (alpha 8e-73 "inside"), with another
     # alpha for the group (24, 27) (0.104 against 0.073): it ended 2.3 digits from the 30- and
     # 45-digit runs and from Radau at log t = 1.2.  An alpha within sqrt(tol) of 0 or 1 after a
     # jump now leaves its surface (the kink's own stop re-tests sliding if it comes back).
+    # Then the group parting at log t = 1.2666 was found only after the crossing step, taken
+    # on the grouped flow: the 30-digit run was 1e-18 off (18.0 certified digits at log t =
+    # 100; 45 digits: 1e-25.5).  The sliding kinks are now regrouped before that step.
     # Expected: the same flow at two precisions agrees to the lower one's digits (measured
-    # 30.9; Radau agrees with both to 31.3, test below).
+    # to log t = 100: 31.35; Radau agrees with the 30-digit run to 31.4, test below).
     prob = _tie_problem()
-    low, high = (solve_mirror_flow(prob, log_t=1.2, dps=d, method="taylor", certify=False,
+    low, high = (solve_mirror_flow(prob, log_t=2.0, dps=d, method="taylor", certify=False,
                                    max_seconds=120) for d in (30, 60))
     assert low.status == high.status == "reached", (low.message, high.message)
     with mpmath.workdps(80):
@@ -271,9 +275,9 @@ def test_sliding_alpha_tie_agrees_with_radau():
     # Radau (one activation pattern per step, kinks located to working precision) is the
     # independent reference for the Taylor runs of the test above (~45 s).
     prob = _tie_problem()
-    radau = solve_mirror_flow(prob, log_t=1.2, dps=30, method="radau", certify=False,
+    radau = solve_mirror_flow(prob, log_t=2.0, dps=30, method="radau", certify=False,
                               max_seconds=300)
-    taylor = solve_mirror_flow(prob, log_t=1.2, dps=60, method="taylor", certify=False,
+    taylor = solve_mirror_flow(prob, log_t=2.0, dps=30, method="taylor", certify=False,
                                max_seconds=300)
     assert radau.status == taylor.status == "reached"
     with mpmath.workdps(80):
