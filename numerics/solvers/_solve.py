@@ -91,6 +91,9 @@ def margin_scale(problem: Problem, theta) -> float:
     True
     """
     th = np.array([float(v) for v in np.ravel(theta)])
+    if not np.all(np.isfinite(th)):
+        raise ValueError("margin_scale: theta has non-finite entries (NaN or inf); pass the "
+                         "parameters of a finished run")
     return float(np.max(np.abs(problem.data.y * problem.model.outputs(th, problem.data.X))))
 
 

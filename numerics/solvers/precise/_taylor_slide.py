@@ -215,9 +215,10 @@ class SlideControl:
         return {k for g in self.on for k in g}
 
     @staticmethod
-    def inside(alpha: float) -> bool:
-        """``alpha`` in (0, 1): the surface is followed."""
-        return 0 < alpha < 1
+    def inside(alpha: float, margin: float = 0.0) -> bool:
+        """``alpha`` in (margin, 1 - margin): the surface is followed (``margin``: a tie at a
+        crossing, :meth:`at_crossing`)."""
+        return margin < alpha < 1 - margin
 
     # ------------------------------------------------------------------ entering
     def at_kink(self, run: _Run, kink: int, clock: float, delta: float) -> bool:
@@ -363,7 +364,7 @@ class SlideControl:
             if alpha is None:
                 left += [(g, 0) for g in rest]
                 return (), left
-            keep = [margin < a < 1 - margin for a in alpha]
+            keep = [self.inside(a, margin) for a in alpha]
             if all(keep):
                 break
             left += [(g, -1 if a <= 0.5 else 1) for g, a, k in zip(rest, alpha, keep, strict=True)
