@@ -59,7 +59,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 from theory import PerLayer, Potential
 
 from .checks import planted_dataset, planted_direction
-from .problem import Dataset, TwoLayer, separable_gaussian
+from .problem import MLP, Dataset, TwoLayer, separable_gaussian
 
 __all__ = [
     "ABS_EXPONENTS",
@@ -74,6 +74,7 @@ __all__ = [
     "PotentialCase",
     "example",
     "init_scales",
+    "mlp_models",
     "per_layer_cases",
     "per_layer_potentials",
     "planted_dataset",
@@ -536,6 +537,32 @@ def two_layer_models(width: tuple[int, int] = (1, 6),
     """
     return st.builds(lambda m, a: TwoLayer(width=m, activation=a), widths(*width),
                      st.sampled_from(activations))
+
+
+def mlp_models(depth: tuple[int, int] = (3, 3), width: tuple[int, int] = (2, 3),
+               activations: tuple[str, ...] = ("relu", "leaky_relu(0.2)", "square_relu")
+               ) -> st.SearchStrategy[MLP]:
+    """Bias-free MLPs of depth D >= 3 (``D - 1`` hidden layers) with a k-homogeneous activation.
+
+    Domain: depth in the range ``depth``, each hidden width in ``width`` (drawn per layer),
+    activation from ``activations`` (specs of :func:`numerics.get_activation`).
+
+    Examples
+    --------
+    >>> m = example(mlp_models(activations=("relu",)))
+    >>> len(m.widths), m.degree
+    (2, 3)
+    """
+    if depth[0] < 3:
+        raise ValueError(f"an MLP has depth >= 3 (two-layer nets: two_layer_models), got {depth}")
+
+    @st.composite
+    def draw_mlp(draw: Any) -> MLP:
+        layers = draw(st.integers(*depth)) - 1
+        hidden = tuple(draw(widths(*width)) for _ in range(layers))
+        return MLP(widths=hidden, activation=draw(st.sampled_from(activations)))
+
+    return draw_mlp()
 
 
 def init_scales(low: float = 0.01, high: float = 1.0) -> st.SearchStrategy[float]:
