@@ -72,7 +72,7 @@ class ReLU(Activation):
 
 @dataclass(frozen=True)
 class LeakyReLU(Activation):
-    """``leaky_relu(z) = relu(z) + slope (z - relu(z))``, k = 1.
+    """``leaky_relu(z) = slope z + (1 - slope) relu(z)``, k = 1.
 
     Parameters
     ----------
@@ -106,19 +106,13 @@ class LeakyReLU(Activation):
     def degree(self) -> int:
         return 1
 
-    # Written ``relu(z) + slope (z - relu(z))`` so that no two constants meet: heyoka folds a
-    # product or difference of two numbers in double precision, so ``(1 - slope)`` (and, in
-    # ``heyoka.diff`` of ``slope z`` with ``z = x . w``, the product ``slope x_c``) would enter
-    # a 30-digit flow rounded to 1e-17 (a depth-3 MLP slid off its kink at that rate).
     def value(self, z: Array, backend: Backend = FLOAT64) -> Array:
         s = backend.scalar(self.slope)
-        r = backend.relu(z)
-        return r + (z - r) * s
+        return z * s + backend.relu(z) * (1 - s)
 
     def derivative(self, z: Array, backend: Backend = FLOAT64) -> Array:
         s = backend.scalar(self.slope)
-        h = backend.heaviside(z)
-        return h + (1 - h) * s
+        return backend.heaviside(z) * (1 - s) + s
 
     def __str__(self) -> str:
         return f"leaky_relu({self.slope!r})"

@@ -81,7 +81,9 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
         )
     t0 = time.perf_counter()
     clock_var = hy.make_vars("implicit_clock")
-    rhs_exprs = [hy.subs(r, {hy.time: clock_var}) for _, r in system.equations]
+    # one subs call for the list keeps the subexpressions the equations share shared; the
+    # switches' substitution below took 47 s instead of 3 s on a 3/2 leaky MLP without it
+    rhs_exprs = list(hy.subs([r for _, r in system.equations], {hy.time: clock_var}))
     kw: dict[str, Any] = {"fp_type": "real", "prec": int(bits), "scale": 1.0}
     inputs = [*system.variables, clock_var]
     switched = None

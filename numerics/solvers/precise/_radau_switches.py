@@ -74,8 +74,9 @@ def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> l
     rhs = list(rhs)
     if not force_jumps(rhs, kinks):
         return None
-    table = switch_table(kinks, base)
-    return [hy.subs(r, table) for r in rhs]
+    # one subs call for the whole list: it keeps the subexpressions the right-hand sides
+    # share shared (one call per expression took 113 s on a 3/2 leaky MLP, 0.? s for the list)
+    return list(hy.subs(rhs, switch_table(kinks, base)))
 
 
 def switch_table(kinks: Sequence[Any], base: int) -> dict[Any, Any]:

@@ -34,7 +34,10 @@ def force_jumps(rhs: Sequence[Any], kinks: Sequence[Any]) -> bool:
     False
     """
     steps = {hy.relup(h): hy.expression(0.0) for h in kinks}
-    return any(hy.subs(r, steps) != r for r in rhs)
+    rhs = list(rhs)
+    # one subs call for the whole list (shared subexpressions stay shared: see
+    # switched_equations)
+    return any(new != r for new, r in zip(hy.subs(rhs, steps), rhs, strict=True))
 
 
 # Above this margin, log(log1p(exp(-q))) = -q - exp(-q)/2 + O(exp(-2q)) with a relative error below

@@ -80,8 +80,10 @@ def _margins_reverse(margin_fn: Callable[[np.ndarray], tuple[Any, ...]], th: lis
     tv = make_vars("dq_arg", P)
     q_raw, _, kinks_raw = unpack_margin(margin_fn(np.array(tv, dtype=object)), P, False)
     back = {f"dq_arg{k}": th[k] for k in range(P)}
-    q = [hy.subs(qi, back) for qi in q_raw]
-    kinks = [hy.subs(ki, back) for ki in kinks_raw]
+    # one subs call per list keeps the subexpressions the margins (and their gradient, below)
+    # share shared: later substitutions of the ReLU switches work on the shared graph
+    out = hy.subs([*q_raw, *kinks_raw], back)
+    q, kinks = list(out[: len(q_raw)]), list(out[len(q_raw):])
     return q, kinks, _ReverseMargins(q_raw, tv, back)
 
 
@@ -94,7 +96,7 @@ def _force_reverse(rev: _ReverseMargins, w: list[Any]) -> list[Any]:
         [hy.sum([c * qi for c, qi in zip(cv, rev.q_raw, strict=True)])], rev.tv
     ).gradient
     back = {**rev.back, **{f"dq_w{i}": w[i] for i in range(n)}}
-    return [hy.subs(g, back) for g in grad]
+    return list(hy.subs(list(grad), back))
 
 
 def _force_given(G: Any, w: list[Any], P: int) -> list[Any]:

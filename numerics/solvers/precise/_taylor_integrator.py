@@ -206,7 +206,7 @@ class TaylorIntegrator:
             flow = self.sliding.flow(groups)
             assert flow is not None
             clock = hy.make_vars("bridge_clock")
-            outputs = [hy.subs(r, {hy.time: clock}) for _, r in flow.equations]
+            outputs = list(hy.subs([r for _, r in flow.equations], {hy.time: clock}))
             cf = hy.cfunc(outputs, [v for v, _ in flow.equations] + [clock],
                           **cfunc_options(self.precision))
             npar, dtype = n_pars(outputs), self.precision.dtype
@@ -232,7 +232,7 @@ class TaylorIntegrator:
         P = sysm.n_params
         stepped = self.equations[:P] if self.quad else self.equations
         clock = hy.make_vars("bridge_clock")
-        outputs = [hy.subs(r, {hy.time: clock}) for _, r in stepped]
+        outputs = list(hy.subs([r for _, r in stepped], {hy.time: clock}))  # one call: shared
         cf = hy.cfunc(outputs, [v for v, _ in self.equations] + [clock], **cfunc_options(prc))
         npar = n_pars(outputs)
         log_loss = self._function("log_loss") if self.quad else None
