@@ -159,6 +159,12 @@ def drawn_problems(draw, kinds: tuple[str, ...] = MODEL_KINDS) -> Drawn:
     else:
         model = Linear() if kind == "linear" else Diagonal(depth=2)
         cases = (draw(potential_cases(**_potential_kwargs(kind))),)
+    return draw_problem(draw, model, cases)
+
+
+def draw_problem(draw, model, cases: tuple[PotentialCase, ...]) -> Drawn:
+    """``model`` with the potential of ``cases`` (one per layer if several), a drawn tiny
+    separable dataset and a drawn initialisation."""
     potential = (PerLayer(tuple(c.potential for c in cases)) if len(cases) > 1
                  else cases[0].potential)
     data = draw(separable_datasets(n=(2, 4), d=(2, 3), margin=(0.1, 0.5)))

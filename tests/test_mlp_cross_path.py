@@ -1,0 +1,300 @@
+"""Depth-3 MLPs drawn at random: the 30-digit Taylor run against 45 digits and against Radau.
+
+Issue 10, item 4 for the MLPs (``tests/test_cross_path.py`` draws linear, diagonal and
+two-layer models).  A drawn bias-free MLP of depth 3 (hidden widths 2-3, ReLU, leaky ReLU or
+square ReLU), a drawn potential (every family of ``numerics.testing`` with f''(0) > 0) and a
+tiny separable dataset are integrated to log t = ``LOG_T`` by heyoka's Taylor method at 30 and
+at 45 digits (and, in the slow variant, by Radau IIA at 30 digits).  The expectations come from
+the other runs or from theory, never from the run under test:
+
+(a) the 30-digit run agrees with the 45-digit run -- the same flow, integrated at a precision
+    15 digits higher -- on the final θ to >= ``PRECISE_DIGITS`` digits (max-norm, relative to
+    max |θ|): this catches every rule whose outcome depends on the precision (a tie at a kink
+    crossing, a sliding group that parts, session 18);
+(b) slow variant: Radau, a different integrator, agrees with the 30-digit Taylor run to
+    >= ``PRECISE_DIGITS`` digits;
+(c) every balance quantity C_j = Σ_in g - k Σ_out g of every hidden neuron (THEORY.md §2) is
+    conserved to 1e-25 at every recorded point of every run, with g(x) = x f'(x) - f(x)
+    differentiated here from theory's f and the neurons read from the weight layout of
+    :class:`numerics.MLP` here (not from the solvers).
+
+A run may stop short of the target only for a reason checked here on its last θ, and both
+precisions must stop alike (same status, same log t to 1e-6): samples with margin <= 0 and no
+gradient (a stuck network), or pre-activations of one sample at 0 in two layers (the Filippov
+set is not a point there, THEORY.md §7.2: ``stalled`` on Taylor, ``sliding`` on Radau), or a
+unit at its origin.  Such stops are reported as :class:`MLPStop` warnings.  Shrinking is off
+(each example costs seconds); a failure prints a reproducer.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from itertools import pairwise
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from test_cross_path import BALANCE_TOL, PRECISE_DIGITS, Drawn, draw_problem
+
+from numerics import (
+    MLP,
+    MirrorFlowSolution,
+    Problem,
+    agreeing_digits,
+    separable_gaussian,
+    solve_mirror_flow,
+)
+from numerics.testing import (
+    ALL_FAMILIES,
+    mlp_models,
+    per_layer_cases,
+    potential_cases,
+)
+from theory import Potential, X, mp_function
+
+#: A pre-activation this close to 0 (relative to |w||input|) is on its kink.
+KINK_GAP = 1e-8
+#: The two precisions' stops agree to this much of log t.
+STOP_AGREEMENT = 1e-6
+
+
+class MLPStop(UserWarning):
+    """A drawn MLP run stopped short for a reason checked on its last θ (not a failure)."""
+
+
+@st.composite
+def drawn_mlps(draw) -> Drawn:
+    """A depth-3 MLP, one potential (or one per weight matrix) and a tiny separable dataset."""
+    model = draw(mlp_models(depth=(3, 3), width=(2, 3)))
+    kwargs = {"families": ALL_FAMILIES, "curvatures": ("positive",)}
+    cases = (draw(per_layer_cases(3, **kwargs)) if draw(st.booleans())
+             else (draw(potential_cases(**kwargs)),))
+    return draw_problem(draw, model, cases)
+
+
+# ----------------------------------------------------------------------------- the network, here
+
+
+def weight_matrices(problem: Problem, theta) -> list[np.ndarray]:
+    """``W_1, ..., W_D`` of an MLP as object arrays (out x in), row by row in ``theta``."""
+    sizes = [problem.d, *problem.model.widths, 1]
+    out, start = [], 0
+    for fan_in, fan_out in pairwise(sizes):
+        block = np.array(list(theta[start: start + fan_in * fan_out]), dtype=object)
+        out.append(block.reshape(fan_out, fan_in))
+        start += fan_in * fan_out
+    assert start == len(theta)
+    return out
+
+
+def neurons(problem: Problem) -> list[tuple[int, list[int], list[int]]]:
+    """``(layer, incoming, outgoing)`` parameter indices of every hidden neuron: row j of
+    ``W_l`` in, column j of ``W_{l+1}`` out (``layer``: the 0-based index of ``W_l``)."""
+    sizes = [problem.d, *problem.model.widths, 1]
+    offsets = np.cumsum([0] + [a * b for a, b in pairwise(sizes)])
+    out = []
+    for layer in range(len(sizes) - 2):
+        fan_in, width, fan_next = sizes[layer], sizes[layer + 1], sizes[layer + 2]
+        for j in range(width):
+            incoming = [int(offsets[layer]) + j * fan_in + c for c in range(fan_in)]
+            outgoing = [int(offsets[layer + 1]) + r * width + j for r in range(fan_next)]
+            out.append((layer, incoming, outgoing))
+    return out
+
+
+def pre_activations(problem: Problem, theta) -> list[np.ndarray]:
+    """Each hidden layer's pre-activations ``(n, width)`` and their scale ``|w||input|``, in
+    float64 (a kink test needs no more)."""
+    Ws = [w.astype(float) for w in weight_matrices(problem, [float(v) for v in theta])]
+    act = problem.model.activation
+    H, out = np.asarray(problem.data.X, dtype=float), []
+    for W in Ws[:-1]:
+        Z = H @ W.T
+        scale = np.linalg.norm(H, axis=1)[:, None] * np.linalg.norm(W, axis=1)[None, :]
+        out.append(np.abs(Z) / np.where(scale > 0, scale, 1.0))
+        H = act.value(Z)
+    return out
+
+
+def _g(pot):
+    f = pot.f
+    return mp_function(X * sp.diff(f, X) - f, X)
+
+
+def balance_drift(problem: Problem, thetas) -> list:
+    """Per recorded point, max over hidden neurons of |C_j - C_j(0)| / (1 + Σ|g|) (mpmath)."""
+    k = problem.model.activation.degree
+    gs = {layer: _g(problem.potential_of_layer(layer))
+          for layer in range(len(problem.model.widths) + 1)}
+
+    def quantities(th):
+        out = []
+        for layer, incoming, outgoing in neurons(problem):
+            gin = [gs[layer](th[i]) for i in incoming]
+            gout = [gs[layer + 1](th[i]) for i in outgoing]
+            out.append((mpmath.fsum(gin) - k * mpmath.fsum(gout),
+                        1 + mpmath.fsum(abs(v) for v in gin) + k * mpmath.fsum(abs(v)
+                                                                            for v in gout)))
+        return out
+
+    C0 = quantities(thetas[0])
+    return [max(abs(c - c0) / s for (c, s), (c0, _) in zip(quantities(th), C0, strict=True))
+            for th in thetas]
+
+
+# ----------------------------------------------------------------------------- named stops
+
+
+def stuck_samples(problem: Problem, theta) -> list[int]:
+    """Samples with margin <= 0 whose gradient is 0 (every path through the net is off)."""
+    th = np.array([float(v) for v in theta])
+    outputs, grads = problem.model.outputs_and_grads(th, np.asarray(problem.data.X, dtype=float))
+    y = problem.data.y
+    force = np.linalg.norm(grads, axis=1)
+    return [i for i in range(len(y))
+            if y[i] * outputs[i] <= 0 and force[i] <= 1e-12 * max(float(np.max(force)), 1e-300)]
+
+
+def kinks_in_two_layers(problem: Problem, theta) -> list[int]:
+    """Samples with a pre-activation on its kink in two different layers."""
+    layers = pre_activations(problem, theta)
+    return [i for i in range(problem.data.n)
+            if sum(bool(np.any(rel[i] < KINK_GAP)) for rel in layers) >= 2]
+
+
+def units_at_origin(problem: Problem, theta) -> list[tuple[int, int]]:
+    """``(layer, unit)`` of hidden units whose incoming weights are 0 to 1e-20 of |θ|."""
+    th = [float(v) for v in theta]
+    scale = float(np.linalg.norm(th))
+    return [(layer, j) for layer, W in enumerate(weight_matrices(problem, th)[:-1])
+            for j, row in enumerate(W.astype(float)) if np.linalg.norm(row) <= 1e-20 * scale]
+
+
+def named_stop(sol: MirrorFlowSolution, problem: Problem) -> str | None:
+    """Why a run stopped short, checked on its last θ, or ``None``."""
+    theta = sol.theta_mp[-1]
+    if sol.status == "stuck" and (stuck := stuck_samples(problem, theta)):
+        return f"samples {stuck} have margin <= 0 and no gradient"
+    if sol.status in ("stalled", "sliding") and (both := kinks_in_two_layers(problem, theta)):
+        return f"samples {both} are on kinks in two layers (the Filippov set is not a point)"
+    if sol.status == "sliding" and (units := units_at_origin(problem, theta)):
+        return f"units {units} at their origin"
+    return None
+
+
+# ----------------------------------------------------------------------------- the property
+
+
+def run(drawn: Drawn, method: str, dps: int, max_seconds: float) -> MirrorFlowSolution:
+    try:
+        return solve_mirror_flow(drawn.problem, log_t=LOG_T, dps=dps, method=method,
+                                 certify=False, max_seconds=max_seconds)
+    except Exception as exc:       # no refusal is expected: every drawn case is supported
+        pytest.fail(f"{method} at {dps} digits raised {type(exc).__name__}: {exc}"
+                    f"\n{drawn.reproducer}")
+
+
+def check_balance(sol: MirrorFlowSolution, drawn: Drawn) -> None:
+    with mpmath.workdps(60):
+        drift = balance_drift(drawn.problem, sol.theta_mp)
+        worst = max(range(len(drift)), key=lambda i: drift[i])
+        assert drift[worst] <= BALANCE_TOL, (
+            f"{sol.method} at {sol.meta['dps']} digits: balance law drifts by "
+            f"{mpmath.nstr(drift[worst], 3)} (relative) at log t = {sol.log_t[worst]:.6g}"
+            f"\n{drawn.reproducer}")
+
+
+def check_agree(a: MirrorFlowSolution, b: MirrorFlowSolution, drawn: Drawn) -> None:
+    with mpmath.workdps(60):
+        digits = agreeing_digits(list(a.theta_mp[-1]), list(b.theta_mp[-1]), 100)
+    assert digits >= PRECISE_DIGITS, (
+        f"{a.method} at {a.meta['dps']} and {b.method} at {b.meta['dps']} digits agree on θ "
+        f"to {digits:.2f} digits only (need {PRECISE_DIGITS}) at log t = "
+        f"{float(a.log_t[-1]):.6g}\n{drawn.reproducer}")
+
+
+def outcome(sol: MirrorFlowSolution, drawn: Drawn) -> str:
+    """``"reached"``, or the named reason of a short stop (warned); anything else fails."""
+    if sol.status == "reached" and float(sol.log_t[-1]) == pytest.approx(LOG_T, abs=1e-9):
+        return "reached"
+    reason = named_stop(sol, drawn.problem)
+    if reason is None:
+        pytest.fail(f"{sol.method} at {sol.meta['dps']} digits ended {sol.status!r} at log t "
+                    f"= {float(sol.log_t[-1]):.6g} of {LOG_T} ({sol.message}) after "
+                    f"{sol.seconds:.1f} s\n{drawn.reproducer}")
+    warnings.warn(MLPStop(f"{sol.method} stopped ({sol.status}) at log t = "
+                          f"{float(sol.log_t[-1]):.6g}: {reason}\n{drawn.reproducer}"),
+                  stacklevel=2)
+    return sol.status
+
+
+def same_stop(a: MirrorFlowSolution, b: MirrorFlowSolution, drawn: Drawn) -> None:
+    la, lb = float(a.log_t[-1]), float(b.log_t[-1])
+    assert math.isclose(la, lb, rel_tol=STOP_AGREEMENT, abs_tol=STOP_AGREEMENT), (
+        f"{a.method} at {a.meta['dps']} digits stopped at log t = {la:.9g}, {b.method} at "
+        f"{b.meta['dps']} at {lb:.9g}\n{drawn.reproducer}")
+
+
+def mlp_cross_check(drawn: Drawn, max_seconds: float, radau: bool) -> None:
+    """(a)-(c) on one drawn MLP."""
+    t30, t45 = (run(drawn, "taylor", dps, max_seconds) for dps in (30, 45))
+    runs = [t30, t45]
+    ends = [outcome(t30, drawn), outcome(t45, drawn)]
+    assert ends[0] == ends[1], (f"Taylor ended {ends[0]!r} at 30 digits, {ends[1]!r} at 45"
+                                f"\n{drawn.reproducer}")
+    same_stop(t30, t45, drawn)
+    check_agree(t30, t45, drawn)
+    if radau:
+        r30 = run(drawn, "radau", 30, 4 * max_seconds)
+        runs.append(r30)
+        if r30.status == "budget":
+            warnings.warn(MLPStop(f"radau ran out of its budget at log t = "
+                                  f"{float(r30.log_t[-1]):.6g}\n{drawn.reproducer}"),
+                          stacklevel=2)
+        else:
+            end = outcome(r30, drawn)
+            assert (end == "reached") == (ends[0] == "reached"), (
+                f"Taylor ended {ends[0]!r}, Radau {end!r}\n{drawn.reproducer}")
+            same_stop(t30, r30, drawn)
+            check_agree(t30, r30, drawn)
+    for sol in runs:      # the balance law holds on any piece of a run
+        check_balance(sol, drawn)
+
+
+_NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]
+_HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+LOG_T = 3.0
+
+
+@settings(max_examples=2, deadline=None, phases=_NO_SHRINK, suppress_health_check=_HEALTH)
+@given(data=st.data())
+def test_mlp_precisions_agree(data):
+    """(a) and (c) on a few drawn MLPs (default profile)."""
+    mlp_cross_check(data.draw(drawn_mlps(), label="drawn"), max_seconds=30.0, radau=False)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, phases=_NO_SHRINK, suppress_health_check=_HEALTH)
+@given(data=st.data())
+def test_mlp_paths_agree_slow(data):
+    """(a)-(c) on many drawn MLPs, Radau included."""
+    mlp_cross_check(data.draw(drawn_mlps(), label="drawn"), max_seconds=60.0, radau=True)
+
+
+def test_layout_matches_the_model():
+    # the layout read here against the model's own forward pass (float64), and the neuron
+    # count of widths (3, 2)
+    prob = Problem.create(separable_gaussian(n=5, d=3, seed=1), MLP(widths=(3, 2)),
+                          Potential.quadratic(), scale=0.7, seed=3)
+    th = prob.theta0
+    Ws = [w.astype(float) for w in weight_matrices(prob, th)]
+    H = np.asarray(prob.data.X, dtype=float)
+    for W in Ws[:-1]:
+        H = np.maximum(H @ W.T, 0)
+    assert np.allclose((H @ Ws[-1].T)[:, 0], prob.model.outputs(th, prob.data.X), rtol=1e-13)
+    assert [(layer, len(i), len(o)) for layer, i, o in neurons(prob)] == [
+        (0, 3, 2)] * 3 + [(1, 3, 1)] * 2
