@@ -41,7 +41,7 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from test_cross_path import BALANCE_TOL, PRECISE_DIGITS, Drawn, draw_problem
+from test_cross_path import BALANCE_TOL, FORCELESS, PRECISE_DIGITS, Drawn, draw_problem
 
 from numerics import (
     MLP,
@@ -158,13 +158,15 @@ def balance_drift(problem: Problem, thetas) -> list:
 
 
 def stuck_samples(problem: Problem, theta) -> list[int]:
-    """Samples with margin <= 0 whose gradient is 0 (every path through the net is off)."""
+    """Samples with margin <= 0 and no force: a gradient of q_i at most ``FORCELESS`` of the
+    largest sample's (0 where every path through the net is off; a square-ReLU unit dying
+    on x_i has a gradient that decays like its pre-activation: test_cross_path)."""
     th = np.array([float(v) for v in theta])
     outputs, grads = problem.model.outputs_and_grads(th, np.asarray(problem.data.X, dtype=float))
     y = problem.data.y
     force = np.linalg.norm(grads, axis=1)
     return [i for i in range(len(y))
-            if y[i] * outputs[i] <= 0 and force[i] <= 1e-12 * max(float(np.max(force)), 1e-300)]
+            if y[i] * outputs[i] <= 0 and force[i] <= FORCELESS * float(np.max(force))]
 
 
 def kinks_in_two_layers(problem: Problem, theta) -> list[int]:
