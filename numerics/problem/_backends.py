@@ -219,8 +219,7 @@ def _hy_scalar(v: Any) -> Any:
     ``slope * (x . w)`` makes were rounded to 1e-17, and a 30-digit flow on a depth-3 leaky MLP
     slid off its kink at that rate.  In real128 (113 bits) both are exact for a double
     ``slope >= 2**-60`` and a double ``x_c``; a flow at more than 113 bits converts the
-    numbers exactly.  (The real128 number is not slower: heyoka converts every number to
-    the working type when it compiles.)
+    numbers exactly.
     """
     hy = _heyoka()
     if isinstance(v, hy.expression):
