@@ -356,7 +356,7 @@ def check_taylor_radau(taylor: MirrorFlowSolution, radau: MirrorFlowSolution,
         f"\n{drawn.reproducer}")
 
 
-def _g(pot: Potential):
+def balance_summand(pot: Potential):
     """g(x) = x f'(x) - f(x) from theory's f, differentiated here (mpmath callable)."""
     f = pot.f
     return mp_function(X * sp.diff(f, X) - f, X)
@@ -370,7 +370,7 @@ def balance_drift(problem: Problem, thetas) -> list:
     """
     model = problem.model
     d, m, k = problem.d, model.width, model.activation.degree
-    g0, g1 = (_g(problem.potential_of_layer(layer)) for layer in (0, 1))
+    g0, g1 = (balance_summand(problem.potential_of_layer(layer)) for layer in (0, 1))
 
     def quantities(th):
         out = []

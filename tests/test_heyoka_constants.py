@@ -21,9 +21,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics import MLP, Problem, TwoLayer, separable_gaussian
+from numerics import Problem, separable_gaussian
 from numerics.problem import MPMATH
 from numerics.solvers.precise import problem_system
+from numerics.testing import mlp_models, two_layer_models
 from theory import Potential
 
 ACTIVATIONS = ("relu", "leaky_relu(0.2)", "leaky_relu(0.3)", "square_relu", "power(3)")
@@ -32,11 +33,8 @@ TYPES = ((hy.real128, {}, 1e-30), (hy.real, {"prec": 200}, 1e-55))
 
 
 def _models():
-    return st.one_of(
-        st.builds(lambda w, a: MLP(widths=w, activation=a),
-                  st.tuples(st.integers(1, 3), st.integers(1, 3)), st.sampled_from(ACTIVATIONS)),
-        st.builds(lambda m, a: TwoLayer(width=m, activation=a), st.integers(1, 3),
-                  st.sampled_from(ACTIVATIONS)))
+    return st.one_of(mlp_models(depth=(3, 4), width=(1, 3), activations=ACTIVATIONS),
+                     two_layer_models(width=(1, 3), activations=ACTIVATIONS))
 
 
 def _relative(a, b) -> float:

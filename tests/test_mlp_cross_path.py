@@ -1,10 +1,11 @@
-"""Depth-3 MLPs drawn at random: the 30-digit Taylor run against 45 digits and against Radau.
+"""Drawn MLPs: the 30-digit Taylor run against 45 digits and against Radau.
 
-Issue 10, item 4 for the MLPs (``tests/test_cross_path.py`` draws linear, diagonal and
-two-layer models).  A drawn bias-free MLP of depth 3 (hidden widths 2-3, ReLU, leaky ReLU or
-square ReLU), a drawn potential (every family of ``numerics.testing`` with f''(0) > 0) and a
-tiny separable dataset are integrated to log t = ``LOG_T`` by heyoka's Taylor method at 30 and
-at 45 digits (and, in the slow variant, by Radau IIA at 30 digits).  The expectations come from
+Issue 10, item 4 for the MLPs (``tests/test_cross_path.py`` draws linear, diagonal and two-
+layer models). A drawn bias-free MLP of depth 3 (slow: 3 or 4; hidden widths 2-3, ReLU, leaky
+ReLU or square ReLU), a drawn potential (every family of ``numerics.testing`` with f''(0) > 0)
+and a tiny separable dataset are integrated to log t = ``LOG_T`` by heyoka's Taylor method at
+30 and at 45 digits (and, in the slow variant, by Radau IIA at 30 digits). The expectations
+come from
 the other runs or from theory, never from the run under test:
 
 (a) the 30-digit run agrees with the 45-digit run -- the same flow, integrated at a precision
@@ -35,10 +36,16 @@ from itertools import pairwise
 import mpmath
 import numpy as np
 import pytest
-import sympy as sp
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from test_cross_path import BALANCE_TOL, FORCELESS, PRECISE_DIGITS, Drawn, draw_problem
+from test_cross_path import (
+    BALANCE_TOL,
+    FORCELESS,
+    PRECISE_DIGITS,
+    Drawn,
+    balance_summand,
+    draw_problem,
+)
 
 from numerics import (
     MLP,
@@ -55,7 +62,7 @@ from numerics.testing import (
     per_layer_cases,
     potential_cases,
 )
-from theory import Potential, X, mp_function
+from theory import Potential
 
 #: A pre-activation this close to 0 (relative to |w||input|) is on its kink.
 KINK_GAP = 1e-8
@@ -70,11 +77,12 @@ class MLPStop(UserWarning):
 
 
 @st.composite
-def drawn_mlps(draw) -> Drawn:
-    """A depth-3 MLP, one potential (or one per weight matrix) and a tiny separable dataset."""
-    model = draw(mlp_models(depth=(3, 3), width=(2, 3)))
+def drawn_mlps(draw, depth: tuple[int, int] = (3, 3)) -> Drawn:
+    """An MLP of depth in ``depth``, one potential (or one per weight matrix) and a tiny
+    separable dataset."""
+    model = draw(mlp_models(depth=depth, width=(2, 3)))
     kwargs = {"families": ALL_FAMILIES, "curvatures": ("positive",)}
-    cases = (draw(per_layer_cases(3, **kwargs)) if draw(st.booleans())
+    cases = (draw(per_layer_cases(model.n_layers, **kwargs)) if draw(st.booleans())
              else (draw(potential_cases(**kwargs)),))
     return draw_problem(draw, model, cases)
 
@@ -126,15 +134,10 @@ def pre_activations(problem: Problem, theta) -> list[np.ndarray]:
     return out
 
 
-def _g(pot):
-    f = pot.f
-    return mp_function(X * sp.diff(f, X) - f, X)
-
-
 def balance_drift(problem: Problem, thetas) -> list:
     """Per recorded point, max over hidden neurons of |C_j - C_j(0)| / (1 + Σ|g|) (mpmath)."""
     k = problem.model.activation.degree
-    gs = {layer: _g(problem.potential_of_layer(layer))
+    gs = {layer: balance_summand(problem.potential_of_layer(layer))
           for layer in range(len(problem.model.widths) + 1)}
 
     def quantities(th):
@@ -321,8 +324,9 @@ def test_mlp_precisions_agree(data):
 @settings(max_examples=25, deadline=None, phases=_NO_SHRINK, suppress_health_check=_HEALTH)
 @given(data=st.data())
 def test_mlp_paths_agree_slow(data):
-    """(a)-(c) on many drawn MLPs, Radau included."""
-    mlp_cross_check(data.draw(drawn_mlps(), label="drawn"), max_seconds=60.0, radau=True)
+    """(a)-(c) on many drawn MLPs of depth 3 and 4, Radau included."""
+    mlp_cross_check(data.draw(drawn_mlps(depth=(3, 4)), label="drawn"), max_seconds=60.0,
+                    radau=True)
 
 
 def test_layout_matches_the_model():
