@@ -1,12 +1,11 @@
 """Drawn MLPs: the 30-digit Taylor run against 45 digits and against Radau.
 
-Issue 10, item 4 for the MLPs (``tests/test_cross_path.py`` draws linear, diagonal and two-
-layer models). A drawn bias-free MLP of depth 3 (slow: 3 or 4; hidden widths 2-3, ReLU, leaky
+Issue 10, item 4 for the MLPs (``tests/test_cross_path.py`` draws linear, diagonal and
+two-layer models). A drawn bias-free MLP of depth 3 (slow: 3 or 4; hidden widths 2-3, ReLU, leaky
 ReLU or square ReLU), a drawn potential (every family of ``numerics.testing`` with f''(0) > 0)
 and a tiny separable dataset are integrated to log t = ``LOG_T`` by heyoka's Taylor method at
 30 and at 45 digits (and, in the slow variant, by Radau IIA at 30 digits). The expectations
-come from
-the other runs or from theory, never from the run under test:
+come from the other runs or from theory, never from the run under test:
 
 (a) the 30-digit run agrees with the 45-digit run -- the same flow, integrated at a precision
     15 digits higher -- on the final θ to >= ``PRECISE_DIGITS`` digits (max-norm, relative to
