@@ -50,7 +50,8 @@ class RunRecord:
         ``kinks_crossed``; the Taylor driver adds ``compiled`` (whether this run compiled the
         integrator), ``heyoka_messages`` (``{"count": N, "first": line}``: heyoka's log lines,
         kept off stdout), the ReLU-kink counts ``kinks_switched_off`` (identically zero kinks),
-        ``kinks_nudged``, ``slides``, ``sliding_kinks``, ``sliding_at_end``,
+        ``kinks_nudged``, ``kinks_touching`` (kink stops at a double root, not nudged),
+        ``slides``, ``sliding_kinks``, ``sliding_at_end``,
         ``sliding_episodes``, ``sliding_left_at_kinks`` and ``sliding_compile_seconds``
         (THEORY.md §7.2), ``kink_bridges`` and ``sliding_bridges`` (Euler steps off a kink of
         the potential; those stepped with a sliding flow's slope); the Radau driver adds

@@ -153,6 +153,7 @@ class TaylorDriver:
         self.seconds = self.cpu_seconds = 0.0
         if self.switches is not None:
             self.switches.n_switched_off = self.switches.n_nudged = 0
+            self.switches.n_touching = 0
         if self.watch is not None:
             w = self.watch
             w.crossings = w.steps = w.handbacks = w.fallbacks = 0
@@ -669,6 +670,7 @@ class TaylorDriver:
                  "kinks_switched_off": 0 if self.switches is None
                  else self.switches.n_switched_off,
                  "kinks_nudged": 0 if self.switches is None else self.switches.n_nudged,
+                 "kinks_touching": 0 if self.switches is None else self.switches.n_touching,
                  **(self.slide.stats() if self.slide is not None else {})}
         if reason is not None:
             stats["reason"] = reason

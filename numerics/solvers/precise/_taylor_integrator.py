@@ -424,7 +424,8 @@ class TaylorIntegrator:
         with capture_native_stdout() as messages:
             layout = self._reset(setup)
             switches = (KinkSwitches(layout, self._function, self.precision.converter(),
-                                     self.system.n_params, self.tol_f)
+                                     self.system.n_params, self.tol_f,
+                                     log_clock=self.system.clock == "log_s")
                         if layout.n_kinks else None)
             driver = TaylorDriver(self.ta, setup, layout, monitor=monitor,
                                   post=self._function("post"), switches=switches,
