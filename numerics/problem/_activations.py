@@ -36,6 +36,12 @@ class Activation(ABC):
         """True if ``sigma`` is analytic (no kink at 0), so Taylor methods keep their order."""
         return False
 
+    @property
+    def derivative_jumps(self) -> bool:
+        """True if ``sigma'`` jumps at 0 (ReLU, leaky ReLU): a net's force then jumps across
+        its kinks, where the flow can slide (Filippov, THEORY.md §7.2)."""
+        return False
+
     @abstractmethod
     def value(self, z: Array, backend: Backend = FLOAT64) -> Array:
         """Elementwise ``sigma(z)``."""
@@ -55,6 +61,10 @@ class ReLU(Activation):
     >>> ReLU().value(np.array([-2.0, 3.0])), ReLU().derivative(np.array([-2.0, 3.0]))
     (array([0., 3.]), array([0., 1.]))
     """
+
+    @property
+    def derivative_jumps(self) -> bool:
+        return True
 
     @property
     def degree(self) -> int:
@@ -101,6 +111,10 @@ class LeakyReLU(Activation):
                 "use e.g. LeakyReLU(0.1) (slope 0 is ReLU())"
             )
         object.__setattr__(self, "slope", float(s))
+
+    @property
+    def derivative_jumps(self) -> bool:
+        return True
 
     @property
     def degree(self) -> int:

@@ -17,7 +17,7 @@ import sympy as sp
 
 from theory import max_margin
 
-from ..problem import Diagonal, LeakyReLU, Linear, Model, Problem, ReLU, TwoLayer
+from ..problem import Diagonal, Linear, Model, Problem, TwoLayer
 from ._precision import Precision
 
 __all__ = [
@@ -95,7 +95,8 @@ def force_jumps(model: Model) -> bool:
     >>> force_jumps(TwoLayer(2, "leaky_relu")), force_jumps(TwoLayer(2, "square_relu"))
     (True, False)
     """
-    return isinstance(getattr(model, "activation", None), ReLU | LeakyReLU)
+    activation = getattr(model, "activation", None)
+    return activation is not None and activation.derivative_jumps
 
 
 #: sympy functions with no heyoka counterpart: a closed-form inverse mirror map that uses one

@@ -18,7 +18,7 @@ import sympy as sp
 from theory import Potential
 
 from ...problem import HEYOKA, Problem, SquareReLU, TwoLayer
-from .._plan import choose_state
+from .._plan import choose_state, force_jumps
 from ._system import ScalarPotential, build_mirror_flow_system
 
 __all__ = ["problem_system", "scalar_potential"]
@@ -83,7 +83,7 @@ def problem_system(problem: Problem, *, state: Literal["auto", "dual", "primal"]
         if not np.all(np.abs(y) == 1):
             raise ValueError("labels must be +1 or -1 for the arbitrary-precision path")
         return build_mirror_flow_system(margins_fn, problem.n_params, pots, state=state,
-                                        clock=clock)
+                                        clock=clock, jumps=force_jumps(model))
 
     def margins(theta: np.ndarray) -> tuple[Any, Any, Any]:
         out, grads = model.outputs_and_grads(theta, X, HEYOKA)
@@ -95,7 +95,8 @@ def problem_system(problem: Problem, *, state: Literal["auto", "dual", "primal"]
 
     if not np.all(np.abs(y) == 1):
         raise ValueError("labels must be +1 or -1 for the arbitrary-precision path")
-    return build_mirror_flow_system(margins, problem.n_params, pots, state=state, clock=clock)
+    return build_mirror_flow_system(margins, problem.n_params, pots, state=state, clock=clock,
+                                    jumps=force_jumps(model))
 
 
 def _two_layer_margins(model: TwoLayer, X: np.ndarray, y: np.ndarray) -> Any:

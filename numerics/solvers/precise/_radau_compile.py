@@ -88,7 +88,8 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
     inputs = [*system.variables, clock_var]
     switched = None
     if system.kinks:
-        switched = switched_equations(rhs_exprs, system.kinks, len(system.par_values))
+        switched = switched_equations(rhs_exprs, system.kinks, len(system.par_values),
+                                      jumps=system.jumps)
     rhs = BatchedFunction(system, switched or rhs_exprs, inputs, int(bits))
     sliding: dict[str, Any] = {}
     if switched is not None:

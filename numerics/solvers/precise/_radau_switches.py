@@ -53,10 +53,12 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 
-def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> list[Any] | None:
+def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int,
+                       jumps: bool | None = None) -> list[Any] | None:
     """``rhs`` with ``relu(h_k) -> par[base + k] h_k`` (the value switch) and
     ``relup(h_k) -> par[base + nk + k]`` (the slope switch), or None if no ``relup(h_k)``
-    occurs (a continuous force: square ReLU).
+    occurs (a continuous force: square ReLU).  ``jumps``: whether it occurs, if known (else
+    read from ``rhs``: :func:`~._system_exprs.force_jumps`).
 
     Both switches equal the pattern bit off the kinks; they are separate parameters so that the
     force is affine in the slope switches (:mod:`._radau_sliding`).  Kinks are substituted in
@@ -72,7 +74,7 @@ def switched_equations(rhs: Sequence[Any], kinks: Sequence[Any], base: int) -> l
     True
     """
     rhs = list(rhs)
-    if not force_jumps(rhs, kinks):
+    if not (force_jumps(rhs, kinks) if jumps is None else jumps):
         return None
     # one subs call for the whole list: it keeps the subexpressions the right-hand sides
     # share shared (on a 3/2 leaky MLP: 121 s one expression at a time, 8 s for the list)

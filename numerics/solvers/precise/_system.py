@@ -155,6 +155,10 @@ class MirrorFlowSystem:
         Builds the :class:`~numerics.solvers.precise._system_crossing.CrossingSystem` (the flow
         in ``w = theta_k``) on first call; ``None`` unless the state is dual and some
         coordinate has a branch point with a polynomial one-sided ``f''``.
+    jumps : bool or None
+        Whether the force jumps across the model's kinks, when the model says so
+        (:attr:`numerics.problem.Activation.derivative_jumps`); ``None``: read from the
+        equations (:attr:`force_jumps`).
     theta_in : tuple
         Input variables ``th0..`` of ``init_exprs``.
     init_exprs : tuple of expressions in ``theta_in``
@@ -186,11 +190,16 @@ class MirrorFlowSystem:
     force: tuple[Any, ...] = ()
     crossing: Callable[[], CrossingSystem] | None = field(default=None, compare=False)
     crossing_coordinates: frozenset[int] = frozenset()
+    jumps: bool | None = None
 
     @property
     def force_jumps(self) -> bool:
         """Whether the force jumps across a ReLU kink (ReLU, leaky ReLU; not square ReLU):
-        :func:`~._system_exprs.force_jumps` of the equations and the model's kinks."""
+        :attr:`jumps` if the model said so, else :func:`~._system_exprs.force_jumps` of the
+        equations and the model's kinks (a ``subs`` with expression keys: 124 s on a 3/3/3
+        ReLU MLP, whose kinks are deep expressions)."""
+        if self.jumps is not None:
+            return self.jumps
         model_kinks = self.kinks[: len(self.kinks) - self.n_potential_kinks]
         return force_jumps([r for _, r in self.equations], model_kinks)
 
@@ -326,6 +335,7 @@ def build_mirror_flow_system(
     clock: ClockKind = "s",
     loss: LossKind = "exp",
     gradient: Literal["given", "reverse"] = "given",
+    jumps: bool | None = None,
 ) -> MirrorFlowSystem:
     """Build the time-changed mirror-flow ODE (THEORY.md §1, §7) as heyoka expressions.
 
@@ -351,6 +361,9 @@ def build_mirror_flow_system(
         heyoka's reverse-mode derivative of ``sum_i c_i q_i`` with ``c_i -> w_i`` substituted after
         differentiation (a vector-Jacobian product: for networks it is several times smaller than
         ``G^T w`` and the Taylor step is correspondingly cheaper; ``G`` may then be ``None``).
+    jumps : bool, optional
+        Whether the force jumps across the kinks, if the caller knows (from the model's
+        activation); else :attr:`MirrorFlowSystem.force_jumps` reads it from the equations.
 
     Returns
     -------
@@ -411,6 +424,7 @@ def build_mirror_flow_system(
         force=tuple(flow.force),
         crossing=_crossing_builder(margin_fn, fns, crossing, clock, (loss, gradient), theta),
         crossing_coordinates=crossing,
+        jumps=jumps,
     )
 
 
