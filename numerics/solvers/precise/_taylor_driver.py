@@ -404,6 +404,9 @@ class TaylorDriver:
             self.nudge(*last)
             if self.slide is not None and self.slide.at_crossing(self):
                 self.nudge(*last)   # back on its new side, if leaving a surface moved it
+            for other in self._pending(skip=(last[0],)):   # crossing at this stop too
+                self.nudge(*other)
+                self.kinks_crossed += 1
         self.good = (self.ta.time, np.array(self.ta.state, copy=True))
         res = self.ta.propagate_for(self.conv(self._delta()), **kw)
         self.steps += int(res[3])
@@ -494,7 +497,20 @@ class TaylorDriver:
                 self.slide.recheck(self)
             self._update_switches()
             self.ta.reset_cooldowns()   # off every root now: a quick return must be seen
+            if outcome == hy.taylor_outcome.time_limit:
+                pending = self._pending()
+                if pending:      # a kink at 0 here too, e.g. beside a kink of the potential
+                    self.layout.stops["last"] = pending[0]
+                    outcome = hy.taylor_outcome(-(self.layout.n_target + pending[0][0] + 1))
         return outcome
+
+    def _pending(self, skip: tuple[int, ...] = ()) -> list[tuple[int, int]]:
+        """The ReLU kinks crossing at the current state unseen by heyoka
+        (:meth:`KinkSwitches.pending`)."""
+        if self.switches is None:
+            return []
+        n_model = self.layout.n_kinks - self.setup.system.n_potential_kinks
+        return self.switches.pending(self.ta, range(n_model), skip)
 
     def _propagate_all(self) -> None:
         """Propagate until the target, the clock limit or a callback stop, crossing kinks.

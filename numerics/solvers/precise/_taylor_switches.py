@@ -53,14 +53,18 @@ from ._compile import to_mpf
 from ._system import MirrorFlowSystem
 from ._taylor_events import EventLayout
 
-__all__ = ["CROSSING_ULPS", "KinkSwitches", "is_crossing", "kink_rates", "param_rates",
-           "rate_along", "side_of"]
+__all__ = ["CROSSING_ULPS", "PENDING_ULPS", "KinkSwitches", "is_crossing", "kink_rates",
+           "param_rates", "rate_along", "root_within", "side_of"]
 
 #: How far (in units in the last place of the clock, at the kink's own rate) a stop may be
 #: from a simple root of its kink.  Measured on the ReLU, leaky and square-ReLU nets and MLPs
 #: of the test suite: the crossings heyoka stops on are within 10**2.2 ulps; double roots
 #: (a kink touching 0) at 10**14 (30 digits) and 10**17 (45 digits).
 CROSSING_ULPS = 1e6
+
+#: A kink approaching 0 within this many units in the last place of the clock at a stop is
+#: crossed there (:meth:`KinkSwitches.pending`): heyoka does not see a root at a step's start.
+PENDING_ULPS = 16.0
 
 
 def param_rates(system: MirrorFlowSystem,
@@ -121,12 +125,19 @@ def is_crossing(z: Any, rate: Any, clock: Any, eps: float, log_clock: bool) -> b
     >>> is_crossing(9.6e-40, 1.2e-20, -1.61, 1.9e-34, True)   # z ~ h**2 touching at h ~ 1e-20
     False
     """
+    return not z or root_within(z, rate, clock, eps, log_clock, CROSSING_ULPS)
+
+
+def root_within(z: Any, rate: Any, clock: Any, eps: float, log_clock: bool,
+                ulps: float) -> bool:
+    """Whether ``|z| <= ulps eps max(1, |t|) |dz/dt|`` (the clock as in :func:`is_crossing`):
+    a root of ``z`` at its rate lies within ``ulps`` units in the last place of the clock."""
     z, rate, t = mpmath.mpf(to_mpf(z)), mpmath.mpf(to_mpf(rate)), mpmath.mpf(to_mpf(clock))
     if not z:
         return True
     if not rate:
         return False
-    scale = mpmath.log(CROSSING_ULPS * eps * max(1, abs(t)) * abs(rate))
+    scale = mpmath.log(ulps * eps * max(1, abs(t)) * abs(rate))
     return bool(mpmath.log(abs(z)) <= scale + (t if log_clock else 0))
 
 
@@ -205,6 +216,34 @@ class KinkSwitches:
         if state is not None:
             ta.state[:] = state
             self.n_nudged += 1
+
+    def pending(self, ta: Any, kinks: Sequence[int], skip: Sequence[int] = ()
+                ) -> list[tuple[int, int]]:
+        """The kinks among ``kinks`` (not ``skip``, not switched off) that reach 0 within
+        :data:`PENDING_ULPS` units in the last place of the clock from the state heyoka
+        stopped at, with the side each crosses to: ``(kink, side)``.
+
+        Two kinks can reach 0 at one stop to working precision (a ReLU kink and a kink of
+        the potential, measured on a 3/3 ReLU MLP with |x|^(7/2) per layer, or two ReLU
+        kinks).  heyoka stops on one; the other's root then lies at the start of the next
+        step, where heyoka looks for none: it was crossed unseen, its steps taken on the old
+        branch (the 30- and 45-digit runs, which stopped on different ones, parted at the
+        1e-2 level).  ``z = 0`` exactly counts as crossing when it rises (``relu'(0) = 0``
+        reads it as below)."""
+        state = np.array(ta.state, copy=True)
+        values = self.functions("kinks")(state)
+        near = [k for k in kinks if k not in skip and not self.dead[k] and k not in self.hold
+                and abs(to_mpf(values[k])) < self.eps ** 0.5]
+        if not near:
+            return []
+        rates = self.functions("kink_rates")(state)
+        out = []
+        for k in near:
+            z, r = to_mpf(values[k]), to_mpf(rates[k])
+            if (z * r < 0 or (not z and r > 0)) and root_within(
+                    z, r, ta.time, self.eps, self.log_clock, PENDING_ULPS):
+                out.append((k, 1 if r > 0 else -1))
+        return out
 
     @property
     def switched_off(self) -> list[int]:
