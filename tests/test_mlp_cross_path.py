@@ -380,12 +380,16 @@ def test_square_relu_mlp_kinks_do_not_depend_on_the_precision():
 # crossed the ReLU kink unseen (its steps on the old branch): the runs agreed to 1.7 digits
 # at 2.6.  The driver now crosses such pending kinks at the stop
 # (numerics.solvers.precise._taylor_switches.KinkSwitches.pending).
-def test_relu_kink_beside_a_potential_kink_is_crossed_at_both_precisions():
-    prob = Problem.create(
+def _kink_beside_a_potential_kink() -> Problem:
+    return Problem.create(
         make_dataset("separable_gaussian", n=2, d=3, margin=0.3506602596517653, seed=6209),
         MLP(widths=(3, 3), activation="relu"),
         PerLayer((Potential("x**2/2 + Abs(x)**(7/2)"),) * 2 + (Potential.quadratic(),)),
         scale=0.47224555337306795, seed=71)
+
+
+def test_relu_kink_beside_a_potential_kink_is_crossed_at_both_precisions():
+    prob = _kink_beside_a_potential_kink()
     t30, t45 = (solve_mirror_flow(prob, log_t=3.0, dps=dps, method="taylor", certify=False,
                                   max_seconds=60) for dps in (30, 45))
     # both end where unit 0 of layer 1 reaches its origin (its kinks meet there: the
@@ -394,4 +398,26 @@ def test_relu_kink_beside_a_potential_kink_is_crossed_at_both_precisions():
     assert float(t30.log_t[-1]) == pytest.approx(float(t45.log_t[-1]), abs=1e-12)
     with mpmath.workdps(60):
         digits = agreeing_digits(list(t30.theta_mp[-1]), list(t45.theta_mp[-1]), 100)
+    assert digits >= PRECISE_DIGITS
+
+
+# The same coincidence on Radau: the |x|^(7/2) kink of W2[1, 1] was settled on the side of its
+# rate before the ReLU kinks switched beside it stopped W2[1, 1] at 0, and it then crossed back
+# from -1e-55 to +3.4e-51 inside a step cut at a sliding exit, unseen: the next step started
+# on its wrong side, status 'error'.  The potential's kinks now settle after the ReLU kinks,
+# and take the sign of theta_k when on their wrong side at a switch (the field is the same
+# on both sides).  Radau goes past the unit's origin, where Taylor stops ('sliding': the
+# continuation is not unique); before it the two agree.
+@pytest.mark.slow
+def test_radau_crosses_a_relu_kink_beside_a_potential_kink():
+    prob = _kink_beside_a_potential_kink()
+    radau = solve_mirror_flow(prob, log_t=3.0, dps=30, method="radau", certify=False,
+                              max_seconds=240)
+    assert radau.status in ("reached", "sliding"), radau.message
+    stop = 2.59955 - BEFORE_STOP    # Taylor's stop at the unit's origin (the test above)
+    r, t = (solve_mirror_flow(prob, log_t=stop, dps=30, method=method, certify=False,
+                              max_seconds=240) for method in ("radau", "taylor"))
+    assert r.status == t.status == "reached"
+    with mpmath.workdps(60):
+        digits = agreeing_digits(list(r.theta_mp[-1]), list(t.theta_mp[-1]), 100)
     assert digits >= PRECISE_DIGITS

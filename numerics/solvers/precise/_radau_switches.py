@@ -307,7 +307,11 @@ class KinkPattern:
         rel = self._relative(kv)
         # kinks on their wrong side within rounding cross here too (also at the exit of a
         # sliding mode: measured on a width-3 net, a crossing 1e-53 after an exit)
-        wrong = (kv.astype(float) * self.sides[: self.n_kinks] < 0) & (rel <= self._tiny)
+        # (the potential's at any distance: the field is the same on both sides, their side
+        # is the sign of theta_k; measured, theta_k crossed from -1e-55 to +3.4e-51 in a step
+        # cut at a sliding exit, unseen, and the next step started on its wrong side)
+        wrong = (kv.astype(float) * self.sides[: self.n_kinks] < 0) & (
+            (rel <= self._tiny) | self._potential)
         events = {k: -1 if self.on[k] else 1 for k in np.flatnonzero(wrong).tolist()}
         if row >= self.n_kinks:  # alpha reached 1: the unit is active; 0: inactive
             events[self.sliding[(row - self.n_kinks) // 2]] = (
@@ -315,7 +319,11 @@ class KinkPattern:
         else:
             events[row] = -1 if self.on[row] else 1
         before = self.modes
-        self._switch(clock, y, dict(sorted(events.items())), logt, rel)
+        # the potential's kinks last: their sides follow their rates under the new pattern
+        # (a ReLU kink switched here, or just below, may stop theta_k at 0; see _switch)
+        ordered = dict(sorted(events.items()))
+        self._switch(clock, y, {k: v for k, v in ordered.items() if not self._potential[k]},
+                     logt, rel)
         near = self.relu_kinks_at_zero(y)
         held = [k for k in self.held if not self._potential[k]]
         at_zero = sorted({*near, *held})
@@ -330,6 +338,8 @@ class KinkPattern:
                 and rel[k] > self._tiny and float(kv[k]) * self.sides[k] < 0]
         if late:
             self._switch(clock, y, {k: -1 if self.on[k] else 1 for k in late}, logt, rel)
+        self._switch(clock, y, {k: v for k, v in ordered.items() if self._potential[k]},
+                     logt, rel)
         self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.held)
 
     def is_potential_kink(self, row: int) -> bool:
@@ -364,22 +374,26 @@ class KinkPattern:
     def _switch(self, clock: Any, y: np.ndarray, events: dict[int, int], logt: float,
                 rel: np.ndarray) -> None:
         """Settle the kinks ``events`` (kink -> the side it is expected on) at ``(clock, y)``:
-        the potential's on the side their rates point to; the ReLU kinks jointly with the
-        sliding ones (:meth:`_settle_jointly`) when no two of them couple (their rates are
-        jointly affine in the switches), else one at a time, then release sliding kinks whose
-        ``alpha`` left ``[0, 1]``."""
-        relu: dict[int, int] = {}
+        the ReLU kinks jointly with the sliding ones (:meth:`_settle_jointly`) when no two of
+        them couple (their rates are jointly affine in the switches), else one at a time, then
+        release sliding kinks whose ``alpha`` left ``[0, 1]``; then the potential's, on the
+        side their rates point to under the new pattern (a ReLU kink switched off with them
+        can stop ``theta_k`` at 0: measured, W2[1,1] of a 3/3 ReLU MLP under
+        x²/2 + |x|^(7/2), settled on the side of its old rate, stayed at +3.4e-51 on side -1,
+        and the next step started on its wrong side, an error)."""
+        relu = {k: side for k, side in events.items() if not self._potential[k]}
+        if relu:
+            self._switch_relu(clock, y, relu, logt, rel)
+            self._resettle_potential(clock, y, logt)
         done: set[int] = set()
         for k, side in events.items():
-            if k in done:  # settled with a twin
-                continue
-            if self._potential[k]:
+            if self._potential[k] and k not in done:  # twins settle together
                 self._settle(clock, y, k, prefer=side > 0, logt=logt, rel=float(rel[k]))
                 done.update(self._twins[k])
-            else:
-                relu[k] = side
-        if not relu:
-            return
+
+    def _switch_relu(self, clock: Any, y: np.ndarray, relu: dict[int, int], logt: float,
+                     rel: np.ndarray) -> None:
+        """The ReLU part of :meth:`_switch`."""
         joint = {**{k: 0 for k in self.held}, **relu}
         groups = self._coinciding(clock, y, list(joint))
         kinks = {k for g in groups for k in g}
@@ -560,8 +574,7 @@ class KinkPattern:
         potential (with its twins) takes the side its rate points to: the field is the same on
         both sides."""
         if self._potential[k]:
-            rate = self._rate(clock, y, k)
-            on = rate > 0 if rate != 0 else prefer
+            on = self._potential_side(clock, y, k, prefer)
             for t in self._twins[k]:
                 self.on[t] = on
                 self.fresh.add(t)
@@ -589,6 +602,36 @@ class KinkPattern:
         self._set_groups([*(self.group(j) for j in self.sliding), (k,)])
         self._apply()
         self.crossings.append([logt, float(k), rel, 0.0])
+
+    def _potential_side(self, clock: Any, y: np.ndarray, k: int, prefer: bool) -> bool:
+        """The side of the potential's kink ``k`` (``theta_k`` at 0 to rounding) under the
+        current pattern: the one its rate points to, unless ``theta_k`` does not reach 0 within
+        ``2**20`` units in the last place of the clock at that rate (it is at rest, e.g. no
+        force is left on it: then the side it is on; measured, W2[1,1] of a 3/3 ReLU MLP under
+        x²/2 + |x|^(7/2) stopped at +3.4e-51 as a ReLU kink switched off beside it)."""
+        rate = self._rate(clock, y, k)
+        value = float(self.values(y)[k])
+        clock_ulp = 2.0 ** (20 - self._bits) * max(1.0, abs(float(clock)))
+        if value != 0 and abs(value) > clock_ulp * abs(rate):
+            return value > 0
+        return rate > 0 if rate != 0 else prefer
+
+    def _resettle_potential(self, clock: Any, y: np.ndarray, logt: float) -> None:
+        """After ReLU switches at ``(clock, y)``: the potential's kinks at 0 there (to
+        rounding) take their sides again under the new pattern (:meth:`_potential_side`)."""
+        kv = self.values(y)
+        rel = self._relative(kv)
+        done: set[int] = set()
+        for k in np.flatnonzero(self._potential & (rel <= self._tiny)).tolist():
+            if k in done:
+                continue
+            done.update(self._twins[k])
+            on = self._potential_side(clock, y, k, bool(self.on[k]))
+            if on != bool(self.on[k]):
+                for t in self._twins[k]:
+                    self.on[t] = on
+                    self.fresh.add(t)
+                self.crossings.append([logt, float(k), float(rel[k]), 1.0 if on else -1.0])
 
     def _alone_on_surface(self, clock: Any, y: np.ndarray, group: tuple[int, ...]) -> None:
         """Raise :class:`SlidingModeError` if a ReLU kink at 0 at ``(clock, y)`` outside the
