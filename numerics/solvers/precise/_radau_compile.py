@@ -5,7 +5,7 @@ arrays: heyoka's ``real`` numpy arrays leak the MPFR storage of every freshly al
 (about 50 bytes per element at 140 bits, heyoka 7.13 / numpy 2.4), while writes into existing
 arrays (ufuncs with ``out=``, ``np.copyto``) reuse it, so the integrator works in preallocated
 buffers.  A force that jumps at its kinks (ReLU, leaky ReLU) is compiled with one switch per kink
-(:func:`~._radau_switches.switched_equations`): runtime parameters after the system's own.
+(:func:`~._radau_switched.switched_equations`): runtime parameters after the system's own.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ._radau_sliding import (
     slope_derivatives,
 )
 from ._radau_surfaces import metric_weights
-from ._radau_switches import switch_table, switched_equations
+from ._radau_switched import switch_table, switched_equations
 from ._system import MirrorFlowSystem
 
 __all__ = ["ImplicitFunctions", "compile_implicit"]
@@ -137,7 +137,7 @@ class BatchedFunction:
 
     The runtime parameters are repeated once per batch size and kept, so repeated calls
     allocate no MPFR arrays; parameters past the system's own (the switches of
-    :func:`~._radau_switches.switched_equations`) start at 0 and are set by
+    :func:`~._radau_switched.switched_equations`) start at 0 and are set by
     :meth:`set_switches`.
     """
 

@@ -2,7 +2,7 @@
 
 Where the fields on both sides of a kink ``h_k = 0`` point into it, the Filippov solution stays
 on the surface with the convex combination of the two fields that is tangent to it.  The
-switched right-hand side (:func:`~._radau_switches.switched_equations`) is affine in the
+switched right-hand side (:func:`~._radau_switched.switched_equations`) is affine in the
 switches ``p_k`` of kinks at zero (``relu(h_k) = p_k h_k`` vanishes there, ``relup(h_k) = p_k``
 enters the force linearly; for leaky ReLU ``sigma' = s + (1 - s) p_k``), so with the sliding
 set ``S``::
@@ -146,7 +146,7 @@ def slope_derivatives(
     switched: Sequence[Any], followed: Sequence[bool], base: int
 ) -> tuple[list[Any], SlopeRows]:
     """The nonzero ``d F_r / d p_k`` of the ``followed`` kinks (``p_k = par[base + nk + k]``,
-    the slope switches of :func:`~._radau_switches.switched_equations`), to be compiled after
+    the slope switches of :func:`~._radau_switched.switched_equations`), to be compiled after
     the right-hand side, and where they go.
 
     Examples
@@ -177,13 +177,13 @@ def kink_gradients(
     table: dict[Any, Any], first: int
 ) -> tuple[list[Any], GradientRows]:
     """The nonzero ``d h_k / d theta_c`` of the ``wanted`` kinks with the switches of
-    ``table`` (:func:`~._radau_switches.switch_table`: ``relup`` of an earlier layer's kink
+    ``table`` (:func:`~._radau_switched.switch_table`: ``relup`` of an earlier layer's kink
     becomes its slope switch), to be compiled as outputs ``first, first + 1, ...``, and where
     they go.
 
     Examples
     --------
-    >>> from ._radau_switches import switch_table
+    >>> from ._radau_switched import switch_table
     >>> x, y = hy.make_vars("x", "y")
     >>> kinks = [x, hy.relu(x) * y]
     >>> kink_gradients(kinks, [x, y], [False, True], switch_table(kinks, 1), 5)
@@ -211,7 +211,7 @@ def coupled_kinks(kinks: Sequence[Any], table: dict[Any, Any],
 
     Examples
     --------
-    >>> from ._radau_switches import switch_table
+    >>> from ._radau_switched import switch_table
     >>> x, y = hy.make_vars("x", "y")
     >>> kinks = [x, y, hy.relu(x) * y]
     >>> coupled_kinks(kinks, switch_table(kinks, 1), 1)
