@@ -40,6 +40,7 @@ from numerics.problem import (
     get_backend,
     make_model,
 )
+from numerics.testing import mlp_models, two_layer_models
 
 DPS = 50
 
@@ -483,3 +484,27 @@ def test_high_precision_inputs_are_not_rounded_to_float() -> None:
         for X in ([[third, third]], np.array([[third, third]], dtype=object)):
             out = Diagonal(depth=2).outputs([mpmath.sqrt(3), 0, 0, 0], X, MPMATH)
             assert abs(out[0] - 1) < mpmath.mpf(10) ** -48  # (sqrt 3)^2 / 3
+
+
+ONE_PASS_ACTIVATIONS = ("relu", "leaky_relu(0.2)", "square_relu", "power(3)")
+
+
+@settings(max_examples=20, deadline=None)
+@given(model=st.one_of(
+    mlp_models(depth=(3, 4), width=(1, 3), activations=ONE_PASS_ACTIVATIONS),
+    two_layer_models(width=(1, 3), activations=ONE_PASS_ACTIVATIONS),
+    st.sampled_from([Linear(), Diagonal(depth=2), Diagonal(depth=3)])),
+    seed=st.integers(0, 100), backend=st.sampled_from([FLOAT64, MPMATH]))
+def test_one_pass_gives_what_the_separate_calls_give(model, seed, backend):
+    # outputs_grads_and_kinks shares the forward pass (in HEYOKA the kinks are then the
+    # outputs' own nodes, which heyoka's subs matches at once); its values are those of
+    # outputs_and_grads and kinks, computed separately
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((3, 2))
+    theta = model.init(2, scale=0.7, rng=seed)
+    out, grads, kinks = model.outputs_grads_and_kinks(theta, X, backend)
+    ref_out, ref_grads = model.outputs_and_grads(theta, X, backend)
+    ref_kinks = model.kinks(theta, X, backend)
+    for got, ref in ((out, ref_out), (grads, ref_grads), (kinks, ref_kinks)):
+        assert np.shape(got) == np.shape(ref)
+        assert all(a == b for a, b in zip(np.ravel(got), np.ravel(ref), strict=True))

@@ -226,6 +226,26 @@ class Model(ABC):
     def _kinks(self, blocks: list[Array], X: Array, backend: Backend) -> Array:
         return backend.zeros(0)
 
+    def outputs_grads_and_kinks(
+        self, theta: Any, X: Any, backend: Backend | str = FLOAT64
+    ) -> tuple[Array, Array, Array]:
+        """:meth:`outputs_and_grads` and :meth:`kinks` from one forward pass.
+
+        In the HEYOKA backend the kinks are then the very expressions inside the outputs'
+        ``relu`` nodes, not equal copies: heyoka's ``subs`` with expression keys
+        (``relu(z_k) -> ...``) matches a shared node at once, an equal copy at a cost that
+        grows faster than exponentially with the nesting of ``relu`` (measured: 0.04 s at
+        two levels, 14 s at three), which made the sliding flows of depth-4 MLPs take minutes.
+        """
+        backend, blocks, X = self._prepare(theta, X, backend)
+        return self._outputs_grads_and_kinks(blocks, X, backend)
+
+    def _outputs_grads_and_kinks(self, blocks: list[Array], X: Array,
+                                 backend: Backend) -> tuple[Array, Array, Array]:
+        out, grads = self._forward(blocks, X, backend, True)
+        assert grads is not None
+        return out, grads, self._kinks(blocks, X, backend)
+
     def _prepare(
         self, theta: Any, X: Any, backend: Backend | str
     ) -> tuple[Backend, list[Array], Array]:

@@ -37,19 +37,23 @@ def _mlp_shapes(d: int, widths: tuple[int, ...]) -> list[tuple[int, int]]:
 
 
 def _mlp_forward(
-    Ws: list[Array], X: Array, act: Activation, backend: Backend, grads: bool
+    Ws: list[Array], X: Array, act: Activation, backend: Backend, grads: bool,
+    pre: list[Array] | None = None,
 ) -> tuple[Array, Array | None]:
     """Forward pass and hand-written backprop of ``Phi = W_D s(W_{D-1} ... s(W_1 x))``.
 
     With ``Z_l = H_{l-1} W_l^T``, ``H_l = s(Z_l)``, ``H_0 = X`` and ``Phi = Z_D``:
     ``dPhi/dW_l[i, j] = G_l[i] H_{l-1}[j]`` with ``G_D = 1``,
-    ``G_l = (G_{l+1} W_{l+1}) * s'(Z_l)``. All arrays carry a leading sample axis.
+    ``G_l = (G_{l+1} W_{l+1}) * s'(Z_l)``. All arrays carry a leading sample axis.  The
+    pre-activations ``Z_l`` (hidden layers) are appended to ``pre`` if given.
     """
     Hs = [X]
     Zs: list[Array] = []
     for W in Ws[:-1]:
         Zs.append(Hs[-1] @ W.T)
         Hs.append(act.value(Zs[-1], backend))
+    if pre is not None:
+        pre.extend(Zs)
     out = (Hs[-1] @ Ws[-1].T)[:, 0]
     if not grads:
         return out, None
@@ -121,6 +125,17 @@ class _Network(Model):
         shapes = _mlp_shapes(X.shape[1], self.widths)
         Ws = [b.reshape(s) for b, s in zip(blocks, shapes, strict=True)]
         return _mlp_forward(Ws, X, self._act, backend, grads)
+
+    def _outputs_grads_and_kinks(self, blocks: list[Array], X: Array,
+                                 backend: Backend) -> tuple[Array, Array, Array]:
+        shapes = _mlp_shapes(X.shape[1], self.widths)
+        Ws = [b.reshape(s) for b, s in zip(blocks, shapes, strict=True)]
+        Zs: list[Array] = []
+        out, grads = _mlp_forward(Ws, X, self._act, backend, True, pre=Zs)
+        assert grads is not None
+        kinks = (backend.zeros(0) if self._act.smooth
+                 else np.concatenate([Z.reshape(-1) for Z in Zs]))
+        return out, grads, kinks
 
     def _kinks(self, blocks: list[Array], X: Array, backend: Backend) -> Array:
         if self._act.smooth:

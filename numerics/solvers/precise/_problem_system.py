@@ -86,12 +86,12 @@ def problem_system(problem: Problem, *, state: Literal["auto", "dual", "primal"]
                                         clock=clock, jumps=force_jumps(model))
 
     def margins(theta: np.ndarray) -> tuple[Any, Any, Any]:
-        out, grads = model.outputs_and_grads(theta, X, HEYOKA)
+        out, grads, kinks = model.outputs_grads_and_kinks(theta, X, HEYOKA)
         q = np.array([yi * oi if yi == 1 else -oi for yi, oi in zip(y, out, strict=True)],
                      dtype=object)
         G = np.array([[g if yi == 1 else -g for g in row] for yi, row in
                       zip(y, np.asarray(grads), strict=True)], dtype=object)
-        return q, G, list(model.kinks(theta, X, HEYOKA))
+        return q, G, list(kinks)
 
     if not np.all(np.abs(y) == 1):
         raise ValueError("labels must be +1 or -1 for the arbitrary-precision path")

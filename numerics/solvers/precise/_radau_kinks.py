@@ -200,6 +200,7 @@ class KinkLocator:
         at the next node too is an exit at the step start (True at node 1: the step is cut at
         once).  Any other kink on its wrong side at the start is an error.
         """
+        pattern.resting_potential_kinks(k[:, 0])   # on their sides now (see the method)
         wrong = k * pattern.sides[:, None] < 0
         fresh = np.zeros(len(k), dtype=bool)
         fresh[list(pattern.fresh)] = True
