@@ -81,15 +81,21 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
         )
     t0 = time.perf_counter()
     clock_var = hy.make_vars("implicit_clock")
-    # one subs call for the list keeps the subexpressions the equations share shared; the
-    # switches' substitution below took 47 s instead of 3 s on a 3/2 leaky MLP without it
-    rhs_exprs = list(hy.subs([r for _, r in system.equations], {hy.time: clock_var}))
-    kw: dict[str, Any] = {"fp_type": "real", "prec": int(bits), "scale": 1.0}
-    inputs = [*system.variables, clock_var]
+    # one subs call per list keeps the subexpressions the equations share shared (the
+    # switches' substitution took 47 s instead of 3 s on a 3/2 leaky MLP without it); the
+    # switches go in first, while the equations' relu nodes are still the kinks' own objects
+    # (after the clock's subs they are copies, which heyoka matches far more slowly: compile
+    # of a 3/3/3 ReLU MLP 272 s)
+    eqs = [r for _, r in system.equations]
     switched = None
     if system.kinks:
-        switched = switched_equations(rhs_exprs, system.kinks, len(system.par_values),
+        switched = switched_equations(eqs, system.kinks, len(system.par_values),
                                       jumps=system.jumps)
+    rhs_exprs = list(hy.subs(switched or eqs, {hy.time: clock_var}))
+    if switched is not None:
+        switched = rhs_exprs
+    kw: dict[str, Any] = {"fp_type": "real", "prec": int(bits), "scale": 1.0}
+    inputs = [*system.variables, clock_var]
     rhs = BatchedFunction(system, switched or rhs_exprs, inputs, int(bits))
     sliding: dict[str, Any] = {}
     if switched is not None:
