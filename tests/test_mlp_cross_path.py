@@ -437,3 +437,19 @@ def test_radau_follows_the_potential_kinks_beside_relu_kinks(make):
     with mpmath.workdps(60):
         digits = agreeing_digits(list(r.theta_mp[-1]), list(t.theta_mp[-1]), 100)
     assert digits >= PRECISE_DIGITS
+
+
+# A depth-3-4 draw of the slow battery (session 20): on sample 1 every first-layer unit is off,
+# so the second layer's pre-activations there (kinks 9-11) are identically 0.  When kink 0
+# reached 0 at log t = 1.0088, Radau counted 9-11 with it as "a unit's incoming weights at 0"
+# and ended the run (a meeting), while Taylor went on.  Exact zeros are no longer counted.
+def test_radau_does_not_count_dead_kinks_as_a_meeting():
+    prob = Problem.create(make_dataset("separable_gaussian", n=2, d=2, margin=0.1, seed=2428),
+                          MLP(widths=(3, 3), activation="relu"), Potential("exp(x) + exp(-x)"),
+                          scale=1.0, seed=81)
+    r, t = (solve_mirror_flow(prob, log_t=1.012, dps=30, method=method, certify=False,
+                              max_seconds=120) for method in ("radau", "taylor"))
+    assert r.status == t.status == "reached", r.message
+    with mpmath.workdps(60):
+        digits = agreeing_digits(list(r.theta_mp[-1]), list(t.theta_mp[-1]), 100)
+    assert digits >= PRECISE_DIGITS

@@ -307,10 +307,16 @@ class KinkPattern:
     def relu_kinks_at_zero(self, y: np.ndarray) -> list[int]:
         """The ReLU kinks (not the potential's) at 0 at ``y`` to about half the working digits,
         other than the held ones: where two or more of a unit's are, its weights are at 0 (a
-        meeting, :func:`~._meeting.meeting_kinks`)."""
-        rel = self._relative(self.values(y))
+        meeting, :func:`~._meeting.meeting_kinks`).  Not the ones exactly 0: pre-activations
+        downstream of units that are all off on their sample are identically 0 (as Taylor's
+        :class:`~._taylor_switches.KinkSwitches` reads them), not a unit at its origin
+        (measured: a 3/3 ReLU MLP under cosh, the second layer's kinks 9-11 on a sample whose
+        first-layer units were all off, beside kink 0 reaching 0: Radau ended the run at a
+        "meeting" of [0, 9, 10, 11], while Taylor went on)."""
+        kv = self.values(y)
+        rel = self._relative(kv)
         return [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
-                if not self._potential[j] and j not in self.held]
+                if not self._potential[j] and j not in self.held and kv[j] != 0]
 
     def _rates_with_on(self, clock: Any, y: np.ndarray, kinks: Sequence[int],
                        turned_on: Sequence[int]) -> np.ndarray:
