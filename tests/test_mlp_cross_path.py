@@ -333,9 +333,11 @@ def test_mlp_paths_agree_slow(data):
     copies of the kinks, super-exponentially slowly in the nesting: a 3/3/3 ReLU MLP took
     266 s on Taylor and 276 s on Radau to log t = 3, now 5 s and 19 s).  Drawing depth 3-4
     changes the derandomized draws, and one of the new ones (a 3/3 ReLU MLP under cosh,
-    ``separable_gaussian(n=2, d=2, margin=0.1, seed=2428)``, scale 1, seed 81) ends Radau
-    with a meeting at log t = 1.0088 of kinks [0, 9, 10, 11] that no unit's origin explains
-    (they are of two units and two samples): not yet traced, so the draws stay at depth 3.
+    ``separable_gaussian(n=2, d=2, margin=0.1, seed=2428)``, scale 1, seed 81) has kinks that
+    are identically 0 (a sample whose first-layer units are all off), which Radau, unlike
+    Taylor, does not set aside: it read them as a unit's meeting (fixed,
+    ``test_radau_does_not_count_dead_kinks_as_a_meeting``) and then as surfaces coinciding
+    with a sliding kink's (log t = 1.0139, not yet), so the draws stay at depth 3.
     """
     mlp_cross_check(data.draw(drawn_mlps(depth=(3, 3)), label="drawn"), max_seconds=60.0,
                     radau=True)
