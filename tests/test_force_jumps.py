@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics import Linear, Problem, separable_gaussian
+from numerics import Diagonal, Linear, Problem, separable_gaussian
 from numerics.solvers.precise import problem_system
 from numerics.solvers.precise._system_exprs import force_jumps
 from numerics.testing import mlp_models, two_layer_models
@@ -23,7 +23,7 @@ ACTIVATIONS = ("relu", "leaky_relu(0.2)", "square_relu", "power(2)", "power(3)")
 def _models():
     return st.one_of(mlp_models(depth=(3, 3), width=(1, 2), activations=ACTIVATIONS),
                      two_layer_models(width=(1, 3), activations=ACTIVATIONS),
-                     st.just(Linear()))
+                     st.sampled_from([Linear(), Diagonal(depth=2), Diagonal(depth=3)]))
 
 
 @settings(max_examples=15, deadline=None)

@@ -220,13 +220,14 @@ def check_balance(sol: MirrorFlowSolution, drawn: Drawn) -> None:
             f"\n{drawn.reproducer}")
 
 
-def check_agree(a: MirrorFlowSolution, b: MirrorFlowSolution, drawn: Drawn) -> None:
+def check_agree(a: MirrorFlowSolution, b: MirrorFlowSolution, reproducer: str = "") -> None:
+    """The last θ of two runs agree to ``PRECISE_DIGITS`` (``reproducer``: for the message)."""
     with mpmath.workdps(60):
         digits = agreeing_digits(list(a.theta_mp[-1]), list(b.theta_mp[-1]), 100)
     assert digits >= PRECISE_DIGITS, (
         f"{a.method} at {a.meta['dps']} and {b.method} at {b.meta['dps']} digits agree on θ "
         f"to {digits:.2f} digits only (need {PRECISE_DIGITS}) at log t = "
-        f"{float(a.log_t[-1]):.6g}\n{drawn.reproducer}")
+        f"{float(a.log_t[-1]):.6g}\n{reproducer}")
 
 
 def outcome(sol: MirrorFlowSolution, drawn: Drawn) -> str:
@@ -278,7 +279,7 @@ def compare(runs: dict[tuple[str, int], MirrorFlowSolution], drawn: Drawn,
     """
     (spec_a, a), (spec_b, b) = runs.items()
     if ended_alike(a, b, drawn):
-        check_agree(a, b, drawn)
+        check_agree(a, b, drawn.reproducer)
         return
     stop = before(runs.values())
     for _ in range(4):   # a rerun can end early again
@@ -286,7 +287,7 @@ def compare(runs: dict[tuple[str, int], MirrorFlowSolution], drawn: Drawn,
             return
         pair = [run(drawn, method, dps, max_seconds, log_t=stop) for method, dps in runs]
         if ended_alike(*pair, drawn):     # reached, or e.g. stuck from the start on both
-            check_agree(*pair, drawn)
+            check_agree(*pair, drawn.reproducer)
             return
         stop = before(pair)
     pytest.fail(f"{spec_a} and {spec_b} never reach a common log t\n{drawn.reproducer}")
@@ -372,9 +373,7 @@ def test_square_relu_mlp_kinks_do_not_depend_on_the_precision():
                                   max_seconds=60) for dps in (30, 45))
     assert t30.status == t45.status == "reached"
     assert sum(t.meta["solver"]["kinks_touching"] for t in (t30, t45)) >= 1
-    with mpmath.workdps(60):
-        digits = agreeing_digits(list(t30.theta_mp[-1]), list(t45.theta_mp[-1]), 100)
-    assert digits >= PRECISE_DIGITS
+    check_agree(t30, t45)
 
 
 # A draw of the slow battery (session 20): at log t = 2.371 a first-layer ReLU kink (unit 0 on
@@ -400,9 +399,7 @@ def test_relu_kink_beside_a_potential_kink_is_crossed_at_both_precisions():
     # continuation is not unique, a named stop), at one log t
     assert t30.status == t45.status == "sliding"
     assert float(t30.log_t[-1]) == pytest.approx(float(t45.log_t[-1]), abs=1e-12)
-    with mpmath.workdps(60):
-        digits = agreeing_digits(list(t30.theta_mp[-1]), list(t45.theta_mp[-1]), 100)
-    assert digits >= PRECISE_DIGITS
+    check_agree(t30, t45)
 
 
 def _resting_potential_kink() -> Problem:
@@ -436,9 +433,7 @@ def test_radau_follows_the_potential_kinks_beside_relu_kinks(make):
     r, t = (solve_mirror_flow(prob, log_t=stop, dps=30, method=method, certify=False,
                               max_seconds=240) for method in ("radau", "taylor"))
     assert r.status == t.status == "reached"
-    with mpmath.workdps(60):
-        digits = agreeing_digits(list(r.theta_mp[-1]), list(t.theta_mp[-1]), 100)
-    assert digits >= PRECISE_DIGITS
+    check_agree(r, t)
 
 
 # A depth-3-4 draw of the slow battery (session 20): on sample 1 every first-layer unit is off,
@@ -452,6 +447,4 @@ def test_radau_does_not_count_dead_kinks_as_a_meeting():
     r, t = (solve_mirror_flow(prob, log_t=1.012, dps=30, method=method, certify=False,
                               max_seconds=120) for method in ("radau", "taylor"))
     assert r.status == t.status == "reached", r.message
-    with mpmath.workdps(60):
-        digits = agreeing_digits(list(r.theta_mp[-1]), list(t.theta_mp[-1]), 100)
-    assert digits >= PRECISE_DIGITS
+    check_agree(r, t)

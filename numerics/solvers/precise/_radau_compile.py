@@ -92,14 +92,12 @@ def compile_implicit(system: MirrorFlowSystem, bits: int) -> ImplicitFunctions:
         switched = switched_equations(eqs, system.kinks, len(system.par_values),
                                       jumps=system.jumps)
     rhs_exprs = list(hy.subs(switched or eqs, {hy.time: clock_var}))
-    if switched is not None:
-        switched = rhs_exprs
     kw: dict[str, Any] = {"fp_type": "real", "prec": int(bits), "scale": 1.0}
     inputs = [*system.variables, clock_var]
-    rhs = BatchedFunction(system, switched or rhs_exprs, inputs, int(bits))
+    rhs = BatchedFunction(system, rhs_exprs, inputs, int(bits))
     sliding: dict[str, Any] = {}
-    if switched is not None:
-        sliding = _sliding_parts(system, switched, inputs, int(bits))
+    if switched is not None:   # rhs_exprs are the switched equations
+        sliding = _sliding_parts(system, rhs_exprs, inputs, int(bits))
     init = compile_functions(system, system.init_exprs, system.theta_in, **kw)
     post = compile_functions(system, [*system.theta, system.log_loss], **kw)
     kinks = kinks_mp = None

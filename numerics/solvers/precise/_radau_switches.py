@@ -42,6 +42,7 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import converter
+from ._kink_roots import CROSSING_ULPS, root_within
 from ._meeting import meeting_kinks
 from ._radau_errors import MeetingKinksError, SlidingModeError
 from ._radau_sliding import MAX_JOINT, coinciding_groups, filippov_modes
@@ -537,11 +538,7 @@ class KinkPattern:
         potential (with its twins) takes the side its rate points to: the field is the same on
         both sides."""
         if self._potential[k]:
-            on = self._potential_side(clock, y, k, prefer)
-            for t in self._twins[k]:
-                self.on[t] = on
-                self.fresh.add(t)
-            self.crossings.append([logt, float(k), rel, 1.0 if on else -1.0])
+            self._set_potential_side(k, self._potential_side(clock, y, k, prefer), logt, rel)
             return
         rates = {}
         for on in (prefer, not prefer):
@@ -569,13 +566,13 @@ class KinkPattern:
     def _potential_side(self, clock: Any, y: np.ndarray, k: int, prefer: bool) -> bool:
         """The side of the potential's kink ``k`` (``theta_k`` at 0 to rounding) under the
         current pattern: the one its rate points to, unless ``theta_k`` does not reach 0 within
-        ``2**20`` units in the last place of the clock at that rate (it is at rest, e.g. no
-        force is left on it: then the side it is on; measured, W2[1,1] of a 3/3 ReLU MLP under
+        :data:`~._kink_roots.CROSSING_ULPS` units in the last place of the clock at that rate
+        (``_rate`` is per unit of the working clock).  Then it is at rest, e.g. no force is
+        left on it, and takes the side it is on (measured: W2[1,1] of a 3/3 ReLU MLP under
         x²/2 + |x|^(7/2) stopped at +3.4e-51 as a ReLU kink switched off beside it)."""
         rate = self._rate(clock, y, k)
         value = float(self.values(y)[k])
-        clock_ulp = 2.0 ** (20 - self._bits) * max(1.0, abs(float(clock)))
-        if value != 0 and abs(value) > clock_ulp * abs(rate):
+        if not root_within(value, rate, clock, 2.0 ** -self._bits, False, CROSSING_ULPS):
             return value > 0
         return rate > 0 if rate != 0 else prefer
 
@@ -591,10 +588,14 @@ class KinkPattern:
             done.update(self._twins[k])
             on = self._potential_side(clock, y, k, bool(self.on[k]))
             if on != bool(self.on[k]):
-                for t in self._twins[k]:
-                    self.on[t] = on
-                    self.fresh.add(t)
-                self.crossings.append([logt, float(k), float(rel[k]), 1.0 if on else -1.0])
+                self._set_potential_side(k, on, logt, float(rel[k]))
+
+    def _set_potential_side(self, k: int, on: bool, logt: float, rel: float) -> None:
+        """Put the potential's kink ``k`` and its twins on side ``on`` (switched here)."""
+        for t in self._twins[k]:
+            self.on[t] = on
+            self.fresh.add(t)
+        self.crossings.append([logt, float(k), rel, 1.0 if on else -1.0])
 
     def _alone_on_surface(self, clock: Any, y: np.ndarray, group: tuple[int, ...]) -> None:
         """Raise :class:`SlidingModeError` if a ReLU kink at 0 at ``(clock, y)`` outside the

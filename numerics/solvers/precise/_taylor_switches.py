@@ -35,7 +35,7 @@ input's own (simple) kink, and only to within about ``sqrt(eps)`` of it in the c
 stop is ``~h`` away from ``h = 0``.  Moving such a stop onto a "side" moves the state by
 ``|z| / |grad z| ~ h`` (measured: 3e-20 at 30 digits, 3e-29 at 45: the two runs then
 agreed to 20 digits).  A stop is taken as a crossing only if the root it found lies within
-:data:`CROSSING_ULPS` units in the last place of the clock at the kink's own rate
+:data:`~._kink_roots.CROSSING_ULPS` units in the last place of the clock at the kink's own rate
 (:func:`is_crossing`); a touching stop is not nudged, and the crossing step goes on to the
 input's kink, which the driver crosses as usual.
 """
@@ -46,25 +46,20 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import heyoka as hy
-import mpmath
 import numpy as np
 
 from ._compile import to_mpf
+from ._kink_roots import CROSSING_ULPS, root_within
 from ._system import MirrorFlowSystem
 from ._taylor_events import EventLayout
 
-__all__ = ["CROSSING_ULPS", "PENDING_ULPS", "KinkSwitches", "is_crossing", "kink_rates",
-           "param_rates", "rate_along", "root_within", "side_of"]
-
-#: How far (in units in the last place of the clock, at the kink's own rate) a stop may be
-#: from a simple root of its kink.  Measured on the ReLU, leaky and square-ReLU nets and MLPs
-#: of the test suite: the crossings heyoka stops on are within 10**2.2 ulps; double roots
-#: (a kink touching 0) at 10**14 (30 digits) and 10**17 (45 digits).
-CROSSING_ULPS = 1e6
+__all__ = ["PENDING_ULPS", "KinkSwitches", "is_crossing", "kink_rates", "param_rates",
+           "rate_along", "side_of"]
 
 #: A kink approaching 0 within this many units in the last place of the clock at a stop is
 #: crossed there (:meth:`KinkSwitches.pending`): heyoka does not see a root at a step's start.
 PENDING_ULPS = 16.0
+
 
 
 def param_rates(system: MirrorFlowSystem,
@@ -126,19 +121,6 @@ def is_crossing(z: Any, rate: Any, clock: Any, eps: float, log_clock: bool) -> b
     False
     """
     return not z or root_within(z, rate, clock, eps, log_clock, CROSSING_ULPS)
-
-
-def root_within(z: Any, rate: Any, clock: Any, eps: float, log_clock: bool,
-                ulps: float) -> bool:
-    """Whether ``|z| <= ulps eps max(1, |t|) |dz/dt|`` (the clock as in :func:`is_crossing`):
-    a root of ``z`` at its rate lies within ``ulps`` units in the last place of the clock."""
-    z, rate, t = mpmath.mpf(to_mpf(z)), mpmath.mpf(to_mpf(rate)), mpmath.mpf(to_mpf(clock))
-    if not z:
-        return True
-    if not rate:
-        return False
-    scale = mpmath.log(ulps * eps * max(1, abs(t)) * abs(rate))
-    return bool(mpmath.log(abs(z)) <= scale + (t if log_clock else 0))
 
 
 class KinkSwitches:
