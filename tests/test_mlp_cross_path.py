@@ -337,8 +337,8 @@ def test_mlp_paths_agree_slow(data):
     ``separable_gaussian(n=2, d=2, margin=0.1, seed=2428)``, scale 1, seed 81) has kinks that
     are identically 0 (a sample whose first-layer units are all off), which Radau, unlike
     Taylor, does not set aside: it read them as a unit's meeting (fixed,
-    ``test_radau_does_not_count_dead_kinks_as_a_meeting``) and then as surfaces coinciding
-    with a sliding kink's (log t = 1.0139, not yet), so the draws stay at depth 3.
+    ``test_radau_sets_dead_and_slaved_kinks_aside``) and then as surfaces coinciding
+    with a sliding kink's (log t = 1.0139; fixed in session 21, the same test).
     """
     mlp_cross_check(data.draw(drawn_mlps(depth=(3, 3)), label="drawn"), max_seconds=60.0,
                     radau=True)
@@ -439,12 +439,18 @@ def test_radau_follows_the_potential_kinks_beside_relu_kinks(make):
 # A depth-3-4 draw of the slow battery (session 20): on sample 1 every first-layer unit is off,
 # so the second layer's pre-activations there (kinks 9-11) are identically 0.  When kink 0
 # reached 0 at log t = 1.0088, Radau counted 9-11 with it as "a unit's incoming weights at 0"
-# and ended the run (a meeting), while Taylor went on.  Exact zeros are no longer counted.
-def test_radau_does_not_count_dead_kinks_as_a_meeting():
+# and ended the run (a meeting), while Taylor went on.  Then (session 21) Radau switched the
+# dead kink 10 on where its float64 interpolant crossed before its input kink 5, and when
+# kink 5 reached 0 (log t = 1.0139) and slid, 9-11 (= W relu(h_5)) were settled as kinks of
+# their own beside it: "surfaces that cannot share one switch", and the run stopped.  Dead
+# kinks are now set aside, and 9-11 take their sides above kink 5's surface (slaved to it):
+# kink 5 slides alone, as in Taylor's sliding flow.
+def test_radau_sets_dead_and_slaved_kinks_aside():
     prob = Problem.create(make_dataset("separable_gaussian", n=2, d=2, margin=0.1, seed=2428),
                           MLP(widths=(3, 3), activation="relu"), Potential("exp(x) + exp(-x)"),
                           scale=1.0, seed=81)
-    r, t = (solve_mirror_flow(prob, log_t=1.012, dps=30, method=method, certify=False,
+    r, t = (solve_mirror_flow(prob, log_t=2.0, dps=30, method=method, certify=False,
                               max_seconds=120) for method in ("radau", "taylor"))
     assert r.status == t.status == "reached", r.message
+    assert t.meta["solver"]["sliding_kinks"] == [5]   # the case: kink 5 slides, not 9-11
     check_agree(r, t)

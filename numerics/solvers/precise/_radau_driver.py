@@ -642,14 +642,16 @@ class RadauDriver:
     def _crossing_stats(self) -> dict[str, Any]:
         """``kinks_crossed`` (switches of the activation pattern), ``kink_crossings``
         (``[log t, kink, |h_k| / max_j |h_j|, new side]`` each), ``kink_modes`` (the
-        pattern at the last point, for a continued run) and, with a sliding field,
+        pattern at the last point, for a continued run), ``kinks_dead`` (the kinks
+        identically 0 there, set aside: :mod:`._radau_aside`) and, with a sliding field,
         ``sliding_projections`` and ``sliding_drift_max``
         (:meth:`~._radau_switches.KinkPattern.surface_stats`), on a pattern only."""
         if self._pattern is None:
             return {}
         rows = [list(r) for r in self._pattern.crossings]
         return {"kinks_crossed": len(rows), "kink_crossings": rows,
-                "kink_modes": self._pattern.modes, **self._pattern.surface_stats()}
+                "kink_modes": self._pattern.modes, "kinks_dead": sorted(self._pattern.dead),
+                **self._pattern.surface_stats()}
 
     def finish(self, compile_seconds: float, *, compiled: bool) -> RunRecord:
         """The run record: every recorded point (and the last one unless the target was hit),

@@ -202,6 +202,9 @@ class KinkLocator:
         """
         pattern.resting_potential_kinks(k[:, 0])   # on their sides now (see the method)
         wrong = k * pattern.sides[:, None] < 0
+        # a kink identically 0 at the start changes only as an input turns on, whose own
+        # event is the crossing (its interpolant, with relu inside, can cross before it)
+        wrong[sorted(pattern.dead)] = False
         fresh = np.zeros(len(k), dtype=bool)
         fresh[list(pattern.fresh)] = True
         # an exit row within rounding of its bound at the start is a fresh zero too: where the

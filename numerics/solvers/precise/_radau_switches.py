@@ -44,6 +44,7 @@ import numpy as np
 from ._compile import converter
 from ._kink_roots import CROSSING_ULPS, root_within
 from ._meeting import meeting_kinks
+from ._radau_aside import dead_kinks, input_pairs, slaved_sides
 from ._radau_errors import MeetingKinksError, SlidingModeError
 from ._radau_sliding import MAX_JOINT, coinciding_groups, filippov_modes
 from ._radau_switched import twin_kinks
@@ -91,6 +92,13 @@ class KinkPattern:
     crossings
         ``[log t, kink, |h_k| / max_j |h_j|, side]`` of every switch: side +1 / -1 (now
         active / inactive), 0 (now sliding).
+    dead
+        ReLU kinks identically 0 from the last switch point on (:meth:`identically_zero`):
+        no switching surfaces, so not watched and never settled, grouped or met.
+    slaved
+        Kink -> the kink at 0 it follows, at the last switch point (:meth:`slave_to_inputs`):
+        its side is that of the input's active side, and it is never settled, grouped or met
+        on its own.
     """
 
     def __init__(self, step: Any, kinks_mp: Any, filippov: FilippovField | None,
@@ -114,6 +122,8 @@ class KinkPattern:
         self.sliding: list[int] = []
         self._followers: dict[int, tuple[int, ...]] = {}  # the rest of each sliding group
         self.fresh: set[int] = set()
+        self.dead: set[int] = set()
+        self.slaved: dict[int, int] = {}
         self._pushed_back: set[int] = set()  # kinks settled again at this point
         self.crossings: list[list[float]] = []
 
@@ -195,9 +205,13 @@ class KinkPattern:
         self._set_groups([])
         self.fresh = set()
         self._apply()
-        at_zero = np.flatnonzero(self._relative(kv) <= self._tiny).tolist()
+        self.dead = self.identically_zero(clock, y)
+        self.slave_to_inputs(clock, y, logt)
+        at_zero = [k for k in np.flatnonzero(self._relative(kv) <= self._tiny).tolist()
+                   if k not in self._aside]
         self._switch(clock, y, {k: 1 if self.on[k] else -1 for k in at_zero}, logt,
                      np.zeros(self.n_kinks))
+        self._switched_here(clock, y)
 
     @property
     def modes(self) -> list[int]:
@@ -231,10 +245,14 @@ class KinkPattern:
             raise ValueError(f"kinks {off} are on the other side of the saved activation "
                              "pattern: the saved run does not belong to this problem")
         self.on, self.fresh = saved > 0, set()
+        self.dead = set()
         self._set_groups(self._coinciding(clock, y, np.flatnonzero(saved == 0).tolist(),
                                           extras=False))
         self._apply()
-        events = {k: int(saved[k]) for k in np.flatnonzero(near & (saved != 0)).tolist()}
+        self.dead = self.identically_zero(clock, y)
+        self.slave_to_inputs(clock, y, logt)
+        events = {k: int(saved[k]) for k in np.flatnonzero(near & (saved != 0)).tolist()
+                  if k not in self._aside}
         before = len(self.crossings)
         self._switch(clock, y, events, logt, rel)
         if self.sliding:
@@ -243,6 +261,7 @@ class KinkPattern:
         self.crossings[before:] = [c for c in self.crossings[before:]
                                    if self.modes[int(c[1])] != saved[int(c[1])]]
         self.fresh |= set(np.flatnonzero(near).tolist())
+        self._switched_here(clock, y)
 
     def cross(self, clock: Any, y: np.ndarray, row: int, logt: float) -> None:
         """Switch at the event ``row`` located at ``(clock, y)``: a kink crossing (and any other
@@ -263,6 +282,8 @@ class KinkPattern:
         (measured: leaky ReLU, kinks 1 and 3 at 1e-52 where kink 7 was located, 140 bits)."""
         kv = self.values(y)
         rel = self._relative(kv)
+        self.dead = self.identically_zero(clock, y)
+        self.slave_to_inputs(clock, y, logt)
         # kinks on their wrong side within rounding cross here too (also at the exit of a
         # sliding mode: measured on a width-3 net, a crossing 1e-53 after an exit)
         # (the potential's at any distance: the field is the same on both sides, their side
@@ -270,11 +291,12 @@ class KinkPattern:
         # cut at a sliding exit, unseen, and the next step started on its wrong side)
         wrong = (kv.astype(float) * self.sides[: self.n_kinks] < 0) & (
             (rel <= self._tiny) | self._potential)
-        events = {k: -1 if self.on[k] else 1 for k in np.flatnonzero(wrong).tolist()}
+        events = {k: -1 if self.on[k] else 1 for k in np.flatnonzero(wrong).tolist()
+                  if k not in self._aside}
         if row >= self.n_kinks:  # alpha reached 1: the unit is active; 0: inactive
             events[self.sliding[(row - self.n_kinks) // 2]] = (
                 1 if (row - self.n_kinks) % 2 == 1 else -1)
-        else:
+        elif row not in self._aside:  # a slaved kink took its side above
             events[row] = -1 if self.on[row] else 1
         before = self.modes
         # the potential's kinks last: their sides follow their rates under the new pattern
@@ -299,6 +321,63 @@ class KinkPattern:
         self._switch(clock, y, {k: v for k, v in ordered.items() if self._potential[k]},
                      logt, rel)
         self.fresh |= set(np.flatnonzero(rel <= self._tiny).tolist()) - set(self.held)
+        self._switched_here(clock, y)
+
+    def identically_zero(self, clock: Any, y: np.ndarray) -> set[int]:
+        """The ReLU kinks, other than held ones, identically 0 at ``(clock, y)`` under the
+        current pattern (:func:`~._radau_aside.dead_kinks`: value and rate exactly 0)."""
+        held = set(self.held)
+        relu = [k for k in range(self.n_kinks) if not self._potential[k] and k not in held]
+        return dead_kinks(self.values(y), relu, lambda: self._rates(clock, y))
+
+    def _switched_here(self, clock: Any, y: np.ndarray) -> None:
+        """After the switches at ``(clock, y)``: the kinks identically 0 from here on (under
+        the new pattern) are not watched (:attr:`dead`) nor fresh."""
+        self.dead = self.identically_zero(clock, y)
+        self.fresh -= self.dead
+
+    @property
+    def _aside(self) -> set[int]:
+        """Kinks at 0 that take no part in settling, grouping or meetings: :attr:`dead` and
+        :attr:`slaved` (:mod:`._radau_aside`)."""
+        return self.dead | set(self.slaved)
+
+    def slave_to_inputs(self, clock: Any, y: np.ndarray, logt: float) -> None:
+        """Find the ReLU kinks at 0 at ``(clock, y)`` that are 0 only because an input kink at
+        0 there is (:attr:`slaved`, :func:`~._radau_aside.slaved_sides`), and put each on the
+        side it has where that input is active."""
+        self.slaved = {}
+        if self._projection is None:
+            return
+        kv = self.values(y)
+        rel = self._relative(kv)
+        near = [k for k in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
+                if not self._potential[k] and k not in self.dead]
+        pairs = input_pairs(near, self._coupled, set(self.held))
+        if not pairs:
+            return
+        inputs = sorted({k for k, _ in pairs})
+        D = self._projection.directions(self._column(clock, y), inputs)
+        sides = slaved_sides(pairs, dict(zip(inputs, D, strict=True)),
+                             lambda normal: self._probe(y, normal))
+        self.slaved = {j: k for j, (k, _) in sides.items()}
+        moved = [(j, side) for j, (_, side) in sides.items() if side != bool(self.on[j])]
+        for j, side in moved:
+            self.on[j] = side
+            self.fresh.add(j)
+            self.crossings.append([logt, float(j), float(rel[j]), 1.0 if side else -1.0])
+        if moved:
+            self._apply()
+
+    def _probe(self, y: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The kinks at ``y`` moved by ``+- 2^(-bits/3)`` (relative) along ``normal``."""
+        P = self._P
+        scale = max(1.0, float(np.max(np.abs(y[:P].astype(float)))))
+        delta = np.array([self._conv(2.0 ** (-self._bits / 3) * scale * float(v))
+                          for v in normal], dtype=y.dtype)
+        pts = np.stack([y[:P] + delta, y[:P] - delta], axis=1)
+        kv = np.asarray(self._kinks_mp(np.ascontiguousarray(pts)))
+        return kv[:, 0], kv[:, 1]
 
     def is_potential_kink(self, row: int) -> bool:
         """Whether the kink event ``row`` is one of the potential's (``theta_k = 0`` of an
@@ -317,7 +396,8 @@ class KinkPattern:
         kv = self.values(y)
         rel = self._relative(kv)
         return [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
-                if not self._potential[j] and j not in self.held and kv[j] != 0]
+                if not self._potential[j] and j not in self.held and kv[j] != 0
+                and j not in self.slaved]
 
     def _rates_with_on(self, clock: Any, y: np.ndarray, kinks: Sequence[int],
                        turned_on: Sequence[int]) -> np.ndarray:
@@ -394,7 +474,7 @@ class KinkPattern:
         if extras:
             rel = self._relative(self.values(y))
             near = [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
-                    if j not in kinks and not self._potential[j]]
+                    if j not in kinks and not self._potential[j] and j not in self._aside]
         if len(kinks) + len(near) < 2:
             return [(k,) for k in kinks]
         order = [*kinks, *near]
@@ -489,7 +569,11 @@ class KinkPattern:
             return False
         self._pushed_back.add(k)
         before = self.modes[k]
+        self.slave_to_inputs(clock, y, logt)
+        if k in self._aside:
+            return False
         self._switch(clock, y, {k: 0}, logt, self._relative(self.values(y)))
+        self._switched_here(clock, y)
         return self.modes[k] != before
 
     def onto_surfaces(self, clock: Any, y: np.ndarray) -> np.ndarray:
@@ -611,7 +695,7 @@ class KinkPattern:
             return
         kv = self.values(y)
         near = [j for j in np.flatnonzero(self._relative(kv) <= self._tiny ** 0.5).tolist()
-                if j not in group and not self._potential[j]]
+                if j not in group and not self._potential[j] and j not in self._aside]
         if not near:
             return
         D = self._projection.directions(self._column(clock, y), [group[0], *near])
