@@ -104,7 +104,7 @@ from ._radau_step import RadauStep
 from ._radau_surfaces import SurfaceProjection
 from ._radau_switches import KinkPattern
 from ._radau_tableau import RadauTableau
-from ._record import RunRecord, output_levels
+from ._record import RunRecord, check_target_after, output_levels, start_before
 from ._system import MirrorFlowSystem
 
 __all__ = ["RadauIntegrator", "integrate_implicit"]
@@ -265,9 +265,13 @@ class RadauIntegrator:
         if start is not None:
             clock0, params, logt0 = _start_from_state(start, self.system.n_params,
                                                       self.precision.mp_bits)
+            check_target_after(logt0, logt_target)
         else:
-            clock0, params, logt0 = _start_from_theta(
-                self.functions, theta0_or_start, self.settings.s0, self.precision.mp_bits)
+            s0, bits = self.settings.s0, self.precision.mp_bits
+            clock0, params, logt0 = _start_from_theta(self.functions, theta0_or_start, s0, bits)
+            if (earlier := start_before(s0, logt0, logt_target)) != s0:
+                clock0, params, logt0 = _start_from_theta(self.functions, theta0_or_start,
+                                                          earlier, bits)
         conv = converter("real", self.precision.bits)
         origin = Cursor(conv(clock0), np.array([conv(v) for v in [*params, logt0]], dtype=hy.real))
         levels = sorted({*output_levels(float(logt0), float(logt_target), per_decade),

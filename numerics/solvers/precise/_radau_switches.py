@@ -27,10 +27,9 @@ as one, and slide with one shared ``alpha`` and one pair of exits; the groups ar
 at every joint switch, so a group whose surfaces part there (an input of one of its kinks
 turns on) is settled again kink by kink.
 
-The potential's kinks (``theta_k = 0`` of ``|x|`` in ``f'`` and ``1 / f''``: the last
-``system.n_potential_kinks``, one copy per occurrence) switch nothing in the field; they are
-watched so that steps end on them, take the side their rate points to, and a coordinate's
-copies (:func:`~._radau_switched.twin_kinks`) switch together.
+The potential's kinks (``theta_k = 0`` of ``|x|`` terms) switch nothing in the field; they are
+watched so that steps end on them (:mod:`._radau_potential_kinks`).  Kinks identically 0 and
+kinks at 0 only because an input is are set aside (:mod:`._radau_aside`).
 """
 
 from __future__ import annotations
@@ -42,10 +41,11 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import converter
-from ._kink_roots import CROSSING_ULPS, root_within
 from ._meeting import meeting_kinks
 from ._radau_aside import dead_kinks, input_pairs, slaved_sides
 from ._radau_errors import MeetingKinksError, SlidingModeError
+from ._radau_kink_values import KinkValues
+from ._radau_potential_kinks import potential_side, resting_rows
 from ._radau_sliding import MAX_JOINT, coinciding_groups, filippov_modes
 from ._radau_switched import twin_kinks
 
@@ -104,13 +104,14 @@ class KinkPattern:
     def __init__(self, step: Any, kinks_mp: Any, filippov: FilippovField | None,
                  coupled: Sequence[frozenset[int]], bits: int,
                  projection: SurfaceProjection | None = None) -> None:
-        self._step, self._kinks_mp, self._fil = step, kinks_mp, filippov
+        self._step, self._fil = step, filippov
         self._plain = step.rhs
         self._coupled = list(coupled)
         self._projection = projection
         system = step.fns.system
         self._P, self._bits = system.n_params, bits
         self._conv = converter("real", bits)
+        self._kv = KinkValues(kinks_mp, self._P, bits, self._conv)
         self._tiny = 2.0 ** (24 - bits)  # a kink this close to 0 (relative) is on it
         self.n_kinks = len(system.kinks)
         # the potential's kinks (the last n_potential_kinks) switch nothing in the compiled
@@ -150,18 +151,11 @@ class KinkPattern:
         return int(system.kink_coordinates[k - (self.n_kinks - system.n_potential_kinks)])
 
     def resting_potential_kinks(self, start: np.ndarray) -> list[int]:
-        """Put the potential's kinks that start a step on their wrong side at a rounding-level
-        value (``start``: the kinks' values there, float64), not switched at this point
-        (:attr:`fresh`: those are checked at the next node), on the side they are on, and
-        return them.  ``theta_k`` at rest at 0 (no force left on it, decaying like
-        ``e^(-c u)``) crosses it only by rounding (measured: W2[1,1] of a 3/3 ReLU MLP
-        under |x|^(7/2), at +4.6e-57 and then -4.1e-118); the field is the same on both sides,
-        the side only says where steps are cut."""
-        scale = max(1.0, float(np.max(np.abs(start[: self.n_kinks]))))
-        rows = [k for k in range(self.n_kinks) if self._potential[k]
-                and start[k] * (1.0 if self.on[k] else -1.0) < 0
-                and k not in self.held and k not in self.fresh
-                and abs(float(start[k])) <= self._tiny * scale]
+        """Put the potential's kinks that start a step on their wrong side at rest (``start``:
+        the kinks' values there, float64; :func:`~._radau_potential_kinks.resting_rows`) on
+        the side they are on, and return them."""
+        rows = resting_rows(start, self.on, self._potential, {*self.held, *self.fresh},
+                            self._tiny)
         for k in rows:
             for t in self._twins[k]:
                 self.on[t] = start[k] > 0
@@ -188,7 +182,7 @@ class KinkPattern:
 
     def values(self, y: np.ndarray) -> np.ndarray:
         """Kink values at the state ``y`` (working precision, shape (nk,))."""
-        return np.asarray(self._kinks_mp(np.ascontiguousarray(y[: self._P, None])))[:, 0]
+        return self._kv.at(y)
 
     def _relative(self, kv: np.ndarray) -> np.ndarray:
         """``|h_k|`` relative to the largest kink, or to 1 if every kink is smaller (kinks at
@@ -205,8 +199,7 @@ class KinkPattern:
         self._set_groups([])
         self.fresh = set()
         self._apply()
-        self.dead = self.identically_zero(clock, y)
-        self.slave_to_inputs(clock, y, logt)
+        self._set_aside(clock, y, logt)
         at_zero = [k for k in np.flatnonzero(self._relative(kv) <= self._tiny).tolist()
                    if k not in self._aside]
         self._switch(clock, y, {k: 1 if self.on[k] else -1 for k in at_zero}, logt,
@@ -249,8 +242,7 @@ class KinkPattern:
         self._set_groups(self._coinciding(clock, y, np.flatnonzero(saved == 0).tolist(),
                                           extras=False))
         self._apply()
-        self.dead = self.identically_zero(clock, y)
-        self.slave_to_inputs(clock, y, logt)
+        self._set_aside(clock, y, logt)
         events = {k: int(saved[k]) for k in np.flatnonzero(near & (saved != 0)).tolist()
                   if k not in self._aside}
         before = len(self.crossings)
@@ -282,8 +274,7 @@ class KinkPattern:
         (measured: leaky ReLU, kinks 1 and 3 at 1e-52 where kink 7 was located, 140 bits)."""
         kv = self.values(y)
         rel = self._relative(kv)
-        self.dead = self.identically_zero(clock, y)
-        self.slave_to_inputs(clock, y, logt)
+        self._set_aside(clock, y, logt)
         # kinks on their wrong side within rounding cross here too (also at the exit of a
         # sliding mode: measured on a width-3 net, a crossing 1e-53 after an exit)
         # (the potential's at any distance: the field is the same on both sides, their side
@@ -330,6 +321,12 @@ class KinkPattern:
         relu = [k for k in range(self.n_kinks) if not self._potential[k] and k not in held]
         return dead_kinks(self.values(y), relu, lambda: self._rates(clock, y))
 
+    def _set_aside(self, clock: Any, y: np.ndarray, logt: float) -> None:
+        """Before the switches at ``(clock, y)``: find the :attr:`dead` and :attr:`slaved`
+        kinks there."""
+        self.dead = self.identically_zero(clock, y)
+        self.slave_to_inputs(clock, y, logt)
+
     def _switched_here(self, clock: Any, y: np.ndarray) -> None:
         """After the switches at ``(clock, y)``: the kinks identically 0 from here on (under
         the new pattern) are not watched (:attr:`dead`) nor fresh."""
@@ -349,17 +346,14 @@ class KinkPattern:
         self.slaved = {}
         if self._projection is None:
             return
-        kv = self.values(y)
-        rel = self._relative(kv)
-        near = [k for k in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
-                if not self._potential[k] and k not in self.dead]
-        pairs = input_pairs(near, self._coupled, set(self.held))
+        rel = self._relative(self.values(y))
+        pairs = input_pairs(self._relu_near(y), self._coupled, set(self.held))
         if not pairs:
             return
         inputs = sorted({k for k, _ in pairs})
         D = self._projection.directions(self._column(clock, y), inputs)
         sides = slaved_sides(pairs, dict(zip(inputs, D, strict=True)),
-                             lambda normal: self._probe(y, normal))
+                             lambda normal: self._kv.across(y, normal))
         self.slaved = {j: k for j, (k, _) in sides.items()}
         moved = [(j, side) for j, (_, side) in sides.items() if side != bool(self.on[j])]
         for j, side in moved:
@@ -368,16 +362,6 @@ class KinkPattern:
             self.crossings.append([logt, float(j), float(rel[j]), 1.0 if side else -1.0])
         if moved:
             self._apply()
-
-    def _probe(self, y: np.ndarray, normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The kinks at ``y`` moved by ``+- 2^(-bits/3)`` (relative) along ``normal``."""
-        P = self._P
-        scale = max(1.0, float(np.max(np.abs(y[:P].astype(float)))))
-        delta = np.array([self._conv(2.0 ** (-self._bits / 3) * scale * float(v))
-                          for v in normal], dtype=y.dtype)
-        pts = np.stack([y[:P] + delta, y[:P] - delta], axis=1)
-        kv = np.asarray(self._kinks_mp(np.ascontiguousarray(pts)))
-        return kv[:, 0], kv[:, 1]
 
     def is_potential_kink(self, row: int) -> bool:
         """Whether the kink event ``row`` is one of the potential's (``theta_k = 0`` of an
@@ -392,12 +376,17 @@ class KinkPattern:
         :class:`~._taylor_switches.KinkSwitches` reads them), not a unit at its origin
         (measured: a 3/3 ReLU MLP under cosh, the second layer's kinks 9-11 on a sample whose
         first-layer units were all off, beside kink 0 reaching 0: Radau ended the run at a
-        "meeting" of [0, 9, 10, 11], while Taylor went on)."""
+        "meeting" of [0, 9, 10, 11], while Taylor went on); nor the slaved ones."""
         kv = self.values(y)
-        rel = self._relative(kv)
+        return [j for j in self._relu_near(y, self.held) if kv[j] != 0]
+
+    def _relu_near(self, y: np.ndarray, exclude: Sequence[int] = ()) -> list[int]:
+        """The ReLU kinks within ``sqrt`` of rounding of 0 at ``y`` (relative), other than the
+        ones set aside (:attr:`dead`, :attr:`slaved`) and ``exclude``."""
+        rel = self._relative(self.values(y))
+        aside = self._aside | set(exclude)
         return [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
-                if not self._potential[j] and j not in self.held and kv[j] != 0
-                and j not in self.slaved]
+                if not self._potential[j] and j not in aside]
 
     def _rates_with_on(self, clock: Any, y: np.ndarray, kinks: Sequence[int],
                        turned_on: Sequence[int]) -> np.ndarray:
@@ -470,11 +459,7 @@ class KinkPattern:
         kinks = [int(k) for k in kinks]
         if self._projection is None or len(kinks) + extras < 2:
             return [(k,) for k in kinks]
-        near: list[int] = []
-        if extras:
-            rel = self._relative(self.values(y))
-            near = [j for j in np.flatnonzero(rel <= self._tiny ** 0.5).tolist()
-                    if j not in kinks and not self._potential[j] and j not in self._aside]
+        near = self._relu_near(y, kinks) if extras else []
         if len(kinks) + len(near) < 2:
             return [(k,) for k in kinks]
         order = [*kinks, *near]
@@ -648,17 +633,10 @@ class KinkPattern:
         self.crossings.append([logt, float(k), rel, 0.0])
 
     def _potential_side(self, clock: Any, y: np.ndarray, k: int, prefer: bool) -> bool:
-        """The side of the potential's kink ``k`` (``theta_k`` at 0 to rounding) under the
-        current pattern: the one its rate points to, unless ``theta_k`` does not reach 0 within
-        :data:`~._kink_roots.CROSSING_ULPS` units in the last place of the clock at that rate
-        (``_rate`` is per unit of the working clock).  Then it is at rest, e.g. no force is
-        left on it, and takes the side it is on (measured: W2[1,1] of a 3/3 ReLU MLP under
-        x²/2 + |x|^(7/2) stopped at +3.4e-51 as a ReLU kink switched off beside it)."""
-        rate = self._rate(clock, y, k)
-        value = float(self.values(y)[k])
-        if not root_within(value, rate, clock, 2.0 ** -self._bits, False, CROSSING_ULPS):
-            return value > 0
-        return rate > 0 if rate != 0 else prefer
+        """The side of the potential's kink ``k`` under the current pattern
+        (:func:`~._radau_potential_kinks.potential_side`)."""
+        return potential_side(float(self.values(y)[k]), self._rate(clock, y, k), clock,
+                              self._bits, prefer)
 
     def _resettle_potential(self, clock: Any, y: np.ndarray, logt: float) -> None:
         """After ReLU switches at ``(clock, y)``: the potential's kinks at 0 there (to
@@ -693,9 +671,7 @@ class KinkPattern:
         group (:meth:`_coinciding`)."""
         if self._projection is None:
             return
-        kv = self.values(y)
-        near = [j for j in np.flatnonzero(self._relative(kv) <= self._tiny ** 0.5).tolist()
-                if j not in group and not self._potential[j] and j not in self._aside]
+        near = self._relu_near(y, group)
         if not near:
             return
         D = self._projection.directions(self._column(clock, y), [group[0], *near])
@@ -724,17 +700,10 @@ class KinkPattern:
                 return
 
     def _rates(self, clock: Any, y: np.ndarray) -> np.ndarray:
-        """``d h / d clock`` of every kink under the current pattern (central difference along
-        the field, in MPFR; float64 values)."""
+        """``d h / d clock`` of every kink under the current pattern
+        (:meth:`~._radau_kink_values.KinkValues.rates`)."""
         F = np.array(self._step.f(np.array([clock], dtype=hy.real), y[:, None])[:, 0])
-        speed = float(np.max(np.abs(F.astype(float)) / (1.0 + np.abs(y.astype(float)))))
-        if not speed > 0:
-            return np.zeros(self.n_kinks)
-        eps = self._conv(2.0 ** (-self._bits / 3) / speed)
-        P = self._P
-        pts = np.stack([y[:P] + eps * F[:P], y[:P] - eps * F[:P]], axis=1)
-        kv = np.asarray(self._kinks_mp(np.ascontiguousarray(pts)))
-        return ((kv[:, 0] - kv[:, 1]) / (eps + eps)).astype(float)
+        return self._kv.rates(y, F)
 
     def _rate(self, clock: Any, y: np.ndarray, k: int) -> float:
         """``d h_k / d clock`` under the current pattern (only its sign is used)."""

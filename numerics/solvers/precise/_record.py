@@ -19,7 +19,8 @@ from .._precision import FpType, Precision
 from ._compile import compile_functions, converter, to_mpf
 from ._system import MirrorFlowSystem
 
-__all__ = ["RunRecord", "TaylorRun", "initial_state", "output_levels", "start_state",
+__all__ = ["RunRecord", "TaylorRun", "check_target_after", "initial_state", "output_levels",
+           "s0_before", "start_before", "start_state",
            "stop_on_sigint"]
 
 
@@ -102,6 +103,47 @@ def output_levels(logt0: float, target: float, per_decade: int) -> list[float]:
     k0 = math.floor(math.log10(lo) * per_decade) + 1
     k1 = math.ceil(math.log10(target) * per_decade) - 1
     return [v for v in (10.0 ** (k / per_decade) for k in range(k0, k1 + 1)) if v > logt0]
+
+
+def s0_before(s0: float, logt0: float, target: float) -> float | None:
+    """The start ``s0`` to use for a run from ``t = 0`` to ``log t = target``: ``s0`` itself if
+    its start ``logt0`` lies at least 1 below the target, else the ``s0`` whose start does (log t
+    moves with ``log s0`` there: ``log t = log s - log L(0) + O(s)``); None if that ``s0``
+    underflows float64.  A target below the default start (e.g. a rerun to a point before an
+    early stop) had no levels to reach: Radau took a step of negative length ("math domain
+    error"), Taylor ran to its clock limit.
+
+    Examples
+    --------
+    >>> s0_before(1e-19, -42.2, 3.0)
+    1e-19
+    >>> round(math.log(s0_before(1e-19, -42.2, -50.0) / 1e-19), 6)
+    -8.8
+    """
+    if float(logt0) <= target - 1.0:
+        return s0
+    s = s0 * math.exp(target - 1.0 - float(logt0))
+    return s if s > 1e-300 else None
+
+
+def start_before(s0: float, logt0: Any, target: float) -> float:
+    """:func:`s0_before`, or ValueError if the target lies before every start float64 can
+    give."""
+    s = s0_before(s0, float(logt0), target)
+    if s is None:
+        raise ValueError(f"the target log t = {target:.6g} lies before the earliest start of "
+                         f"the precise paths (s0 >= 1e-300, log t about "
+                         f"{float(logt0) + math.log(1e-300 / s0):.6g}): ask for a later log t")
+    return s
+
+
+def check_target_after(logt0: Any, target: float) -> None:
+    """Raise ValueError if a continued run, which starts at ``logt0``, has a ``target`` that is
+    not after it."""
+    if not float(logt0) < target:
+        raise ValueError(f"the target log t = {target:.6g} is not after the start of the "
+                         f"continued run (log t = {float(logt0):.6g}): continue to a later "
+                         "log t")
 
 
 def initial_state(

@@ -24,7 +24,14 @@ from .._precision import FpType, Precision
 from .._status import Status
 from ._compile import cfunc_options, compile_functions, n_pars, to_mpf
 from ._native_output import capture_native_stdout
-from ._record import RunRecord, initial_state, output_levels, start_state
+from ._record import (
+    RunRecord,
+    check_target_after,
+    initial_state,
+    output_levels,
+    start_before,
+    start_state,
+)
 from ._system import MirrorFlowSystem
 from ._taylor_crossing import BranchCrossings
 from ._taylor_driver import RunSetup, TaylorDriver
@@ -421,6 +428,12 @@ class TaylorIntegrator:
         self._paused = None     # a new run resets the integrator a paused one was on
         setup = self._setup(theta0, logt_target, start, s0_f, per_decade, budget_seconds,
                             max_clock, progress)
+        if start is not None:
+            check_target_after(setup.logt0, logt_target)
+        elif (earlier := start_before(s0_f, setup.logt0, logt_target)) != s0_f:
+            s0_f = earlier
+            setup = self._setup(theta0, logt_target, start, s0_f, per_decade, budget_seconds,
+                                max_clock, progress)
         with capture_native_stdout() as messages:
             layout = self._reset(setup)
             switches = (KinkSwitches(layout, self._function, self.precision.converter(),
