@@ -27,6 +27,7 @@ import mpmath
 import numpy as np
 
 from ._compile import converter, to_mpf
+from ._radau_sliding import coinciding_groups
 
 if TYPE_CHECKING:
     from ._radau_compile import BatchedFunction
@@ -137,6 +138,25 @@ class SurfaceProjection:
             len(kinks), self._P)
         norms = np.linalg.norm(G, axis=1, keepdims=True)
         return np.divide(G, norms, out=np.zeros_like(G), where=norms > 0)
+
+    def groups(self, X: np.ndarray, kinks: Sequence[int],
+               near: Sequence[int]) -> list[tuple[int, ...]]:
+        """``kinks`` (at 0 at the point ``X``) grouped by coinciding surfaces
+        (:func:`~._radau_sliding.coinciding_groups`, float64 gradients), in their order; the
+        kinks ``near`` 0 join the group whose surface they are on."""
+        if len(kinks) + len(near) < 2:
+            return [(k,) for k in kinks]
+        order = [*kinks, *near]
+        D = self.directions(X, order)
+        return [tuple(order[i] for i in g) for g in coinciding_groups(D, len(kinks))]
+
+    def on_surface(self, X: np.ndarray, first: int, near: Sequence[int]) -> list[int]:
+        """The kinks ``near`` 0 at ``X`` whose gradients are parallel to kink ``first``'s
+        (either way, to float64): their surfaces coincide with its surface there."""
+        if not near:
+            return []
+        D = self.directions(X, [first, *near])
+        return [j for j, d in zip(near, D[1:], strict=True) if abs(float(d @ D[0])) > 1 - 1e-12]
 
     def _gradient(self, k: int, Fd: np.ndarray) -> list[Any]:
         """``d h_k / d theta`` (mpmath) at the column of ``Fd``."""

@@ -46,7 +46,7 @@ from ._radau_aside import dead_kinks, input_pairs, slaved_sides
 from ._radau_errors import MeetingKinksError, SlidingModeError
 from ._radau_kink_values import KinkValues
 from ._radau_potential_kinks import potential_side, resting_rows
-from ._radau_sliding import MAX_JOINT, coinciding_groups, filippov_modes
+from ._radau_sliding import MAX_JOINT, filippov_modes
 from ._radau_switched import twin_kinks
 
 if TYPE_CHECKING:
@@ -409,11 +409,8 @@ class KinkPattern:
         """Settle the kinks ``events`` (kink -> the side it is expected on) at ``(clock, y)``:
         the ReLU kinks jointly with the sliding ones (:meth:`_settle_jointly`) when no two of
         them couple (their rates are jointly affine in the switches), else one at a time, then
-        release sliding kinks whose ``alpha`` left ``[0, 1]``; then the potential's, on the
-        side their rates point to under the new pattern (a ReLU kink switched off with them
-        can stop ``theta_k`` at 0: measured, W2[1,1] of a 3/3 ReLU MLP under
-        x²/2 + |x|^(7/2), settled on the side of its old rate, stayed at +3.4e-51 on side -1,
-        and the next step started on its wrong side, an error)."""
+        release sliding kinks whose ``alpha`` left ``[0, 1]``; then the potential's, under the
+        new pattern (:func:`~._radau_potential_kinks.potential_side`)."""
         relu = {k: side for k, side in events.items() if not self._potential[k]}
         if relu:
             self._switch_relu(clock, y, relu, logt, rel)
@@ -452,19 +449,15 @@ class KinkPattern:
 
     def _coinciding(self, clock: Any, y: np.ndarray, kinks: Sequence[int], *,
                     extras: bool = True) -> list[tuple[int, ...]]:
-        """The ReLU ``kinks`` (at 0 at ``(clock, y)``) grouped by coinciding surfaces
-        (:func:`~._radau_sliding.coinciding_groups`, float64 gradients), in their order; with
-        ``extras``, the other ReLU kinks within ``sqrt`` of rounding of 0 there join the group
-        whose surface they are on."""
+        """The ReLU ``kinks`` (at 0 at ``(clock, y)``) grouped by coinciding surfaces, in their
+        order; with ``extras``, the other ReLU kinks within ``sqrt`` of rounding of 0 there
+        join the group whose surface they are on
+        (:meth:`~._radau_surfaces.SurfaceProjection.groups`)."""
         kinks = [int(k) for k in kinks]
         if self._projection is None or len(kinks) + extras < 2:
             return [(k,) for k in kinks]
-        near = self._relu_near(y, kinks) if extras else []
-        if len(kinks) + len(near) < 2:
-            return [(k,) for k in kinks]
-        order = [*kinks, *near]
-        D = self._projection.directions(self._column(clock, y), order)
-        return [tuple(order[i] for i in g) for g in coinciding_groups(D, len(kinks))]
+        return self._projection.groups(self._column(clock, y), kinks,
+                                       self._relu_near(y, kinks) if extras else [])
 
     def _column(self, clock: Any, y: np.ndarray) -> np.ndarray:
         """The point ``(clock, y)`` as a column of the compiled sliding functions (system
@@ -671,11 +664,8 @@ class KinkPattern:
         group (:meth:`_coinciding`)."""
         if self._projection is None:
             return
-        near = self._relu_near(y, group)
-        if not near:
-            return
-        D = self._projection.directions(self._column(clock, y), [group[0], *near])
-        same = [j for j, d in zip(near, D[1:], strict=True) if abs(float(d @ D[0])) > 1 - 1e-12]
+        same = self._projection.on_surface(self._column(clock, y), group[0],
+                                           self._relu_near(y, group))
         if same:
             raise SlidingModeError(group[0], coinciding=same)
 
