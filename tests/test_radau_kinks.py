@@ -223,3 +223,24 @@ def test_radau_keeps_infinite_curvature_without_closed_form_inverse():
     alone = Problem.create(separable_gaussian(n=6, d=3, seed=2), MLP(widths=(3, 3)),
                            Potential("abs(x)**(3/2)/(3/2)"), scale=0.1, seed=0)
     assert plan_run(alone, dps=30).method == "taylor"
+
+
+# The coverage MLP 3/3 (benchmarks/bench_coverage.py) under x²/2 + |x|³/3, the Radau cell
+# never run before session 21.  (1) At log t = 1.2973 the potential's kink 41 was located
+# 1.5e7 ulps of the clock before its root: the side rule called it at rest (within 1e6 ulps
+# only is a root "here") while the driver, which switches roots within 2^24 ulps at the
+# current point, switched it at once again: 'error'.  Both now use AT_POINT_ULPS.  (2) Then
+# kinks 46 and 49, coordinates at rest at 0 (+-1e-66), switched ~700 times by log t = 18,
+# each cutting a step (log t = 68 in 300 s; Taylor reaches 1e3 in 22 s).  A potential's kink
+# that stays within rounding of 0 along a step no longer cuts it.
+def test_radau_potential_kinks_at_rest_on_the_coverage_mlp():
+    prob = Problem.create(separable_gaussian(n=6, d=3, seed=0), MLP((3, 3), "relu"),
+                          Potential("x**2/2 + abs(x)**3/3"), scale=0.5, seed=18)
+    r, t = (solve_mirror_flow(prob, log_t=10.0, dps=30, method=m, certify=False,
+                              max_seconds=120) for m in ("radau", "taylor"))
+    assert r.status == t.status == "reached", r.message
+    with mpmath.workdps(60):
+        assert agreeing_digits(list(r.theta_mp[-1]), list(t.theta_mp[-1]), 100) >= 25
+    # Taylor crosses each kink once per sign change; Radau also counts the settling of a kink
+    # at a switch point, but not thousands of rounding-level flips
+    assert r.meta["solver"]["kinks_crossed"] <= 4 * t.meta["solver"]["kinks_crossed"]

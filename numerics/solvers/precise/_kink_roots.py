@@ -12,13 +12,22 @@ import mpmath
 
 from ._compile import to_mpf
 
-__all__ = ["CROSSING_ULPS", "root_within"]
+__all__ = ["AT_POINT_ULPS", "CROSSING_ULPS", "root_within"]
 
 #: How far (in units in the last place of the clock, at the kink's own rate) a stop may be
 #: from a simple root of its kink.  Measured on the ReLU, leaky and square-ReLU nets and MLPs
 #: of the test suite: the crossings heyoka stops on are within 10**2.2 ulps; double roots
 #: (a kink touching 0) at 10**14 (30 digits) and 10**17 (45 digits).
 CROSSING_ULPS = 1e6
+
+#: Radau IIA: a root within this many units in the last place of the working clock from the
+#: current point is at it (switched there, no step: ``RadauDriver._rounding``).  Its kink roots
+#: are located to about ``2^16`` ulps of a step, so a potential's kink located "at 0" can be
+#: 10^7 ulps before its root (measured: x²/2 + |x|³/3 on the coverage MLP 3/3, kink 41 at
+#: log t = 1.2973, 1.54e7 ulps); a side rule with a tighter threshold (:data:`CROSSING_ULPS`)
+#: called it at rest there, and the driver, finding the root within this distance, switched it
+#: at once again (an error).
+AT_POINT_ULPS = 2.0 ** 24
 
 
 def root_within(z: Any, rate: Any, clock: Any, eps: float, log_clock: bool,

@@ -22,6 +22,7 @@ from .._precision import LOG10_2, RADAU_GUARD_BITS, Precision
 from .._status import Status
 from .._stuck import next_stuck_check
 from ._compile import converter, to_mpf
+from ._kink_roots import AT_POINT_ULPS
 from ._radau_errors import SlidingModeError
 from ._radau_kinks import KinkLocator
 from ._radau_newton_mp import raised_bits
@@ -426,7 +427,7 @@ class RadauDriver:
 
     def _rounding(self) -> float:
         """Steps this short (in the clock) are within rounding of the current point."""
-        return 2.0 ** (24 - self._bits) * max(1.0, abs(float(self.cur.clock)))
+        return AT_POINT_ULPS * 2.0 ** -self._bits * max(1.0, abs(float(self.cur.clock)))
 
     def _settle_at_start(self, row: int) -> None:
         """Switch the kink event ``row``, whose root is within rounding of the current point,

@@ -205,6 +205,8 @@ class KinkLocator:
         # a kink identically 0 at the start changes only as an input turns on, whose own
         # event is the crossing (its interpolant, with relu inside, can cross before it)
         wrong[sorted(pattern.dead)] = False
+        # a potential's kink within rounding of 0 all along the step only hovers there
+        wrong[pattern.hovering_potential_kinks(k[: pattern.n_kinks])] = False
         fresh = np.zeros(len(k), dtype=bool)
         fresh[list(pattern.fresh)] = True
         # an exit row within rounding of its bound at the start is a fresh zero too: where the

@@ -45,7 +45,7 @@ from ._meeting import meeting_kinks
 from ._radau_aside import dead_kinks, input_pairs, slaved_sides
 from ._radau_errors import MeetingKinksError, SlidingModeError
 from ._radau_kink_values import KinkValues
-from ._radau_potential_kinks import potential_side, resting_rows
+from ._radau_potential_kinks import hovering_rows, potential_side, resting_rows
 from ._radau_sliding import MAX_JOINT, filippov_modes
 from ._radau_switched import twin_kinks
 
@@ -160,6 +160,11 @@ class KinkPattern:
             for t in self._twins[k]:
                 self.on[t] = start[k] > 0
         return rows
+
+    def hovering_potential_kinks(self, values: np.ndarray) -> list[int]:
+        """The potential's kinks whose ``values`` (``(nk, m)`` at a step's nodes) stay within
+        rounding of 0 (:func:`~._radau_potential_kinks.hovering_rows`): not crossings."""
+        return hovering_rows(values, self._potential, self._tiny)
 
     @property
     def sides(self) -> np.ndarray:
