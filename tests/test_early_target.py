@@ -28,7 +28,7 @@ from theory import Potential
 
 PROBLEMS = {
     "linear": lambda: Problem.create(separable_gaussian(n=4, d=2, seed=3), Linear(),
-                                     Potential.cosh(), scale=0.5, seed=1),
+                                     Potential.hyperbolic_entropy(), scale=0.5, seed=1),
     "relu": lambda: Problem.create(separable_gaussian(n=4, d=2, seed=3), TwoLayer(3, "relu"),
                                    Potential("x**2/2"), scale=0.5, seed=1),
 }

@@ -236,7 +236,7 @@ def test_radau_keeps_infinite_curvature_without_closed_form_inverse():
 def test_radau_potential_kinks_at_rest_on_the_coverage_mlp():
     prob = Problem.create(separable_gaussian(n=6, d=3, seed=0), MLP((3, 3), "relu"),
                           Potential("x**2/2 + abs(x)**3/3"), scale=0.5, seed=18)
-    r, t = (solve_mirror_flow(prob, log_t=10.0, dps=30, method=m, certify=False,
+    r, t = (solve_mirror_flow(prob, log_t=5.0, dps=30, method=m, certify=False,
                               max_seconds=120) for m in ("radau", "taylor"))
     assert r.status == t.status == "reached", r.message
     with mpmath.workdps(60):

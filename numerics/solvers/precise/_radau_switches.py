@@ -376,12 +376,9 @@ class KinkPattern:
     def relu_kinks_at_zero(self, y: np.ndarray) -> list[int]:
         """The ReLU kinks (not the potential's) at 0 at ``y`` to about half the working digits,
         other than the held ones: where two or more of a unit's are, its weights are at 0 (a
-        meeting, :func:`~._meeting.meeting_kinks`).  Not the ones exactly 0: pre-activations
-        downstream of units that are all off on their sample are identically 0 (as Taylor's
-        :class:`~._taylor_switches.KinkSwitches` reads them), not a unit at its origin
-        (measured: a 3/3 ReLU MLP under cosh, the second layer's kinks 9-11 on a sample whose
-        first-layer units were all off, beside kink 0 reaching 0: Radau ended the run at a
-        "meeting" of [0, 9, 10, 11], while Taylor went on); nor the slaved ones."""
+        meeting, :func:`~._meeting.meeting_kinks`).  Not the ones exactly 0 or set aside
+        (:mod:`._radau_aside`: measured, a 3/3 ReLU MLP under cosh, dead kinks 9-11 beside
+        kink 0 reaching 0 were read as a "meeting" of [0, 9, 10, 11] and ended the run)."""
         kv = self.values(y)
         return [j for j in self._relu_near(y, self.held) if kv[j] != 0]
 
@@ -616,8 +613,8 @@ class KinkPattern:
                 self.fresh.add(k)
                 self.crossings.append([logt, float(k), rel, 1.0 if on else -1.0])
                 return
-        if rates[True] == rates[False] == 0.0:  # stationary: e.g. a deeper unit whose inputs
-            self.on[k] = prefer                  # are all inactive (h = 0 identically)
+        if rates[True] == rates[False] == 0.0:  # stationary (kinks identically 0 are set
+            self.on[k] = prefer                  # aside before: :attr:`dead`)
             self._apply()
             self.crossings.append([logt, float(k), rel, 1.0 if prefer else -1.0])
             return
