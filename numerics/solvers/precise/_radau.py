@@ -85,6 +85,7 @@ reusable :class:`RadauIntegrator` and :func:`integrate_implicit`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -262,6 +263,7 @@ class RadauIntegrator:
         """
         if start is None:
             start = _as_start(theta0_or_start)
+        st = self.settings
         if start is not None:
             clock0, params, logt0 = _start_from_state(start, self.system.n_params,
                                                       self.precision.mp_bits)
@@ -269,14 +271,14 @@ class RadauIntegrator:
         else:
             s0, bits = self.settings.s0, self.precision.mp_bits
             clock0, params, logt0 = _start_from_theta(self.functions, theta0_or_start, s0, bits)
-            if (earlier := start_before(s0, logt0, logt_target)) != s0:
+            if (s0 := start_before(s0, logt0, logt_target)) != self.settings.s0:
                 clock0, params, logt0 = _start_from_theta(self.functions, theta0_or_start,
-                                                          earlier, bits)
+                                                          s0, bits)
+            st = dataclasses.replace(st, s0=s0)   # the run's own s0 (stats, first step)
         conv = converter("real", self.precision.bits)
         origin = Cursor(conv(clock0), np.array([conv(v) for v in [*params, logt0]], dtype=hy.real))
         levels = sorted({*output_levels(float(logt0), float(logt_target), per_decade),
                          float(logt_target)})
-        st = self.settings
         step = RadauStep(self.functions, self._tableau, self._buffers, tol=st.tol,
                          newton_tol=st.newton_tol, max_iter=st.max_newton,
                          jacobian_stages=st.jacobian_stages, eliminate_fast=st.eliminate_fast)
