@@ -1,5 +1,5 @@
 """A target before the default start of a precise run (log t of the start is about
-log s0 - log L(0), s0 ~ 1e-19): the run starts earlier instead (``_record.s0_before``).
+log s0 - log L(0), s0 ~ 1e-19): the run starts earlier instead (``_record.start_before``).
 
 Found by the slow MLP battery: a rerun to a point just before an early stop (a 3/2/2 ReLU MLP
 at rest, stuck at log t = -42.9 on Taylor, whose start is lower than Radau's) asked Radau for

@@ -1,18 +1,20 @@
 """Where a kink's root lies, counted in units in the last place of the clock: the one rule
 behind the Taylor driver's kink stops (:mod:`._taylor_switches`: a double root is not a
 crossing, a root at the next step's start is crossed now) and Radau's potential kinks at rest
-(:mod:`._radau_switches`).
+(:mod:`._radau_potential_kinks`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import mpmath
+import numpy as np
 
 from ._compile import to_mpf
 
-__all__ = ["AT_POINT_ULPS", "CROSSING_ULPS", "root_within"]
+__all__ = ["AT_POINT_ULPS", "CROSSING_ULPS", "dead_kinks", "root_within"]
 
 #: How far (in units in the last place of the clock, at the kink's own rate) a stop may be
 #: from a simple root of its kink.  Measured on the ReLU, leaky and square-ReLU nets and MLPs
@@ -42,3 +44,22 @@ def root_within(z: Any, rate: Any, clock: Any, eps: float, log_clock: bool,
         return False
     scale = mpmath.log(ulps * eps * max(1, abs(t)) * abs(rate))
     return bool(mpmath.log(abs(z)) <= scale + (t if log_clock else 0))
+
+
+def dead_kinks(values: np.ndarray, candidates: Sequence[int],
+               rates: Callable[[], np.ndarray]) -> set[int]:
+    """The kinks identically 0 (no switching surface; THEORY.md §7.2, both integrators): the
+    ``candidates`` whose value (``values``) and rate (``rates()``, computed only if a
+    value is exactly 0) are both exactly 0.
+
+    Examples
+    --------
+    >>> v = np.array([0.0, 0.0, 1e-60])
+    >>> sorted(dead_kinks(v, [0, 1, 2], lambda: np.array([0.0, 2.0, 0.0])))
+    [0]
+    """
+    zero = [k for k in candidates if values[k] == 0]
+    if not zero:
+        return set()
+    r = rates()
+    return {k for k in zero if r[k] == 0.0}

@@ -4,14 +4,14 @@ Radau's activation pattern (:class:`~._radau_switches.KinkPattern`) settles ever
 at a switch: it crosses, slides, or is grouped with kinks whose surfaces coincide.  Two kinds
 of kinks at 0 take no part in that.
 
-**Dead** (:func:`dead_kinks`): value and rate both exactly 0.  A pre-activation downstream of
-units that are all off on its sample (``W relu(h)`` with every ``h < 0``) is identically 0
-until one of those inputs crosses its own kink (an event that ends the step); it has no sign
-to change, as Taylor's :class:`~._taylor_switches.KinkSwitches` reads it.  Watched, its
-float64 interpolant (with ``relu`` inside) crosses before the input does (measured: a 3/3 ReLU
-MLP under cosh, kink 10 = ``W relu(h_5)`` switched on where ``h_5`` was still -0.0018).  The
-rate is a central difference along the field: a kink whose input is about to turn on is not 0
-on both sides.
+**Dead** (:func:`~._kink_roots.dead_kinks`): value and rate both exactly 0. A pre-activation
+downstream of units that are all off on its sample (``W relu(h)`` with every ``h < 0``) is
+identically 0 until one of those inputs crosses its own kink (an event that ends the step); it
+has no sign to change, as Taylor's :class:`~._taylor_switches.KinkSwitches` reads it. Watched,
+its float64 interpolant (with ``relu`` inside) crosses before the input does (measured: a 3/3
+ReLU MLP under cosh, kink 10 = ``W relu(h_5)`` switched on where ``h_5`` was still -0.0018).
+The rate is a central difference along the field: a kink whose input is about to turn on is not
+0 on both sides.
 
 **Slaved** (:func:`slaved_sides`): a pre-activation ``z = W relu(h_k)`` of the next layer
 (every other input of its unit off on that sample), at 0 because ``h_k`` is.  It is exactly 0
@@ -32,25 +32,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["dead_kinks", "input_pairs", "slaved_sides"]
-
-
-def dead_kinks(values: np.ndarray, candidates: Sequence[int],
-               rates: Callable[[], np.ndarray]) -> set[int]:
-    """The ``candidates`` whose value (``values``) and rate (``rates()``, computed only if a
-    value is exactly 0) are both exactly 0.
-
-    Examples
-    --------
-    >>> v = np.array([0.0, 0.0, 1e-60])
-    >>> sorted(dead_kinks(v, [0, 1, 2], lambda: np.array([0.0, 2.0, 0.0])))
-    [0]
-    """
-    zero = [k for k in candidates if values[k] == 0]
-    if not zero:
-        return set()
-    r = rates()
-    return {k for k in zero if r[k] == 0.0}
+__all__ = ["input_pairs", "slaved_sides"]
 
 
 def input_pairs(near: Sequence[int], coupled: Sequence[frozenset[int]],

@@ -41,8 +41,9 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import converter
+from ._kink_roots import dead_kinks
 from ._meeting import meeting_kinks
-from ._radau_aside import dead_kinks, input_pairs, slaved_sides
+from ._radau_aside import input_pairs, slaved_sides
 from ._radau_errors import MeetingKinksError, SlidingModeError
 from ._radau_kink_values import KinkValues
 from ._radau_potential_kinks import hovering_rows, potential_side, resting_rows
@@ -243,7 +244,6 @@ class KinkPattern:
             raise ValueError(f"kinks {off} are on the other side of the saved activation "
                              "pattern: the saved run does not belong to this problem")
         self.on, self.fresh = saved > 0, set()
-        self.dead = set()
         self._set_groups(self._coinciding(clock, y, np.flatnonzero(saved == 0).tolist(),
                                           extras=False))
         self._apply()
@@ -321,7 +321,7 @@ class KinkPattern:
 
     def identically_zero(self, clock: Any, y: np.ndarray) -> set[int]:
         """The ReLU kinks, other than held ones, identically 0 at ``(clock, y)`` under the
-        current pattern (:func:`~._radau_aside.dead_kinks`: value and rate exactly 0)."""
+        current pattern (:func:`~._kink_roots.dead_kinks`: value and rate exactly 0)."""
         held = set(self.held)
         relu = [k for k in range(self.n_kinks) if not self._potential[k] and k not in held]
         return dead_kinks(self.values(y), relu, lambda: self._rates(clock, y))

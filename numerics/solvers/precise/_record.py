@@ -20,7 +20,7 @@ from ._compile import compile_functions, converter, to_mpf
 from ._system import MirrorFlowSystem
 
 __all__ = ["RunRecord", "TaylorRun", "check_target_after", "initial_state", "output_levels",
-           "s0_before", "start_before", "start_state",
+           "start_before", "start_state",
            "stop_on_sigint"]
 
 
@@ -105,32 +105,25 @@ def output_levels(logt0: float, target: float, per_decade: int) -> list[float]:
     return [v for v in (10.0 ** (k / per_decade) for k in range(k0, k1 + 1)) if v > logt0]
 
 
-def s0_before(s0: float, logt0: float, target: float) -> float | None:
+def start_before(s0: float, logt0: Any, target: float) -> float:
     """The start ``s0`` to use for a run from ``t = 0`` to ``log t = target``: ``s0`` itself if
     its start ``logt0`` lies at least 1 below the target, else the ``s0`` whose start does (log t
-    moves with ``log s0`` there: ``log t = log s - log L(0) + O(s)``); None if that ``s0``
+    moves with ``log s0`` there: ``log t = log s - log L(0) + O(s)``); ValueError if that ``s0``
     underflows float64.  A target below the default start (e.g. a rerun to a point before an
     early stop) had no levels to reach: Radau took a step of negative length ("math domain
     error"), Taylor ran to its clock limit.
 
     Examples
     --------
-    >>> s0_before(1e-19, -42.2, 3.0)
+    >>> start_before(1e-19, -42.2, 3.0)
     1e-19
-    >>> round(math.log(s0_before(1e-19, -42.2, -50.0) / 1e-19), 6)
+    >>> round(math.log(start_before(1e-19, -42.2, -50.0) / 1e-19), 6)
     -8.8
     """
     if float(logt0) <= target - 1.0:
         return s0
     s = s0 * math.exp(target - 1.0 - float(logt0))
-    return s if s > 1e-300 else None
-
-
-def start_before(s0: float, logt0: Any, target: float) -> float:
-    """:func:`s0_before`, or ValueError if the target lies before every start float64 can
-    give."""
-    s = s0_before(s0, float(logt0), target)
-    if s is None:
+    if not s > 1e-300:
         raise ValueError(f"the target log t = {target:.6g} lies before the earliest start of "
                          f"the precise paths (s0 >= 1e-300, log t about "
                          f"{float(logt0) + math.log(1e-300 / s0):.6g}): ask for a later log t")

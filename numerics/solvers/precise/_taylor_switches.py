@@ -49,7 +49,7 @@ import heyoka as hy
 import numpy as np
 
 from ._compile import to_mpf
-from ._kink_roots import CROSSING_ULPS, root_within
+from ._kink_roots import CROSSING_ULPS, dead_kinks, root_within
 from ._system import MirrorFlowSystem
 from ._taylor_events import EventLayout
 
@@ -160,11 +160,10 @@ class KinkSwitches:
 
     def identically_zero(self, state: np.ndarray) -> list[bool]:
         """Which kinks have value and rate exactly 0 at ``state`` (see the module docstring)."""
-        zero = [bool(v == 0) for v in self.functions("kinks")(state)]
-        if not any(zero):
-            return zero
-        rates = self.functions("kink_rates")(state)
-        return [z and bool(r == 0) for z, r in zip(zero, rates, strict=True)]
+        values = self.functions("kinks")(state)
+        dead = dead_kinks(values, range(len(values)),
+                          lambda: self.functions("kink_rates")(state))
+        return [k in dead for k in range(len(values))]
 
     def update(self, ta: Any) -> None:
         """Set the switches of ``ta`` from its current state."""
