@@ -455,17 +455,23 @@ def test_radau_sets_dead_and_slaved_kinks_aside():
     check_agree(r, t)
 
 
-# A depth-4 draw of the slow battery (session 21): Taylor at 30 digits ends 'stuck' (sample 1
+# A depth-4 draw of the slow battery (session 21): Taylor at 30 digits ended 'stuck' (sample 1
 # "has margin <= 0 and no active unit") at log t = 3.0, its target, while Taylor at 45 digits
-# and Radau at 30 reach it, and the battery's own check on the last θ finds no stuck sample.
-# The verdict is made on θ at the first step past a check level, not at the level (issue 10,
-# "stuck verdicts depend on step positions"); not fixed yet.
-@pytest.mark.xfail(strict=True, reason="stuck verdict at a check level depends on the steps")
-def test_taylor_stuck_verdict_of_a_depth_4_draw_agrees_across_precisions():
+# and Radau at 30 reached it: the verdict was made on θ at the first step past a check level
+# (sample 1 lost its last unit between 1.414 and 1.542; a 30-digit step ended past 1.414
+# after the loss, so 'stuck since 1.414', due at 2.83 < 3).  Judged at the level (dense
+# output, check_stuck_levels), every path sees the loss first at 1.542, due at 3.08 > 3.
+def test_stuck_verdict_of_a_depth_4_draw_agrees_across_paths():
     prob = Problem.create(make_dataset("separable_gaussian", n=2, d=2, margin=0.1, seed=2),
                           MLP(widths=(2, 2, 2), activation="relu"), Potential("x**2/2"),
                           scale=1.0, seed=2)
-    t30, t45 = (solve_mirror_flow(prob, log_t=3.0, dps=d, method="taylor", certify=False,
-                                  max_seconds=60) for d in (30, 45))
-    assert t45.status == "reached"
-    assert t30.status == "reached", t30.message
+    paths = [{}, {"dps": 30, "method": "taylor"}, {"dps": 45, "method": "taylor"},
+             {"dps": 30, "method": "radau"}]
+    runs = [solve_mirror_flow(prob, log_t=3.0, certify=False, max_seconds=60, **kw)
+            for kw in paths]
+    assert [r.status for r in runs] == ["reached"] * 4, [r.message for r in runs]
+    # the loss is real: to log t = 3.2, past 2 x 1.542, every path calls the run stuck
+    longer = [solve_mirror_flow(prob, log_t=3.2, certify=False, max_seconds=60, **kw)
+              for kw in paths[:2] + paths[3:]]
+    assert [r.status for r in longer] == ["stuck"] * 3, [r.message for r in longer]
+    assert all("judged at log t = 3.08" in r.message for r in longer)

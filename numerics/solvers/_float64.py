@@ -26,7 +26,7 @@ from ._inverse64 import float64_inverse
 from ._plan import choose_state, curvature_limits_by_layer, is_network, linf_stiffness_reason
 from ._solution import MirrorFlowSolution
 from ._status import Status
-from ._stuck import StuckMonitor, next_stuck_check
+from ._stuck import StuckMonitor, check_stuck_levels
 
 __all__ = ["log_t_of_tau", "solve_float64", "tau_of_log_t"]
 
@@ -110,16 +110,35 @@ class _Watch:
 
     def after_step(self, s_old: float, s_new: float, theta, log_t: float
                    ) -> tuple[Status | None, str | None]:
-        """``(status, reason)`` to stop with after the step from ``s_old`` to ``s_new``."""
+        """``(status, reason)`` to stop with after the step from ``s_old`` to ``s_new``
+        (chattering; the stuck monitor is :meth:`stuck_in_step`'s)."""
         reason = self.chatter.update(s_old, s_new, theta, log_t)
         if reason is not None:
             return Status.SLIDING, reason
-        if self.stuck is not None and log_t >= self.next_check:
-            self.next_check = next_stuck_check(log_t)
-            reason = self.stuck.update(log_t, theta)
-            if reason is not None:
-                return Status.STUCK, reason
         return None, None
+
+    def stuck_in_step(self, solver, theta_of, tau_old: float, target: float) -> str | None:
+        """The stuck monitor's reason at the check levels the step just taken (from the clock
+        ``tau_old``) crossed below ``target`` (:func:`check_stuck_levels`: θ on the step's
+        dense output where log t equals the level), else None."""
+        if self.stuck is None:
+            return None
+        lt0, lt1 = float(log_t_of_tau(tau_old)), float(log_t_of_tau(solver.y[-1]))
+        dense = None
+
+        def theta_at(level: float):
+            nonlocal dense
+            dense = solver.dense_output() if dense is None else dense
+            tau = float(tau_of_log_t(level))
+            s = solver.t
+            if dense(solver.t)[-1] > tau:
+                s = brentq(lambda v: dense(v)[-1] - tau, solver.t_old, solver.t,
+                           xtol=4 * np.finfo(float).eps * max(1.0, abs(solver.t)))
+            return theta_of(dense(s)[:-1])
+
+        self.next_check, reason = check_stuck_levels(self.stuck.update, self.next_check, lt0,
+                                                     min(lt1, target), theta_at)
+        return reason
 
 
 def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: float = 1e-12,
@@ -194,6 +213,12 @@ def solve_float64(problem: Problem, log_t: float, *, rtol: float = 1e-10, atol: 
             message = solver.step()
             if solver.status == "failed":
                 status, reason = Status.FAILED, f"scipy {method}: {message}"
+                break
+            reason = watch.stuck_in_step(solver, theta_of, states[-1][-1], float(log_t))
+            if reason is not None:
+                status = Status.STUCK
+                s_span.append(float(solver.t))
+                states.append(solver.y.copy())
                 break
             stop = _stop_in_step(solver, tau_target, log_loss_of, log_loss_target)
             if stop is not None:

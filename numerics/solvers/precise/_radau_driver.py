@@ -20,7 +20,7 @@ import numpy as np
 
 from .._precision import LOG10_2, RADAU_GUARD_BITS, Precision
 from .._status import Status
-from .._stuck import next_stuck_check
+from .._stuck import check_stuck_levels
 from ._compile import converter, to_mpf
 from ._kink_roots import AT_POINT_ULPS
 from ._radau_errors import SlidingModeError
@@ -323,6 +323,8 @@ class RadauDriver:
             self._reject(h_try * self._conv(min(fac, 0.9)))
             return
         self.steps += 1
+        if self._stuck_in_step(h_try, res):
+            return
         if level is not None:
             self._accept_on_level(h_try, res.y1, level, fac)
         else:
@@ -459,28 +461,28 @@ class RadauDriver:
             self._end(Status.ERROR, f"max_steps = {self._set.max_steps} accepted steps "
                       f"{self._where()}")
             return True
-        return self._stuck()
+        return False
 
-    def _stuck(self) -> bool:
-        """End the run if the monitor calls it stuck (at the log t levels of
-        :func:`~numerics.solvers.next_stuck_check`, like float64 and Taylor: Radau had no stuck
-        monitor and "reached" log t = 9 on a net whose sample 2 had been held at margin 0
-        since log t ~ 0, where the other paths stop 'stuck')."""
-        logt = self._logt()
-        if self._monitor is None or logt < self._next_check:
+    def _stuck_in_step(self, H: Any, res: DoubleStep) -> bool:
+        """Ask the monitor at the check levels the accepted step ``[clock, clock + H]``
+        crosses below the target (:func:`~numerics.solvers.check_stuck_levels`, as float64
+        and Taylor do; Radau had no stuck monitor and "reached" log t = 9 on a net whose
+        sample 2 had been held at margin 0 since log t ~ 0), θ from the step's collocation
+        polynomials where log t equals the level; if it is stuck, end the run (at the step's
+        start) and return True."""
+        if self._monitor is None:
             return False
-        self._next_check = next_stuck_check(logt)
-        reason = self._monitor(logt, self._theta_now())
+        end = self.cur.clock + H
+        lt1 = float(np.exp(float(end))) if self._step.mapped else float(res.y1[-1])
+
+        def theta_at(level: float) -> np.ndarray:
+            return self._step.theta_at(res, self._step.clock_at_logt(res, level))
+
+        self._next_check, reason = check_stuck_levels(
+            self._monitor, self._next_check, self._logt(), min(lt1, self._target), theta_at)
         if reason:
             self._end(Status.STUCK, f"{reason} {self._where()}")
         return bool(reason)
-
-    def _theta_now(self) -> np.ndarray:
-        """θ at the current point, rounded to float64 (for the monitor)."""
-        fns = self._step.fns
-        state = self._step.to_system(self.cur.clock, self.cur.y)[1]
-        post = np.asarray(fns.post(np.ascontiguousarray(np.array([state], dtype=hy.real).T)))
-        return np.array([float(to_mpf(v)) for v in post[:fns.system.n_params, 0]])
 
     def _aim(self) -> tuple[Any, float | None]:
         """The step to try, and the level it ends on (in the ``log log t`` clock levels are

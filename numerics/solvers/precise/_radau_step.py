@@ -22,7 +22,7 @@ from typing import Any
 import heyoka as hy
 import numpy as np
 
-from ._compile import converter
+from ._compile import converter, to_mpf
 from ._radau_compile import ImplicitFunctions
 from ._radau_elimination import FastDirections, settled
 from ._radau_newton import (
@@ -375,22 +375,60 @@ class RadauStep:
             return None
         if all(float((clock + h - p.clock) / p.h) > _MAX_EXTRAPOLATION for p in polys):
             return None
-        nodes = [self.zero, *self.tab.c]
         W = self._bufs.get("p_w", (self.s + 1,))
         out = self._bufs.get("p_z", (self.s, self.N))
         for j, cj in enumerate(self.tab.c):
             t = clock + h * cj
             poly = min(polys, key=lambda p: max(0.0, float((t - p.clock) / p.h) - 1.0))
-            sj = (t - poly.clock) / poly.h
-            for k, nk in enumerate(nodes):
-                v = self.one
-                for m, nm in enumerate(nodes):
-                    if m != k:
-                        v = v * (sj - nm) / (nk - nm)
-                W[k] = v
-            np.matmul(W, poly.values, out=out[j])
+            np.matmul(self._lagrange_weights((t - poly.clock) / poly.h, W), poly.values,
+                      out=out[j])
         np.subtract(out, y_s, out=out)
         return out if np.all(np.isfinite(out.astype(float))) else None
+
+    def _lagrange_weights(self, frac: Any, out: np.ndarray) -> np.ndarray:
+        """Weights of a collocation polynomial's values (:class:`Poly`) for its value at the
+        fraction ``frac`` of its step, into ``out``."""
+        nodes = [self.zero, *self.tab.c]
+        for k, nk in enumerate(nodes):
+            v = self.one
+            for m, nm in enumerate(nodes):
+                if m != k:
+                    v = v * (frac - nm) / (nk - nm)
+            out[k] = v
+        return out
+
+    def interpolate(self, res: DoubleStep, clock: Any, component: int | None = None) -> Any:
+        """The double step ``res`` at ``clock`` (the collocation polynomial of the half it
+        lies in, the dense output of order ``s``): the state, or only its ``component``."""
+        poly = res.first if clock <= res.second.clock else res.second
+        W = self._lagrange_weights((clock - poly.clock) / poly.h,
+                                   self._bufs.get("i_w", (self.s + 1,)))
+        values = poly.values if component is None else poly.values[:, component]
+        return np.matmul(W, values)
+
+    def clock_at_logt(self, res: DoubleStep, level: float) -> Any:
+        """The working clock in the double step ``res`` where log t is ``level`` (clipped to
+        the step): ``log level`` in the ``log log t`` clock, else found by bisection on the
+        interpolated log t, to float64 (what the stuck monitor's θ needs)."""
+        start, end = res.first.clock, res.second.clock + res.second.h
+        if self.mapped:
+            at = np.log(np.array([self.one * level], dtype=hy.real))[0]
+            return min(max(at, start), end)
+        lo, hi = 0.0, 1.0
+        while hi - lo > 1e-15:
+            mid = (lo + hi) / 2
+            if float(self.interpolate(res, start + (end - start) * mid, -1)) < level:
+                lo = mid
+            else:
+                hi = mid
+        return start + (end - start) * hi
+
+    def theta_at(self, res: DoubleStep, clock: Any) -> np.ndarray:
+        """θ at ``clock`` in the double step ``res``, rounded to float64."""
+        state = self.to_system(clock, self.interpolate(res, clock))[1]
+        post = np.asarray(self.fns.post(np.ascontiguousarray(
+            np.array([state], dtype=hy.real).T)))
+        return np.array([float(to_mpf(v)) for v in post[:self.fns.system.n_params, 0]])
 
     def _slot(self) -> np.ndarray:
         """The next of the ring's work buffers for collocation values (short-lived polys)."""

@@ -23,12 +23,13 @@ import numpy as np
 
 from .._precision import Precision
 from .._status import Status
-from .._stuck import next_stuck_check
+from .._stuck import check_stuck_levels
 from ._compile import to_mpf
 from ._logtime import LogTime
 from ._record import RunRecord, stop_on_sigint
 from ._system import MirrorFlowSystem
 from ._taylor_crossing import BranchCrossings, CrossingWatch
+from ._taylor_dense import ode_level_offset, step_exponent, theta_of_state
 from ._taylor_events import EventLayout
 from ._taylor_kinks import PotentialKinks
 from ._taylor_meeting import MeetingWatch
@@ -182,18 +183,17 @@ class TaylorDriver:
         if progress is not None and time.perf_counter() >= self.next_report:
             self.next_report = time.perf_counter() + 0.2
             progress(self.current_logt())
-        # At the log t levels of next_stuck_check, as float64 does: a decision about the
-        # trajectory, not about the wall clock (it was every 0.5 s, so a fast run never checked).
+        # At the log t levels of next_stuck_check, θ at each level (dense output), as on the
+        # other paths: a decision about the trajectory, not about the wall clock (it was every
+        # 0.5 s, so a fast run never checked) nor about where the steps fell.
         # Also while sliding: a unit held at its kink adds nothing to the margin of the sample
         # it slides on (held_samples), so a sample whose units are all off or held is stuck; it
         # used to be left alone, and s = exp(u) grew like t into the clock limit (issue 10)
-        if self.monitor is not None:
-            logt = self.current_logt()
-            if logt >= self.next_check:
-                self.next_check = next_stuck_check(logt)
-                self.stuck = self.monitor(logt, self._theta_now(ta))
-                if self.stuck:
-                    return False
+        # (in quadrature mode :meth:`_quad_step` asks, before it moves log t on)
+        if not self.setup.quad and self.monitor is not None:
+            lt0, offset_at = ode_level_offset(ta, self.setup.scale)
+            if self._stuck_in_step(ta, lt0, self.current_logt(), offset_at):
+                return False
         fired = self.layout.stops.pop("fired", False)     # the step ended on an event
         if self.slide is not None and self.slide.on:
             self.good = (ta.time, np.array(ta.state, copy=True))
@@ -221,12 +221,25 @@ class TaylorDriver:
             return False
         return self.watch.check(ta, self.potential_kinks.frozen)
 
-    def _theta_now(self, ta: Any) -> np.ndarray:
-        """θ at the integrator's current state, rounded to float64 (for the monitor)."""
+    def _stuck_in_step(self, ta: Any, lt0: Any, lt1: Any,
+                       offset_at: Callable[[float], Any]) -> bool:
+        """Ask the monitor at the check levels the last step crossed, below the target
+        (:func:`~numerics.solvers.check_stuck_levels`), with θ from the step's dense output at
+        the offset ``offset_at(level)`` where log t equals the level; True if it is stuck."""
+        if self.monitor is None:
+            return False
         assert self.post is not None
-        P = self.setup.system.n_params
-        values = np.asarray(self.post(np.array(ta.state, copy=True)))[:P]
-        return np.array([float(to_mpf(v)) for v in values])
+        c0 = to_mpf(ta.time) - to_mpf(ta.last_h)
+
+        def theta_at(level: float) -> np.ndarray:
+            ta.update_d_output(self.conv(c0 + (offset_at(level) if level > lt0 else 0)))
+            return theta_of_state(self.post, np.array(ta.d_output, copy=True),
+                                  self.setup.system.n_params)
+
+        end = min(float(lt1), self.setup.logt_target)
+        self.next_check, self.stuck = check_stuck_levels(self.monitor, self.next_check,
+                                                         float(lt0), end, theta_at)
+        return bool(self.stuck)
 
     def current_logt(self) -> float:
         """``log t`` at the integrator's current time, as a float."""
@@ -235,17 +248,6 @@ class TaylorDriver:
         return float(to_mpf(self.ta.state[-1])) * self.setup.scale
 
     # ------------------------------------------------------------------ log t by quadrature
-    def _step_exponent(self, ta: Any) -> tuple[Any, Any, list[Any], list[Any]]:
-        """``(h, c0, E, dE)``: the last step and its exponent ``E(sigma)`` with derivative."""
-        h = to_mpf(ta.last_h)
-        c0 = to_mpf(ta.time) - h
-        g = [to_mpf(v) * self.setup.scale for v in np.asarray(ta.tc)[self.setup.system.n_params]]
-        if self.setup.log_clock:
-            g[0] += c0
-            g[1] += 1
-        dg = [k * g[k] for k in range(1, len(g))] or [mpmath.mpf(0)]
-        return h, c0, g, dg
-
     def _record_level(self, ta: Any, step: tuple[Any, Any, list[Any], list[Any]],
                       level: Any) -> None:
         """Record the point of the last step where ``log t = level``."""
@@ -259,9 +261,14 @@ class TaylorDriver:
         """Advance log t over the step just taken; record crossed levels; stop at the target."""
         assert self.logtime is not None
         with mpmath.workprec(self.wp):
-            step = self._step_exponent(ta)
+            step = step_exponent(ta, self.setup.system.n_params, self.setup.scale,
+                                 self.setup.log_clock)
             h, _, g, dg = step
             lt1 = self.logtime.at(g, dg, h)
+            if self._stuck_in_step(ta, self.logtime.logt, lt1,
+                                   lambda level: self.logtime.solve(g, dg, h, level)):
+                self.logtime.logt = lt1
+                return False
             while self.pending and self.pending[0] <= lt1:
                 self._record_level(ta, step, mpmath.mpf(self.pending.pop(0)))
             if lt1 >= self.setup.logt_target:
@@ -519,7 +526,9 @@ class TaylorDriver:
         at the start and after every kink stop; a kink both of whose sides push into it is
         followed by its sliding flow until an exit event (:mod:`._taylor_sliding`).
         """
-        kw = {"callback": self.step, "write_tc": self.setup.quad}
+        # the Taylor coefficients of every step: log t by quadrature, and the stuck monitor's
+        # θ at its check levels (dense output)
+        kw = {"callback": self.step, "write_tc": self.setup.quad or self.monitor is not None}
         if not self._resumed:
             self._update_switches()
         self._resumed = False
