@@ -431,8 +431,13 @@ _HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_t
 @settings(max_examples=2, deadline=None, phases=_NO_SHRINK, suppress_health_check=_HEALTH)
 @given(data=st.data())
 def test_paths_agree(kind, data):
-    """Item 4 (a)-(c) on a few drawn problems (default profile: ~50-100 s on 2 busy cores)."""
-    cross_path(data.draw(drawn_problems(kinds=(kind,)), label="drawn"), max_seconds=15.0)
+    """Item 4 (a)-(c) on a few drawn problems (default profile: ~50-100 s on 2 busy cores).
+
+    The budget is per run, and generous: a draw of x²/2 + |x|^(5/2) on a width-3 ReLU net
+    takes Radau 31 s and Taylor 19 s to log t = 8 (its kinks of the potential cost ~4 s each:
+    :func:`test_radau_crosses_kinks_of_a_five_halves_potential`); the fixed draws of the
+    default profile take a few seconds."""
+    cross_path(data.draw(drawn_problems(kinds=(kind,)), label="drawn"), max_seconds=60.0)
 
 
 @pytest.mark.slow
@@ -441,7 +446,19 @@ def test_paths_agree(kind, data):
 @given(data=st.data())
 def test_paths_agree_slow(kind, data):
     """Item 4 (a)-(c) on many drawn problems, with a longer per-run budget."""
-    cross_path(data.draw(drawn_problems(kinds=(kind,)), label="drawn"), max_seconds=30.0)
+    cross_path(data.draw(drawn_problems(kinds=(kind,)), label="drawn"), max_seconds=60.0)
+
+
+# An explore draw of the default battery (session 22): Radau spent its 15 s at log t = -2.04,
+# on the way into a kink of the potential, rejecting every other step (332 of 1242 attempts to
+# log t = 8, 53 s; THEORY.md §7.1, "steps into a kink with a singular f‴"). With
+# Gustafsson's predictive step control: 39 rejections, 31 s.
+@pytest.mark.slow
+def test_radau_crosses_kinks_of_a_five_halves_potential():
+    drawn = _problem(separable_gaussian(n=4, d=3, margin=0.5, seed=939),
+                     TwoLayer(width=3, activation="relu"), Potential("x**2/2 + Abs(x)**(5/2)"),
+                     scale=0.12019521778036486, seed=13, description="x**2/2 + abs(x)**(5/2)")
+    cross_path(drawn, max_seconds=120.0)
 
 
 # ----------------------------------------------------------------------------- known failures

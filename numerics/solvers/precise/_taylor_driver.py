@@ -190,7 +190,8 @@ class TaylorDriver:
         # it slides on (held_samples), so a sample whose units are all off or held is stuck; it
         # used to be left alone, and s = exp(u) grew like t into the clock limit (issue 10)
         # (in quadrature mode :meth:`_quad_step` asks, before it moves log t on)
-        if not self.setup.quad and self.monitor is not None:
+        if (not self.setup.quad and self.monitor is not None
+                and self.current_logt() >= self.next_check):     # a level in this step
             lt0, offset_at = ode_level_offset(ta, self.setup.scale)
             if self._stuck_in_step(ta, lt0, self.current_logt(), offset_at):
                 return False
@@ -265,8 +266,8 @@ class TaylorDriver:
                                  self.setup.log_clock)
             h, _, g, dg = step
             lt1 = self.logtime.at(g, dg, h)
-            if self._stuck_in_step(ta, self.logtime.logt, lt1,
-                                   lambda level: self.logtime.solve(g, dg, h, level)):
+            if lt1 >= self.next_check and self._stuck_in_step(
+                    ta, self.logtime.logt, lt1, lambda level: self.logtime.solve(g, dg, h, level)):
                 self.logtime.logt = lt1
                 return False
             while self.pending and self.pending[0] <= lt1:
