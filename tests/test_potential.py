@@ -431,3 +431,13 @@ def test_abs_sign_products_are_written_as_the_variable():
 def test_rewrites_refuse_what_is_not_an_expression(rewrite, bad):
     with pytest.raises(TypeError, match=f"{rewrite.__name__} needs a sympy expression"):
         rewrite(bad)
+
+
+def test_inverse_is_derived_once_per_potential():
+    """A second instance of one potential reuses the first one's inverse (sympy took ~10 s
+    for x**2/2 + |x|^(5/2), and a run, its certificate and a sweep each build one); another
+    parameter value or another expression is derived afresh."""
+    a, b = Potential("cosh(x/b)", b=2), Potential("cosh(x/b)", b=2)
+    assert a.inverse_mirror_map is b.inverse_mirror_map
+    assert Potential("cosh(x/b)", b=3).inverse_mirror_map is not a.inverse_mirror_map
+    assert Potential("cosh(x/c)", c=2).inverse_mirror_map is not a.inverse_mirror_map

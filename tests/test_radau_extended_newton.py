@@ -168,3 +168,20 @@ def test_twin_units_cell_continues_at_more_bits():
     assert all(b == raised_bits(a) for a, b in itertools.pairwise(raised))
     assert sol.precision_bits == raised[-1]
     assert float(np.max(sol.balance_residual_max)) <= 1e-30
+
+
+def test_a_stop_after_ball_arithmetic_names_the_stiffness():
+    # a run that runs out of steps (or seconds) once its Newton matrix went to ball arithmetic
+    # says so first, with the largest row scale: beyond 1e-3 / eps = e^29.1 (where a float64
+    # row keeps under three digits of its identity) by construction; a run stopped before
+    # that says nothing of it
+    system = twin_system(1e25)
+    tol = integrate_implicit(system, [0.25, 0.25], 20.0, dps=30).stats["tol"]
+    early, late = (integrate_implicit(system, [0.25, 0.25], 20.0, dps=30, tol=tol,
+                                      precision=Precision.of_type("real", 384), max_steps=n)
+                   for n in (5, 20))
+    assert early.stats["extended_solves"] == 0 and early.stats["reason"].startswith("max_steps")
+    rows = late.stats["newton_rows_max"]
+    assert late.stats["extended_solves"] > 0 and rows > math.log(1e-3 * 2.0 ** 52)
+    assert late.stats["reason"].startswith(
+        f"stiff beyond float64 (fast directions relax up to e^{rows:.0f} times faster")

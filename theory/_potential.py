@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import mpmath
 import sympy as sp
@@ -26,6 +27,10 @@ from ._validation import validate_potential
 # theory._balance import them from here.
 __all__ = ["PerLayer", "Potential", "X", "Z", "tidy"]
 
+#: Inverse mirror maps derived in this process, by (expression, hint, parameter values): the
+#: :data:`_INVERSES_KEPT` most recent (oldest dropped first).
+_INVERSES: dict[tuple[Any, ...], Derivation] = {}
+_INVERSES_KEPT = 256
 _VERIFY_Z = ("-1000", "-7.3", "-1", "-0.01", "-1e-7", "0.01", "0.5", "1", "7.3", "1000")
 
 
@@ -328,8 +333,19 @@ class Potential:
         extended by odd symmetry, then ``sympy.solve``) are accepted only if
         f'((f')^{-1}(z)) = z holds symbolically, or numerically to 30 digits at ten points
         z in [-1000, 1000]; otherwise ``expr`` is None and :meth:`inverse` uses certified
-        bracketing + Newton.
+        bracketing + Newton.  Derived once per process for one potential (expression, hint
+        and parameter values), whichever instance asks: ``x**2/2 + Abs(x)**(5/2)`` takes
+        ~10 s of sympy, and a run, its certificate and a sweep build it anew.
         """
+        key = (self.expr, self._inverse_hint, tuple(sorted(self.params.items())))
+        if key not in _INVERSES:
+            if len(_INVERSES) >= _INVERSES_KEPT:
+                _INVERSES.pop(next(iter(_INVERSES)))
+            _INVERSES[key] = self._derive_inverse()
+        return _INVERSES[key]
+
+    def _derive_inverse(self) -> Derivation:
+        """:attr:`inverse_mirror_map`, derived."""
         steps = [Step("solve f'(x) = z for x", sp.Eq(self.f1, Z))]
         for origin, cand in self._inverse_candidates(steps):
             how = self._verify_inverse(cand)

@@ -179,8 +179,9 @@ def merge_solver_stats(head: dict[str, Any], tail: dict[str, Any]) -> dict[str, 
         out[key] = head[key] + tail[key]
     if isinstance(head.get("kink_crossings"), list) and "kink_crossings" in tail:
         out["kink_crossings"] = [*head["kink_crossings"], *tail["kink_crossings"]]
-    if "sliding_drift_max" in head and "sliding_drift_max" in tail:
-        out["sliding_drift_max"] = max(head["sliding_drift_max"], tail["sliding_drift_max"])
+    for key in ("sliding_drift_max", "newton_rows_max"):   # the largest of the whole run
+        if key in head and key in tail:
+            out[key] = max(head[key], tail[key])
     messages = [head.get("heyoka_messages"), tail.get("heyoka_messages")]
     if all(messages):     # heyoka's log lines of the whole run, not of the last segment
         first = [m["first"] for m in messages if "first" in m]
