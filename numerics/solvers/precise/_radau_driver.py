@@ -23,6 +23,7 @@ from .._status import Status
 from .._stuck import check_stuck_levels
 from ._compile import converter, to_mpf
 from ._kink_roots import AT_POINT_ULPS
+from ._radau_control import predictive_factor, stiffness_reason
 from ._radau_errors import SlidingModeError
 from ._radau_kinks import KinkLocator
 from ._radau_newton_mp import raised_bits
@@ -323,7 +324,9 @@ class RadauDriver:
         if res.err > 1.0:
             self._reject(h_try * self._conv(min(fac, 0.9)))
             return
-        fac = self._predictive(fac, h_try, res.err, exponent)
+        fac = predictive_factor(fac, h_try, res.err, self._last_accepted, exponent, _SAFETY,
+                                _FACMIN)
+        self._last_accepted = (h_try, max(res.err, 1e-2))
         self.steps += 1
         if self._stuck_in_step(h_try, res):
             return
@@ -453,28 +456,17 @@ class RadauDriver:
     def _stopped(self) -> bool:
         """End the run on the budget or ``max_steps``; report progress."""
         if time.perf_counter() >= self._deadline:
-            self._end(Status.BUDGET, f"{self._stiffness()}wall-clock budget of "
+            self._end(Status.BUDGET, f"{stiffness_reason(self._step.stats)}wall-clock budget of "
                       f"{self._budget:g} s spent {self._where()}")
             return True
         if self._progress is not None and time.perf_counter() >= self._next_report:
             self._next_report = time.perf_counter() + 0.2
             self._progress(self._logt())
         if self.steps >= self._set.max_steps:
-            self._end(Status.ERROR, f"{self._stiffness()}max_steps = {self._set.max_steps} "
-                      f"accepted steps {self._where()}")
+            self._end(Status.ERROR, f"{stiffness_reason(self._step.stats)}max_steps = "
+                      f"{self._set.max_steps} accepted steps {self._where()}")
             return True
         return False
-
-    def _stiffness(self) -> str:
-        """Why the steps got dear, for a stop on the budget or ``max_steps``: Newton solves in
-        ball arithmetic (the stiffness beyond float64's Newton matrix, THEORY.md §7.3), else
-        nothing."""
-        rows = self._step.stats["newton_rows_max"]
-        if not self._step.stats["extended_solves"]:
-            return ""
-        return (f"stiff beyond float64 (fast directions relax up to e^{rows:.0f} times faster "
-                "than a step: Newton in ball arithmetic, its cost growing with the stiffness, "
-                "THEORY.md §7.3; more steps or seconds, or a resume, go on): ")
 
     def _stuck_in_step(self, H: Any, res: DoubleStep) -> bool:
         """Ask the monitor at the check levels the accepted step ``[clock, clock + H]``
@@ -528,22 +520,6 @@ class RadauDriver:
                       f"{self.raise_bits} bits")
             return
         self._reject(self.h / 4)
-
-    def _predictive(self, fac: float, h: Any, err: float, exponent: float) -> float:
-        """Gustafsson's predictive controller (as in Hairer's RADAU5): where the error grows
-        from one accepted step to the next, as it does on the way into a kink of the
-        potential (its higher derivatives grow like |θ_k|^(1/2 - k) for |x|^(5/2)), the
-        step factor follows the trend, ``(h / h_prev) (err_prev / err^2)^(1/k)``, instead of
-        overshooting into a rejection every other step."""
-        last, self._last_accepted = self._last_accepted, (h, max(err, 1e-2))
-        if last is None:
-            return fac
-        h_prev, err_prev = last
-        if not (err > 0 and float(h_prev) > 0):
-            return fac
-        log_gus = (math.log(_SAFETY * float(h / h_prev))
-                   - exponent * (math.log(err_prev) - 2 * math.log(err)))
-        return fac if log_gus >= math.log(fac) else max(_FACMIN, math.exp(log_gus))
 
     def _reject(self, h: Any) -> None:
         self.h = h
