@@ -55,6 +55,7 @@ from numerics import (
     separable_gaussian,
     solve_mirror_flow,
 )
+from numerics.solvers import next_stuck_check, stuck_reason
 from numerics.testing import (
     ALL_FAMILIES,
     mlp_models,
@@ -470,8 +471,13 @@ def test_stuck_verdict_of_a_depth_4_draw_agrees_across_paths():
     runs = [solve_mirror_flow(prob, log_t=3.0, certify=False, max_seconds=60, **kw)
             for kw in paths]
     assert [r.status for r in runs] == ["reached"] * 4, [r.message for r in runs]
-    # the loss is real: to log t = 3.2, past 2 x 1.542, every path calls the run stuck
+    # the loss is real: to log t = 3.2 every path calls the run stuck, at the level due after
+    # the loss as a 45-digit run dates it (stuck_reason on θ at 1.414 and at 1.542)
+    before, after = (solve_mirror_flow(prob, log_t=lt, dps=45, method="taylor", certify=False,
+                                       max_seconds=60).theta[-1] for lt in (2**0.5, 2**0.625))
+    assert stuck_reason(prob, before) is None and stuck_reason(prob, after) is not None
+    due = next_stuck_check(2 * 2**0.625 - 1e-9)
     longer = [solve_mirror_flow(prob, log_t=3.2, certify=False, max_seconds=60, **kw)
               for kw in paths[:2] + paths[3:]]
     assert [r.status for r in longer] == ["stuck"] * 3, [r.message for r in longer]
-    assert all("judged at log t = 3.08" in r.message for r in longer)
+    assert all(f"judged at log t = {due:.6g}" in r.message for r in longer)

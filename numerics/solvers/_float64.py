@@ -81,9 +81,15 @@ def _stop_in_step(solver, tau: float, log_loss_of, log_loss_target: float | None
     else:
         return None
     dense = solver.dense_output()
-    s_stop = brentq(lambda s: event(dense(s)), solver.t_old, solver.t,
-                    xtol=4 * np.finfo(float).eps * max(1.0, abs(solver.t)))
+    s_stop = _root_in_step(solver, lambda s: event(dense(s)))
     return status, s_stop, dense(s_stop)
+
+
+def _root_in_step(solver, gap) -> float:
+    """The root of ``gap(s)`` (negative at the step's start, >= 0 at its end) in the step
+    ``solver`` just took."""
+    return brentq(gap, solver.t_old, solver.t,
+                  xtol=4 * np.finfo(float).eps * max(1.0, abs(solver.t)))
 
 
 def _check_args(log_t: float, log_t0: float, method: str) -> None:
@@ -132,8 +138,7 @@ class _Watch:
             tau = float(tau_of_log_t(level))
             s = solver.t
             if dense(solver.t)[-1] > tau:
-                s = brentq(lambda v: dense(v)[-1] - tau, solver.t_old, solver.t,
-                           xtol=4 * np.finfo(float).eps * max(1.0, abs(solver.t)))
+                s = _root_in_step(solver, lambda v: dense(v)[-1] - tau)
             return theta_of(dense(s)[:-1])
 
         self.next_check, reason = check_stuck_levels(self.stuck.update, self.next_check, lt0,

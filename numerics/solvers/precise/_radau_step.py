@@ -128,6 +128,22 @@ class DoubleStep:
         return self.first, self.second
 
 
+def lagrange_weights(frac: Any, nodes: Sequence[Any], one: Any, out: np.ndarray) -> np.ndarray:
+    """Weights of a polynomial's values at ``nodes`` for its value at ``frac``, into ``out``,
+    in the number type of ``frac``, ``nodes`` and ``one`` (MPFR or float).
+
+    >>> lagrange_weights(0.5, [0.0, 1.0], 1.0, np.empty(2)).tolist()
+    [0.5, 0.5]
+    """
+    for k, nk in enumerate(nodes):
+        v = one
+        for m, nm in enumerate(nodes):
+            if m != k:
+                v = v * (frac - nm) / (nk - nm)
+        out[k] = v
+    return out
+
+
 class RadauStep:
     """Radau IIA steps with simplified Newton iterations (states: ``hy.real`` arrays).
 
@@ -389,15 +405,8 @@ class RadauStep:
 
     def _lagrange_weights(self, frac: Any, out: np.ndarray) -> np.ndarray:
         """Weights of a collocation polynomial's values (:class:`Poly`) for its value at the
-        fraction ``frac`` of its step, into ``out``."""
-        nodes = [self.zero, *self.tab.c]
-        for k, nk in enumerate(nodes):
-            v = self.one
-            for m, nm in enumerate(nodes):
-                if m != k:
-                    v = v * (frac - nm) / (nk - nm)
-            out[k] = v
-        return out
+        fraction ``frac`` of its step, into ``out`` (MPFR)."""
+        return lagrange_weights(frac, [self.zero, *self.tab.c], self.one, out)
 
     def interpolate(self, res: DoubleStep, clock: Any, component: int | None = None) -> Any:
         """The double step ``res`` at ``clock`` (the collocation polynomial of the half it
@@ -419,15 +428,15 @@ class RadauStep:
             return min(max(at, start), end)
         poly = res.first if level <= float(res.first.values[-1, -1]) else res.second
         nodes = [0.0, *(float(c) for c in self.tab.c)]
-        values = [float(v) for v in poly.values[:, -1]]
+        values = np.array([float(v) for v in poly.values[:, -1]])
         if level >= values[-1]:
             return poly.clock + poly.h
         if level <= values[0]:
             return poly.clock
+        weights = np.empty(len(nodes))
 
         def gap(frac: float) -> float:       # the interpolated log t, less the level, in float64
-            return sum(v * math.prod((frac - m) / (n - m) for m in nodes if m != n)
-                       for n, v in zip(nodes, values, strict=True)) - level
+            return float(lagrange_weights(frac, nodes, 1.0, weights) @ values) - level
 
         return poly.clock + poly.h * self.one * brentq(gap, 0.0, 1.0, xtol=1e-15)
 
